@@ -1,0 +1,3 @@
+from okta_hris.cli import main
+
+main()

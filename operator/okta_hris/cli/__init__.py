@@ -1,0 +1,63 @@
+"""The ``okta-hris`` console script (SPEC §7).
+
+Subcommands live in their own modules and are imported only when invoked, so that
+``okta-hris directory`` does not pay for importing Kopf and ``--help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import click
+
+from okta_hris import __version__
+
+# command name -> "module:attribute" of a click.Command
+COMMANDS: dict[str, str] = {
+    "run": "okta_hris.cli.operator:run_command",
+    "resync": "okta_hris.cli.operator:resync_command",
+    "demo": "okta_hris.cli.demo:demo_command",
+    "sync": "okta_hris.cli.sync:sync_command",
+    "plan": "okta_hris.cli.sync:plan_command",
+    "directory": "okta_hris.cli.directory:directory_group",
+    "invitations": "okta_hris.cli.invitations:invitations_group",
+    "sandbox": "okta_hris.cli.sandbox:sandbox_command",
+}
+
+HELP: dict[str, str] = {
+    "run": "Run the operator (Kopf).",
+    "resync": "Ask the operator for a full sync of an OktaIntegration now.",
+    "demo": "Sync a generated Okta org into an embedded SQLite directory.",
+    "sync": "Sync the OktaIntegration in FILE once, without Kubernetes.",
+    "plan": "Show what a sync of FILE would change, writing nothing.",
+    "directory": "Read the employee directory.",
+    "invitations": "List and send dashboard invitations.",
+    "sandbox": "Run the Okta sandbox (a local Okta Management API).",
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module_name, attribute = target.split(":")
+        command: Any = getattr(importlib.import_module(module_name), attribute)
+        if not isinstance(command, click.Command):
+            raise TypeError(f"{target} is not a click command")
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # Listing help must not import every subcommand (and Kopf with it).
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, HELP[name]) for name in sorted(COMMANDS)])
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="okta-hris")
+def main() -> None:
+    """Keep an employee directory in sync with an Okta org."""

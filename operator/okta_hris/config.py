@@ -1,0 +1,80 @@
+"""Operator settings, read once from the environment and validated (SPEC §7)."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from okta_hris.errors import ConfigError
+
+DEFAULT_OKTA_DOMAINS: tuple[str, ...] = ("okta.com", "oktapreview.com", "okta-emea.com")
+
+
+def default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "okta-hris"
+
+
+def default_database_url() -> str:
+    """The embedded SQLite directory: ``$HRIS_DATA_DIR/directory.db``."""
+    data_dir = Path(os.environ.get("HRIS_DATA_DIR") or default_data_dir())
+    return f"sqlite:///{data_dir / 'directory.db'}"
+
+
+def is_loopback_host(host: str | None) -> bool:
+    if not host:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_okta_url_override(url: str) -> str:
+    """A base URL replacing ``https://<subdomain>.<domain>``: https anywhere, http only on loopback."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"Okta URL {url!r} must be an absolute http(s) URL")
+    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
+        raise ConfigError(
+            f"Okta URL {url!r} uses plain http; plain http is allowed only for loopback addresses"
+        )
+    if parts.query or parts.fragment or parts.username or parts.password:
+        raise ConfigError(f"Okta URL {url!r} must not carry credentials, a query or a fragment")
+    return url.rstrip("/")
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = field(default_factory=default_database_url)
+    allowed_domains: tuple[str, ...] = DEFAULT_OKTA_DOMAINS
+    okta_url: str | None = None
+    max_concurrent_syncs: int = 4
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        extra = [d.strip().lower() for d in env.get("HRIS_ALLOWED_DOMAINS", "").split(",")]
+        domains = DEFAULT_OKTA_DOMAINS + tuple(d for d in extra if d and d not in DEFAULT_OKTA_DOMAINS)
+        okta_url = env.get("HRIS_OKTA_URL") or None
+        if okta_url:
+            okta_url = check_okta_url_override(okta_url)
+        raw_max = env.get("HRIS_MAX_CONCURRENT_SYNCS", "4")
+        try:
+            max_syncs = int(raw_max)
+        except ValueError:
+            raise ConfigError(f"HRIS_MAX_CONCURRENT_SYNCS must be a whole number, not {raw_max!r}") from None
+        if max_syncs < 1:
+            raise ConfigError("HRIS_MAX_CONCURRENT_SYNCS must be at least 1")
+        return cls(
+            database_url=env.get("HRIS_DATABASE_URL") or default_database_url(),
+            allowed_domains=domains,
+            okta_url=okta_url,
+            max_concurrent_syncs=max_syncs,
+        )

@@ -1,0 +1,1 @@
+"""The employee directory: SQLAlchemy tables, Alembic migrations and the store."""

@@ -1,0 +1,185 @@
+"""Tables of the directory (SPEC §6).
+
+``employees``, ``teams``, ``employee_teams``, ``sync_runs`` and ``invitations`` are read by
+downstream apps: their names and columns are contract. The ``okta_*`` mirror tables and
+``integrations`` are the operator's own bookkeeping.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+)
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite stores naive values)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime written to the directory")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+INTEGRATION = String(253 + 1 + 253)
+
+integrations = Table(
+    "integrations",
+    metadata,
+    Column("integration", INTEGRATION, primary_key=True),
+    Column("spec_hash", String(64)),
+    Column("watermark", UTCDateTime()),
+    Column("last_full_sync_at", UTCDateTime()),
+    Column("invitations_enabled_at", UTCDateTime()),
+    Column("removed_at", UTCDateTime()),  # the OktaIntegration was deleted; rows are kept
+)
+
+employees = Table(
+    "employees",
+    metadata,
+    Column("integration", INTEGRATION, primary_key=True),
+    Column("okta_id", String(64), primary_key=True),
+    Column("okta_status", String(32), nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("display_name", Text, nullable=False),
+    Column("work_email", Text),
+    Column("employment_status", Text),
+    Column("mobile_phone", Text),
+    Column("mobile_phone_e164", String(32)),
+    Column("street_address", Text),
+    Column("country_code", String(2)),
+    Column("state", Text),
+    Column("city", Text),
+    Column("zip_code", Text),
+    Column("teams", JSON, nullable=False),  # sorted team names, denormalised from employee_teams
+    Column("okta_last_updated", UTCDateTime(), nullable=False),
+    Column("first_synced_at", UTCDateTime(), nullable=False),
+    Column("last_synced_at", UTCDateTime(), nullable=False),
+    Column("deactivated_at", UTCDateTime()),
+    Index("ix_employees_integration_active", "integration", "active"),
+    Index("ix_employees_country_code", "country_code"),
+)
+
+teams = Table(
+    "teams",
+    metadata,
+    Column("integration", INTEGRATION, primary_key=True),
+    Column("okta_group_id", String(64), primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("description", Text),
+)
+
+employee_teams = Table(
+    "employee_teams",
+    metadata,
+    Column("integration", INTEGRATION, primary_key=True),
+    Column("okta_id", String(64), primary_key=True),
+    Column("okta_group_id", String(64), primary_key=True),
+    ForeignKeyConstraint(
+        ["integration", "okta_id"], ["employees.integration", "employees.okta_id"]
+    ),
+    ForeignKeyConstraint(
+        ["integration", "okta_group_id"], ["teams.integration", "teams.okta_group_id"]
+    ),
+    Index("ix_employee_teams_group", "integration", "okta_group_id"),
+)
+
+sync_runs = Table(
+    "sync_runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("integration", INTEGRATION, nullable=False),
+    Column("mode", String(16), nullable=False),
+    Column("started_at", UTCDateTime(), nullable=False),
+    Column("finished_at", UTCDateTime(), nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("stats", JSON, nullable=False),
+    Column("error", Text),
+    Index("ix_sync_runs_integration_started", "integration", "started_at"),
+)
+
+invitations = Table(
+    "invitations",
+    metadata,
+    Column("integration", INTEGRATION, primary_key=True),
+    Column("okta_id", String(64), primary_key=True),
+    Column("email", Text, nullable=False),
+    Column("status", String(16), nullable=False),  # pending | sent | failed
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", Text),
+    Column("sent_at", UTCDateTime()),
+    Column("message_id", Text),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("next_attempt_at", UTCDateTime()),
+    Column("claimed_until", UTCDateTime()),  # a sender's lease on a pending row
+    Index("ix_invitations_status", "integration", "status"),
+)
+
+# The mirror: what the last sync saw in Okta, so an incremental sync can re-evaluate filters
+# for users whose group membership changed without one request per user.
+okta_users = Table(
+    "okta_users",
+    metadata,
+    Column("integration", INTEGRATION, primary_key=True),
+    Column("okta_id", String(64), primary_key=True),
+    Column("status", String(32), nullable=False),
+    Column("last_updated", UTCDateTime(), nullable=False),
+    Column("profile", JSON, nullable=False),
+)
+
+okta_groups = Table(
+    "okta_groups",
+    metadata,
+    Column("integration", INTEGRATION, primary_key=True),
+    Column("okta_group_id", String(64), primary_key=True),
+    Column("type", String(32), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("description", Text),
+    Column("last_updated", UTCDateTime(), nullable=False),
+    Column("last_membership_updated", UTCDateTime()),
+)
+
+okta_group_members = Table(
+    "okta_group_members",
+    metadata,
+    Column("integration", INTEGRATION, primary_key=True),
+    Column("okta_group_id", String(64), primary_key=True),
+    Column("okta_id", String(64), primary_key=True),
+)

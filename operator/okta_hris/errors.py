@@ -1,0 +1,88 @@
+"""The error hierarchy, mapped in one place to condition reasons and CLI messages.
+
+Every error a user can cause or fix carries a CamelCase ``reason`` (the status condition
+reason of SPEC §5) and says whether retrying without a change can help (``permanent``).
+Messages never contain secret values.
+"""
+
+from __future__ import annotations
+
+
+class HrisError(Exception):
+    """Base of every error this package raises on purpose."""
+
+    reason = "Error"
+    permanent = False
+
+
+class ConfigError(HrisError):
+    """A setting, a file or a command line argument is wrong."""
+
+    reason = "InvalidSpec"
+    permanent = True
+
+
+class InvalidSpec(ConfigError):
+    """An OktaIntegration spec fails validation beyond what the CRD schema catches."""
+
+
+class SecretNotFound(HrisError):
+    """The referenced Secret, or the key in it, does not exist."""
+
+    reason = "SecretNotFound"
+    permanent = True
+
+
+class OktaError(HrisError):
+    """Okta answered in a way the sync cannot proceed from."""
+
+    reason = "OktaError"
+
+
+class OktaUnauthorized(OktaError):
+    """401: the API token is wrong, expired or revoked."""
+
+    reason = "Unauthorized"
+    permanent = True
+
+
+class OktaForbidden(OktaError):
+    """403: the token is valid but its admin role may not read users or groups."""
+
+    reason = "Forbidden"
+    permanent = True
+
+
+class OktaUnavailable(OktaError):
+    """Okta kept failing (5xx, 429 past the retry budget, timeouts, dropped connections)."""
+
+    reason = "OktaUnavailable"
+
+
+class OktaApiError(OktaError):
+    """Any other unexpected answer from Okta (4xx other than 401/403/429)."""
+
+    reason = "OktaError"
+
+
+class DirectoryError(HrisError):
+    """The directory database failed; the transaction was rolled back."""
+
+    reason = "DirectoryError"
+
+
+class DeactivationThresholdExceeded(HrisError):
+    """The safety hold: a sync would deactivate more employees than allowed."""
+
+    reason = "DeactivationThresholdExceeded"
+    permanent = True
+
+    def __init__(self, would_deactivate: int, limit: int, directory_size: int) -> None:
+        self.would_deactivate = would_deactivate
+        self.limit = limit
+        self.directory_size = directory_size
+        super().__init__(
+            f"sync held: it would deactivate {would_deactivate} of {directory_size} employees, "
+            f"more than safety.maxDeactivations allows ({limit}); approve with "
+            f'annotation hris.dev/approve-deactivations: "{would_deactivate}" or fix the spec'
+        )
