@@ -95,6 +95,7 @@ class DirectoryState:
 
     employees: dict[str, EmployeeRow] = field(default_factory=dict)
     teams: dict[str, Team] = field(default_factory=dict)
+    memberships: dict[str, frozenset[str]] = field(default_factory=dict)  # okta_id -> group ids
     okta_users: dict[str, OktaUserRecord] = field(default_factory=dict)
     okta_groups: dict[str, OktaGroupRecord] = field(default_factory=dict)
     okta_members: dict[str, frozenset[str]] = field(default_factory=dict)  # group id -> user ids
