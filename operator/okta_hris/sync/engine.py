@@ -1,0 +1,366 @@
+"""One sync of one integration: fetch Okta, plan, hold or apply (SPEC §3).
+
+The outer loop is the only place with I/O: the Okta client over HTTP and the directory (in a
+worker thread, since SQLAlchemy is synchronous). Deciding who belongs and what changes is
+``plan.compute_plan``, a pure function.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+from okta_hris.config import Settings, check_okta_url_override
+from okta_hris.directory.store import Directory, DirectorySummary
+from okta_hris.errors import DeactivationThresholdExceeded, HrisError
+from okta_hris.invitations import plan_invitations
+from okta_hris.okta import OktaClient, OktaGroup, OktaUser
+from okta_hris.spec import OktaIntegrationSpec
+from okta_hris.sync.model import (
+    DirectoryState,
+    OktaGroupRecord,
+    OktaUserRecord,
+    SyncMode,
+    SyncRunRecord,
+    SyncState,
+    SyncStats,
+)
+from okta_hris.sync.plan import OktaSnapshot, SyncPlan, compute_plan
+
+logger = logging.getLogger(__name__)
+
+FULL_SYNC_EVERY = timedelta(hours=24)
+# Okta's search index trails writes by a little; re-reading a few minutes is cheap and exact.
+WATERMARK_MARGIN = timedelta(minutes=2)
+ALL_USER_STATUSES = (
+    "STAGED",
+    "PROVISIONED",
+    "ACTIVE",
+    "RECOVERY",
+    "PASSWORD_EXPIRED",
+    "LOCKED_OUT",
+    "SUSPENDED",
+    "DEPROVISIONED",
+)
+# A plain listing omits DEPROVISIONED users; search returns every status it names.
+SEARCH_ALL_USERS = " or ".join(f'status eq "{s}"' for s in ALL_USER_STATUSES)
+DELETION_EVENT = "user.lifecycle.delete.initiated"
+
+
+class SyncProgress(Protocol):
+    """Told about listings as they go (the CLI draws a progress bar from it)."""
+
+    def advance(self, listing: str, count: int) -> None: ...
+
+
+@dataclass
+class SyncRequest:
+    integration: str  # "<namespace>/<name>"
+    spec: OktaIntegrationSpec
+    token: str = field(repr=False)
+    okta_url: str | None = None  # replaces https://<subdomain>.<domain> (development and tests)
+    force_full: bool = False
+    approved_deactivations: int | None = None
+    dry_run: bool = False
+
+
+@dataclass
+class SyncReport:
+    integration: str
+    mode: SyncMode
+    started_at: datetime
+    finished_at: datetime
+    stats: SyncStats
+    plan: SyncPlan
+    summary: DirectorySummary | None  # None for a dry run
+    held: bool = False  # a dry run that a real sync would hold
+    deactivation_limit: int = 0
+    invitations_queued: int = 0
+
+    @property
+    def duration_seconds(self) -> float:
+        return (self.finished_at - self.started_at).total_seconds()
+
+    @property
+    def changed(self) -> bool:
+        return self.plan.changed
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def choose_mode(state: SyncState, spec_hash: str, force_full: bool, now: datetime) -> SyncMode:
+    if (
+        force_full
+        or state.watermark is None
+        or state.last_full_sync_at is None
+        or state.spec_hash != spec_hash
+        or now - state.last_full_sync_at >= FULL_SYNC_EVERY
+    ):
+        return "Full"
+    return "Incremental"
+
+
+def _user_record(user: OktaUser) -> OktaUserRecord:
+    return OktaUserRecord(
+        id=user.id, status=user.status, last_updated=user.last_updated, profile=user.profile
+    )
+
+
+def _group_record(group: OktaGroup) -> OktaGroupRecord:
+    return OktaGroupRecord(
+        id=group.id,
+        type=group.type,
+        name=group.name,
+        description=group.description,
+        last_updated=group.last_updated,
+        last_membership_updated=group.last_membership_updated,
+    )
+
+
+class _Fetcher:
+    """Reads Okta for one sync; counts what it fetched."""
+
+    def __init__(
+        self, client: OktaClient, spec: OktaIntegrationSpec, progress: SyncProgress | None
+    ):
+        self.client = client
+        self.spec = spec
+        self.progress = progress
+        self.users_fetched = 0
+
+    def _advance(self, listing: str, count: int) -> None:
+        if self.progress is not None:
+            self.progress.advance(listing, count)
+
+    async def users(self, search: str) -> list[OktaUserRecord]:
+        records: list[OktaUserRecord] = []
+        async for page in self.client.list_users(search=search):
+            records.extend(_user_record(u) for u in page)
+            self._advance("users", len(page))
+        self.users_fetched += len(records)
+        return records
+
+    async def team_groups(self) -> dict[str, OktaGroupRecord]:
+        # BUILT_IN (Everyone) is never a team: teamGroupTypes only admits OKTA_GROUP / APP_GROUP.
+        type_filter = " or ".join(f'type eq "{t}"' for t in self.spec.mapping.team_group_types)
+        groups: dict[str, OktaGroupRecord] = {}
+        async for page in self.client.list_groups(filter=type_filter):
+            for group in page:
+                if group.type in self.spec.mapping.team_group_types:
+                    groups[group.id] = _group_record(group)
+            self._advance("groups", len(page))
+        return groups
+
+    async def members(self, group_ids: Iterable[str]) -> dict[str, frozenset[str]]:
+        async def one(group_id: str) -> tuple[str, frozenset[str]]:
+            ids: set[str] = set()
+            async for page in self.client.list_group_members(group_id):
+                ids.update(u.id for u in page)
+            self._advance("memberships", 1)
+            return group_id, frozenset(ids)
+
+        # One listing per group, run concurrently under the client's own concurrency cap.
+        return dict(await asyncio.gather(*(one(g) for g in group_ids)))
+
+    async def deleted_user_ids(self, since: datetime, until: datetime) -> set[str]:
+        deleted: set[str] = set()
+        async for page in self.client.list_log_events(
+            since=since, until=until, filter=f'eventType eq "{DELETION_EVENT}"'
+        ):
+            for event in page:
+                deleted.update(t.id for t in event.target if t.type == "User")
+        return deleted
+
+    async def full(self) -> OktaSnapshot:
+        users, groups = await asyncio.gather(self.users(SEARCH_ALL_USERS), self.team_groups())
+        members = await self.members(groups)
+        return OktaSnapshot(users={u.id: u for u in users}, groups=groups, members=members)
+
+    async def incremental(self, state: DirectoryState, watermark: datetime) -> OktaSnapshot:
+        since = watermark.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        changed_users, groups, deleted = await asyncio.gather(
+            self.users(f'lastUpdated gt "{since}"'),
+            self.team_groups(),
+            self.deleted_user_ids(watermark, _now()),
+        )
+        # Groups are listed whole (one cheap page for most orgs) so that deleted groups show;
+        # members are re-listed only where Okta says membership or the group moved.
+        stale = [
+            gid
+            for gid, group in groups.items()
+            if state.okta_groups.get(gid) is None
+            or state.okta_groups[gid].last_membership_updated != group.last_membership_updated
+            or state.okta_groups[gid].last_updated != group.last_updated
+        ]
+        relisted = await self.members(stale)
+        users = dict(state.okta_users)
+        users.update((u.id, u) for u in changed_users)
+        for user_id in deleted:
+            users.pop(user_id, None)
+        members = {
+            gid: relisted.get(gid, state.okta_members.get(gid, frozenset())) - deleted
+            for gid in groups
+        }
+        return OktaSnapshot(users=users, groups=groups, members=members)
+
+
+def _next_state(
+    request: SyncRequest, state: SyncState, mode: SyncMode, fetch_start: datetime, now: datetime
+) -> SyncState:
+    invitations = request.spec.invitations
+    return SyncState(
+        spec_hash=request.spec.sync_hash(),
+        watermark=fetch_start - WATERMARK_MARGIN,
+        last_full_sync_at=fetch_start if mode == "Full" else state.last_full_sync_at,
+        # Invitations go only to employees first synced once invitations are on (SPEC §3).
+        invitations_enabled_at=(state.invitations_enabled_at or now)
+        if invitations.enabled
+        else None,
+    )
+
+
+async def run_sync(
+    request: SyncRequest,
+    directory: Directory,
+    settings: Settings,
+    *,
+    progress: SyncProgress | None = None,
+) -> SyncReport:
+    """Sync one integration. Raises the errors of ``okta_hris.errors``; a failure changes nothing."""
+    started = _now()
+    integration = request.integration
+    state = await asyncio.to_thread(directory.load_state, integration)
+    mode = choose_mode(state.sync_state, request.spec.sync_hash(), request.force_full, started)
+    base_url = (
+        check_okta_url_override(request.okta_url)
+        if request.okta_url
+        else request.spec.okta.base_url
+    )
+    stats = SyncStats()
+    try:
+        async with OktaClient(base_url, request.token) as client:
+            fetcher = _Fetcher(client, request.spec, progress)
+            try:
+                if mode == "Full":
+                    snapshot = await fetcher.full()
+                else:
+                    assert state.sync_state.watermark is not None
+                    snapshot = await fetcher.incremental(state, state.sync_state.watermark)
+            finally:
+                stats.fetched = fetcher.users_fetched
+                stats.api_requests = client.stats.requests
+                stats.rate_limited = client.stats.rate_limited
+            fetch_start = client.first_response_date or started
+        now = _now()
+        plan = compute_plan(request.spec, integration, state, snapshot, now)
+        _count(stats, plan)
+        next_state = _next_state(request, state.sync_state, mode, fetch_start, now)
+        plan.changes.sync_state = next_state
+        plan.changes.invitations_queue = plan_invitations(
+            request.spec.invitations,
+            state,
+            [*plan.changes.employees_create, *plan.changes.employees_update],
+            next_state.invitations_enabled_at,
+        )
+        active_now = sum(1 for row in state.employees.values() if row.active)
+        limit = request.spec.safety.limit(active_now)
+        held = len(plan.deactivated) > limit and request.approved_deactivations != len(
+            plan.deactivated
+        )
+        if request.dry_run:
+            return SyncReport(
+                integration,
+                mode,
+                started,
+                _now(),
+                stats,
+                plan,
+                None,
+                held=held,
+                deactivation_limit=limit,
+                invitations_queued=len(plan.changes.invitations_queue),
+            )
+        if held:
+            error = DeactivationThresholdExceeded(len(plan.deactivated), limit, active_now)
+            await _record(directory, integration, mode, started, "held", stats, str(error))
+            raise error
+        plan.changes.run = SyncRunRecord(
+            integration, mode, started, _now(), "succeeded", _stats_json(stats)
+        )
+        await asyncio.to_thread(directory.apply, plan.changes)
+    except DeactivationThresholdExceeded:
+        raise
+    except Exception as exc:
+        if not request.dry_run:
+            await _record(directory, integration, mode, started, "failed", stats, _describe(exc))
+        raise
+    summary = await asyncio.to_thread(directory.summary, integration)
+    finished = _now()
+    logger.info(
+        "%s sync of %s: %d fetched, %d created, %d updated, %d deactivated, %d Okta requests",
+        mode,
+        integration,
+        stats.fetched,
+        stats.created,
+        stats.updated,
+        stats.deactivated,
+        stats.api_requests,
+    )
+    return SyncReport(
+        integration,
+        mode,
+        started,
+        finished,
+        stats,
+        plan,
+        summary,
+        deactivation_limit=limit,
+        invitations_queued=len(plan.changes.invitations_queue),
+    )
+
+
+def _count(stats: SyncStats, plan: SyncPlan) -> None:
+    stats.matched = plan.matched
+    stats.created = len(plan.created)
+    stats.updated = len(plan.updated)
+    stats.deactivated = len(plan.deactivated)
+    stats.reactivated = len(plan.reactivated)
+    stats.unchanged = plan.unchanged
+
+
+def _stats_json(stats: SyncStats) -> dict[str, int]:
+    return {
+        **stats.as_status(),
+        "reactivated": stats.reactivated,
+        "rateLimited": stats.rate_limited,
+    }
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, HrisError):
+        return f"{exc.reason}: {exc}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+async def _record(
+    directory: Directory,
+    integration: str,
+    mode: SyncMode,
+    started: datetime,
+    outcome: str,
+    stats: SyncStats,
+    error: str,
+) -> None:
+    run = SyncRunRecord(integration, mode, started, _now(), outcome, _stats_json(stats), error)  # type: ignore[arg-type]
+    try:
+        await asyncio.to_thread(directory.record_run, run)
+    except Exception:  # the directory may be what failed; the original error matters more
+        logger.warning(
+            "could not record the %s sync run of %s", outcome, integration, exc_info=True
+        )

@@ -1,0 +1,192 @@
+"""The diff: what a sync writes given the directory's state and Okta's snapshot."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from okta_hris.sync.model import DirectoryChanges, DirectoryState
+from okta_hris.sync.plan import DELETED_STATUS, OktaSnapshot, compute_plan
+
+from .helpers import T0, group, make_spec, user
+
+NOW = T0 + timedelta(days=1)
+LATER = NOW + timedelta(hours=1)
+KEY = "people-ops/acme"
+
+
+def snapshot(users: list, groups: list | None = None, members: dict | None = None) -> OktaSnapshot:
+    return OktaSnapshot(
+        users={u.id: u for u in users},
+        groups={g.id: g for g in groups or []},
+        members={k: frozenset(v) for k, v in (members or {}).items()},
+    )
+
+
+def applied(state: DirectoryState, changes: DirectoryChanges) -> DirectoryState:
+    """What the directory would hold after ``changes`` (a model of Directory.apply)."""
+    employees = dict(state.employees)
+    for row in [*changes.employees_create, *changes.employees_update]:
+        employees[row.okta_id] = row
+    memberships = {k: set(v) for k, v in state.memberships.items()}
+    for okta_id, gid in changes.memberships_remove:
+        memberships[okta_id].discard(gid)
+    for okta_id, gid in changes.memberships_add:
+        memberships.setdefault(okta_id, set()).add(gid)
+    teams = dict(state.teams)
+    teams.update((t.okta_group_id, t) for t in changes.teams_upsert)
+    for gid in changes.teams_delete:
+        teams.pop(gid)
+    users = dict(state.okta_users)
+    users.update((u.id, u) for u in changes.okta_users_upsert)
+    for uid in changes.okta_users_delete:
+        users.pop(uid)
+    groups = dict(state.okta_groups)
+    groups.update((g.id, g) for g in changes.okta_groups_upsert)
+    for gid in changes.okta_groups_delete:
+        groups.pop(gid)
+    members = {k: set(v) for k, v in state.okta_members.items()}
+    for gid, uid in changes.okta_members_remove:
+        members[gid].discard(uid)
+    for gid, uid in changes.okta_members_add:
+        members.setdefault(gid, set()).add(uid)
+    return DirectoryState(
+        employees=employees,
+        teams=teams,
+        memberships={k: frozenset(v) for k, v in memberships.items() if v},
+        okta_users=users,
+        okta_groups=groups,
+        okta_members={k: frozenset(v) for k, v in members.items() if v},
+    )
+
+
+def test_first_sync_creates_every_user_in_scope() -> None:
+    snap = snapshot(
+        [user("00u1"), user("00u2", status="DEPROVISIONED")],
+        [group("00g1", "Engineering")],
+        {"00g1": ["00u1"]},
+    )
+    plan = compute_plan(make_spec(), KEY, DirectoryState(), snap, NOW)
+    created = {r.okta_id: r for r in plan.changes.employees_create}
+    assert set(created) == {"00u1", "00u2"}  # scope All includes DEPROVISIONED
+    assert created["00u1"].active and created["00u1"].deactivated_at is None
+    assert not created["00u2"].active and created["00u2"].deactivated_at == NOW
+    assert created["00u1"].teams == ("Engineering",)
+    assert created["00u1"].first_synced_at == NOW
+    assert plan.changes.memberships_add == [("00u1", "00g1")]
+    assert [t.name for t in plan.changes.teams_upsert] == ["Engineering"]
+    assert plan.matched == 2 and len(plan.created) == 2
+
+
+def test_second_identical_sync_writes_nothing() -> None:
+    snap = snapshot([user("00u1")], [group("00g1", "Engineering")], {"00g1": ["00u1"]})
+    first = compute_plan(make_spec(), KEY, DirectoryState(), snap, NOW)
+    state = applied(DirectoryState(), first.changes)
+    second = compute_plan(make_spec(), KEY, state, snap, LATER)
+    c = second.changes
+    assert not (c.employees_create or c.employees_update or c.teams_upsert or c.teams_delete)
+    assert not (c.memberships_add or c.memberships_remove)
+    assert not (c.okta_users_upsert or c.okta_groups_upsert or c.okta_members_add)
+    assert second.unchanged == 1 and not second.changed
+
+
+def test_only_okta_last_updated_moving_does_not_rewrite() -> None:
+    state = applied(
+        DirectoryState(),
+        compute_plan(make_spec(), KEY, DirectoryState(), snapshot([user("00u1")]), NOW).changes,
+    )
+    moved = user("00u1").model_copy(
+        update={"last_updated": LATER, "profile": {**user("00u1").profile, "title": "CEO"}}
+    )
+    plan = compute_plan(make_spec(), KEY, state, snapshot([moved]), LATER)
+    assert plan.changes.employees_update == []
+    assert plan.changes.okta_users_upsert == [moved]  # the mirror still follows Okta
+
+
+def test_profile_change_updates_and_keeps_first_synced_at() -> None:
+    state = applied(
+        DirectoryState(),
+        compute_plan(make_spec(), KEY, DirectoryState(), snapshot([user("00u1")]), NOW).changes,
+    )
+    plan = compute_plan(make_spec(), KEY, state, snapshot([user("00u1", city="Berlin")]), LATER)
+    [row] = plan.changes.employees_update
+    assert row.city == "Berlin"
+    assert row.first_synced_at == NOW and row.last_synced_at == LATER
+    assert plan.updated[0].fields == ("city",)
+
+
+def test_leaving_scope_deactivates_and_returning_reactivates() -> None:
+    spec = make_spec(sync={"scope": "Filtered"}, filters={"countries": {"include": ["US"]}})
+    state = applied(
+        DirectoryState(),
+        compute_plan(
+            spec, KEY, DirectoryState(), snapshot([user("00u1", countryCode="US")]), NOW
+        ).changes,
+    )
+    left = compute_plan(spec, KEY, state, snapshot([user("00u1", countryCode="FR")]), LATER)
+    [row] = left.changes.employees_update
+    assert not row.active and row.deactivated_at == LATER
+    assert row.country_code == "US"  # details of people out of scope are no longer synced
+    assert len(left.deactivated) == 1
+    state = applied(state, left.changes)
+    back_at = LATER + timedelta(hours=1)
+    back = compute_plan(spec, KEY, state, snapshot([user("00u1", countryCode="US")]), back_at)
+    [row] = back.changes.employees_update
+    assert row.active and row.deactivated_at is None and row.first_synced_at == NOW
+    assert len(back.reactivated) == 1
+
+
+def test_okta_deactivation_and_deletion() -> None:
+    snap = snapshot([user("00u1"), user("00u2")])
+    state = applied(
+        DirectoryState(), compute_plan(make_spec(), KEY, DirectoryState(), snap, NOW).changes
+    )
+    plan = compute_plan(
+        make_spec(), KEY, state, snapshot([user("00u1", status="DEPROVISIONED")]), LATER
+    )
+    rows = {r.okta_id: r for r in plan.changes.employees_update}
+    assert rows["00u1"].okta_status == "DEPROVISIONED" and not rows["00u1"].active
+    assert rows["00u2"].okta_status == DELETED_STATUS and not rows["00u2"].active
+    assert rows["00u2"].deactivated_at == LATER
+    assert plan.changes.okta_users_delete == ["00u2"]
+    assert len(plan.deactivated) == 2
+    # The deleted user's row is never deleted, and a second run leaves it alone.
+    again = compute_plan(
+        make_spec(),
+        KEY,
+        applied(state, plan.changes),
+        snapshot([user("00u1", status="DEPROVISIONED")]),
+        LATER,
+    )
+    assert again.changes.employees_update == [] and again.unchanged == 2
+
+
+def test_membership_and_team_changes() -> None:
+    groups = [group("00g1", "Engineering"), group("00g2", "Sales")]
+    snap = snapshot([user("00u1")], groups, {"00g1": ["00u1"]})
+    state = applied(
+        DirectoryState(), compute_plan(make_spec(), KEY, DirectoryState(), snap, NOW).changes
+    )
+    moved = snapshot([user("00u1")], [groups[1]], {"00g2": ["00u1"]})  # Engineering deleted
+    plan = compute_plan(make_spec(), KEY, state, moved, LATER)
+    assert plan.changes.memberships_add == [("00u1", "00g2")]
+    assert plan.changes.memberships_remove == [("00u1", "00g1")]
+    assert plan.changes.teams_delete == ["00g1"]
+    assert plan.changes.okta_groups_delete == ["00g1"]
+    [row] = plan.changes.employees_update
+    assert row.teams == ("Sales",)
+
+
+def test_teams_filter_uses_group_membership() -> None:
+    spec = make_spec(
+        sync={"scope": "Filtered"},
+        filters={"teams": {"include": ["Engineering"], "exclude": ["Interns"]}},
+    )
+    groups = [group("00g1", "Engineering"), group("00g2", "Interns")]
+    snap = snapshot(
+        [user("00u1"), user("00u2"), user("00u3")],
+        groups,
+        {"00g1": ["00u1", "00u2"], "00g2": ["00u2"]},
+    )
+    plan = compute_plan(spec, KEY, DirectoryState(), snap, NOW)
+    assert [r.okta_id for r in plan.changes.employees_create] == ["00u1"]
+    assert plan.matched == 1
