@@ -61,7 +61,9 @@ class Settings:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
         extra = [d.strip().lower() for d in env.get("HRIS_ALLOWED_DOMAINS", "").split(",")]
-        domains = DEFAULT_OKTA_DOMAINS + tuple(d for d in extra if d and d not in DEFAULT_OKTA_DOMAINS)
+        domains = DEFAULT_OKTA_DOMAINS + tuple(
+            d for d in extra if d and d not in DEFAULT_OKTA_DOMAINS
+        )
         okta_url = env.get("HRIS_OKTA_URL") or None
         if okta_url:
             okta_url = check_okta_url_override(okta_url)
@@ -69,7 +71,9 @@ class Settings:
         try:
             max_syncs = int(raw_max)
         except ValueError:
-            raise ConfigError(f"HRIS_MAX_CONCURRENT_SYNCS must be a whole number, not {raw_max!r}") from None
+            raise ConfigError(
+                f"HRIS_MAX_CONCURRENT_SYNCS must be a whole number, not {raw_max!r}"
+            ) from None
         if max_syncs < 1:
             raise ConfigError("HRIS_MAX_CONCURRENT_SYNCS must be at least 1")
         return cls(
