@@ -1,0 +1,74 @@
+"""What every command shares: settings, the --database option, and turning errors into one line."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
+
+import click
+from rich.console import Console
+
+from okta_hris.config import Settings
+from okta_hris.errors import DeactivationThresholdExceeded, HrisError
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+EXIT_ERROR = 1
+EXIT_CHANGES = 2  # plan --exit-code: the sync would change the directory
+EXIT_HELD = 3  # the safety hold stopped the sync
+
+stdout = Console()
+stderr = Console(stderr=True)
+
+
+def database_option(func: Callable[P, R]) -> Callable[P, R]:
+    return click.option(
+        "--database",
+        "database",
+        metavar="URL",
+        default=None,
+        help="Directory database (SQLAlchemy URL). Default: $HRIS_DATABASE_URL, else the embedded SQLite file.",
+    )(func)
+
+
+def load_settings() -> Settings:
+    return Settings.from_env()
+
+
+def resolve_database_url(option: str | None, settings: Settings) -> str:
+    return option or settings.database_url
+
+
+def fail(message: str, code: int = EXIT_ERROR) -> None:
+    """Print one clear line and exit; user errors never show a traceback."""
+    stderr.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    sys.exit(code)
+
+
+def user_errors(func: Callable[P, R]) -> Callable[P, R]:
+    """Map the error hierarchy to one line on stderr and an exit code."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except DeactivationThresholdExceeded as exc:
+            fail(str(exc), EXIT_HELD)
+        except HrisError as exc:
+            fail(f"{exc.reason}: {exc}" if exc.reason not in str(exc) else str(exc))
+        except KeyboardInterrupt:
+            fail("interrupted; nothing was written", 130)
+        raise AssertionError("unreachable")
+
+    return wrapper
+
+
+def render_value(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, tuple | list):
+        return ", ".join(str(v) for v in value)
+    return str(value)

@@ -1,0 +1,312 @@
+"""``okta-hris sync`` and ``okta-hris plan``: one sync of a manifest file, without Kubernetes."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import click
+from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from okta_hris.cli.common import (
+    EXIT_CHANGES,
+    database_option,
+    load_settings,
+    resolve_database_url,
+    stderr,
+    stdout,
+    user_errors,
+)
+from okta_hris.config import Settings, check_okta_url_override
+from okta_hris.directory.store import Directory
+from okta_hris.errors import ConfigError, SecretNotFound
+from okta_hris.invitations import SmtpSettings, deliver_pending
+from okta_hris.spec import OktaIntegration, load_manifests
+from okta_hris.sync.engine import SyncReport, SyncRequest, run_sync
+from okta_hris.sync.plan import EmployeeChange
+
+
+@dataclass
+class SyncJob:
+    """Everything one sync of a file needs; the token is kept out of reprs."""
+
+    manifest: OktaIntegration
+    token: str = field(repr=False)
+    okta_url: str | None
+    secrets: dict[str, dict[str, str]] = field(repr=False, default_factory=dict)
+
+
+def load_job(
+    path: str, token_file: str | None, okta_url: str | None, settings: Settings
+) -> SyncJob:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
+    return job_from_text(text, path, token_file, okta_url, settings)
+
+
+def job_from_text(
+    text: str, path: str, token_file: str | None, okta_url: str | None, settings: Settings
+) -> SyncJob:
+    manifests = load_manifests(text, allowed_domains=settings.allowed_domains, source=path)
+    manifest = manifests.integration
+    ref = manifest.spec.okta.token_secret_ref
+    token: str | None
+    if token_file:
+        try:
+            token = Path(token_file).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(f"cannot read --token-file {token_file}: {exc.strerror or exc}") from None
+    else:
+        token = os.environ.get("OKTA_API_TOKEN") or manifests.secret_value(ref.name, ref.key)
+    if not token:
+        raise SecretNotFound(
+            f"no Okta API token: {path} has no Secret {ref.name!r} with key {ref.key!r}; "
+            "add it, or pass --token-file or set OKTA_API_TOKEN"
+        )
+    url = okta_url or settings.okta_url
+    return SyncJob(
+        manifest=manifest,
+        token=token,
+        okta_url=check_okta_url_override(url) if url else None,
+        secrets=manifests.secrets,
+    )
+
+
+class ListingProgress:
+    """A rich progress display of the Okta listings (users, groups, memberships)."""
+
+    def __init__(self, progress: Progress) -> None:
+        self._progress = progress
+        self._tasks: dict[str, TaskID] = {}
+
+    def advance(self, listing: str, count: int) -> None:
+        if listing not in self._tasks:
+            self._tasks[listing] = self._progress.add_task(f"Okta {listing}", total=None)
+        self._progress.advance(self._tasks[listing], count)
+
+
+@contextmanager
+def listing_progress(enabled: bool) -> Iterator[ListingProgress | None]:
+    if not enabled:
+        yield None
+        return
+    progress = Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TextColumn("[bold]{task.completed:,.0f}"),
+        TimeElapsedColumn(),
+        console=stderr,
+        transient=True,
+    )
+    with progress:
+        yield ListingProgress(progress)
+
+
+def run_job(
+    job: SyncJob,
+    directory: Directory,
+    settings: Settings,
+    *,
+    dry_run: bool = False,
+    force_full: bool = False,
+    approved: int | None = None,
+    show_progress: bool = True,
+) -> SyncReport:
+    request = SyncRequest(
+        integration=job.manifest.integration_key,
+        spec=job.manifest.spec,
+        token=job.token,
+        okta_url=job.okta_url,
+        force_full=force_full,
+        approved_deactivations=approved,
+        dry_run=dry_run,
+    )
+    with listing_progress(show_progress and stderr.is_terminal) as progress:
+        return asyncio.run(run_sync(request, directory, settings, progress=progress))
+
+
+def print_report(report: SyncReport, *, title: str | None = None) -> None:
+    stats = report.stats
+    table = Table(
+        title=title or f"{report.mode} sync of {report.integration}",
+        title_justify="left",
+        show_header=False,
+    )
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    rows = [
+        ("Okta users fetched", stats.fetched),
+        ("in scope", stats.matched),
+        ("created", stats.created),
+        ("updated", stats.updated),
+        ("  of which reactivated", stats.reactivated),
+        ("deactivated", stats.deactivated),
+        ("unchanged", stats.unchanged),
+        ("Okta API requests", stats.api_requests),
+        ("rate limited (429)", stats.rate_limited),
+    ]
+    if report.summary is not None:
+        rows += [
+            ("employees (total)", report.summary.total),
+            ("  active", report.summary.active),
+            ("  inactive", report.summary.inactive),
+            ("teams", report.summary.teams),
+        ]
+    if report.invitations_queued:
+        rows.append(("invitations queued", report.invitations_queued))
+    for label, value in rows:
+        table.add_row(label, f"{value:,}")
+    table.caption = f"{report.duration_seconds:.2f}s"
+    stdout.print(table)
+
+
+def _names(changes: list[EmployeeChange], limit: int) -> list[str]:
+    shown = [
+        f"{c.display_name} ({c.okta_id})" + (f": {', '.join(c.fields)}" if c.fields else "")
+        for c in changes[:limit]
+    ]
+    if len(changes) > limit:
+        shown.append(f"... and {len(changes) - limit} more")
+    return shown
+
+
+def print_plan(report: SyncReport, limit: int) -> None:
+    plan = report.plan
+    stdout.print(
+        f"[bold]{report.integration}[/]: {report.mode.lower()} sync would create "
+        f"{len(plan.created)}, update {len(plan.updated)}, deactivate {len(plan.deactivated)} "
+        f"({plan.unchanged} unchanged, {report.stats.api_requests} Okta requests)",
+        highlight=False,
+    )
+    for label, style, changes in (
+        ("create", "green", plan.created),
+        ("update", "yellow", plan.updated),
+        ("deactivate", "red", plan.deactivated),
+    ):
+        for line in _names(changes, limit):
+            stdout.print(f"  [{style}]{label:>10}[/] {line}", highlight=False)
+    if report.held:
+        stdout.print(
+            f"[bold red]held:[/] a sync would deactivate {len(plan.deactivated)} employees, "
+            f"more than safety.maxDeactivations allows ({report.deactivation_limit}); "
+            f"it would apply nothing until approved with --approve-deactivations "
+            f"{len(plan.deactivated)}",
+            highlight=False,
+        )
+
+
+def deliver_invitations(job: SyncJob, directory: Directory) -> None:
+    """Send what this sync queued (the outbox is committed already; a failure here loses nothing)."""
+    settings = job.manifest.spec.invitations
+    assert settings.smtp_secret_ref is not None
+    name = settings.smtp_secret_ref.name
+    data = job.secrets.get(name)
+    if data is None:
+        raise SecretNotFound(
+            f"invitations are enabled but the file has no Secret {name!r} with the SMTP settings"
+        )
+    smtp = SmtpSettings.from_secret_data(data)
+    delivery = asyncio.run(
+        deliver_pending(
+            directory.engine,
+            job.manifest.integration_key,
+            settings,
+            smtp,
+            company=job.manifest.metadata.name,
+        )
+    )
+    stdout.print(
+        f"invitations: {delivery.sent} sent, {delivery.failed} failed, "
+        f"{delivery.deferred} to retry",
+        highlight=False,
+    )
+
+
+_file_option = click.option(
+    "-f",
+    "--file",
+    "file",
+    required=True,
+    metavar="FILE",
+    help="YAML with the OktaIntegration and the Secrets it references.",
+)
+_token_option = click.option(
+    "--token-file", metavar="PATH", help="Read the Okta API token from PATH (overrides the Secret)."
+)
+_okta_url_option = click.option(
+    "--okta-url",
+    metavar="URL",
+    help="Okta base URL instead of https://<subdomain>.<domain> (plain http only on loopback).",
+)
+
+
+@click.command("sync")
+@_file_option
+@_token_option
+@_okta_url_option
+@click.option("--full", is_flag=True, help="Force a full sync.")
+@click.option(
+    "--approve-deactivations",
+    type=click.IntRange(min=0),
+    metavar="COUNT",
+    help="Release a safety hold of exactly COUNT deactivations.",
+)
+@click.option("--no-invitations", is_flag=True, help="Queue invitations but do not send them now.")
+@database_option
+@user_errors
+def sync_command(
+    file: str,
+    token_file: str | None,
+    okta_url: str | None,
+    full: bool,
+    approve_deactivations: int | None,
+    no_invitations: bool,
+    database: str | None,
+) -> None:
+    """Sync the OktaIntegration in FILE once, without Kubernetes."""
+    settings = load_settings()
+    job = load_job(file, token_file, okta_url, settings)
+    with Directory.open(resolve_database_url(database, settings)) as directory:
+        report = run_job(
+            job, directory, settings, force_full=full, approved=approve_deactivations
+        )
+        print_report(report)
+        if job.manifest.spec.invitations.enabled and not no_invitations:
+            deliver_invitations(job, directory)
+
+
+@click.command("plan")
+@_file_option
+@_token_option
+@_okta_url_option
+@click.option("--full", is_flag=True, help="Plan a full sync.")
+@click.option(
+    "--exit-code", is_flag=True, help="Exit 2 when the sync would change the directory."
+)
+@click.option("--limit", default=50, show_default=True, help="Names shown per kind of change.")
+@database_option
+@user_errors
+def plan_command(
+    file: str,
+    token_file: str | None,
+    okta_url: str | None,
+    full: bool,
+    exit_code: bool,
+    limit: int,
+    database: str | None,
+) -> None:
+    """Show what a sync of FILE would change, writing nothing."""
+    settings = load_settings()
+    job = load_job(file, token_file, okta_url, settings)
+    with Directory.open(resolve_database_url(database, settings)) as directory:
+        report = run_job(job, directory, settings, dry_run=True, force_full=full)
+    print_plan(report, limit)
+    if exit_code and report.changed:
+        raise SystemExit(EXIT_CHANGES)

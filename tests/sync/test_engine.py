@@ -1,0 +1,279 @@
+"""The engine end to end: the sandbox over HTTP, a real directory on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from okta_hris.config import Settings
+from okta_hris.directory import schema
+from okta_hris.directory.store import Directory
+from okta_hris.errors import DeactivationThresholdExceeded, OktaUnauthorized, OktaUnavailable
+from okta_hris.sandbox import Fault, RateLimitConfig, Sandbox
+from okta_hris.spec import OktaIntegrationSpec
+from okta_hris.sync.engine import SyncReport, SyncRequest, run_sync
+from okta_hris.sync.mapping import map_user
+from okta_hris.sync.model import OktaUserRecord
+
+KEY = "people-ops/acme"
+
+
+def spec(**overrides: Any) -> OktaIntegrationSpec:
+    body: dict[str, Any] = {"okta": {"subdomain": "acme", "tokenSecretRef": {"name": "okta"}}}
+    body.update(overrides)
+    return OktaIntegrationSpec.model_validate(body)
+
+
+@pytest.fixture
+def directory(database_url: str) -> Iterator[Directory]:
+    with Directory.open(database_url) as opened:
+        yield opened
+
+
+@pytest.fixture
+def okta(sandbox: Sandbox) -> Iterator[httpx.Client]:
+    """Okta's write API, as an HR admin would use it."""
+    with httpx.Client(
+        base_url=sandbox.url, headers={"Authorization": f"SSWS {sandbox.token}"}
+    ) as client:
+        yield client
+
+
+def sync(
+    sandbox: Sandbox, directory: Directory, the_spec: OktaIntegrationSpec | None = None, **request: Any
+) -> SyncReport:
+    req = SyncRequest(
+        integration=request.pop("integration", KEY),
+        spec=the_spec or spec(),
+        token=request.pop("token", sandbox.token),
+        okta_url=sandbox.url,
+        **request,
+    )
+    return asyncio.run(run_sync(req, directory, Settings()))
+
+
+def all_okta_users(okta: httpx.Client) -> list[dict[str, Any]]:
+    users: list[dict[str, Any]] = []
+    url: str | None = "/api/v1/users?search=" + " or ".join(
+        f'status eq "{s}"'
+        for s in ("STAGED", "PROVISIONED", "ACTIVE", "RECOVERY", "PASSWORD_EXPIRED", "LOCKED_OUT", "SUSPENDED", "DEPROVISIONED")
+    )
+    while url:
+        response = okta.get(url)
+        response.raise_for_status()
+        users.extend(response.json())
+        url = response.links.get("next", {}).get("url")
+    return users
+
+
+def snapshot(directory: Directory) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table, to prove a failed sync changed nothing."""
+    with directory.engine.connect() as conn:
+        return {
+            name: sorted(tuple(map(repr, row)) for row in conn.execute(sa.select(table)))
+            for name, table in schema.metadata.tables.items()
+            if name != "sync_runs"
+        }
+
+
+def employees(directory: Directory, **filters: Any) -> dict[str, Any]:
+    return {row.okta_id: row for row in directory.list_employees(integration=KEY, **filters)}
+
+
+def test_full_sync_maps_every_user_and_field(sandbox: Sandbox, directory: Directory, okta: httpx.Client) -> None:
+    report = sync(sandbox, directory)
+    users = all_okta_users(okta)
+    rows = employees(directory)
+    assert report.mode == "Full"
+    assert set(rows) == {u["id"] for u in users}  # scope All: DEPROVISIONED included
+    assert report.stats.fetched == len(users)
+    assert report.stats.created == len(users)
+    groups = okta.get("/api/v1/groups", params={"limit": 10000}).json()
+    team_names = {g["id"]: g["profile"]["name"] for g in groups if g["type"] == "OKTA_GROUP"}
+    for user in users[:40]:
+        member_of = okta.get(f"/api/v1/users/{user['id']}/groups").json()
+        teams = [team_names[g["id"]] for g in member_of if g["id"] in team_names]
+        record = OktaUserRecord.model_validate(
+            {"id": user["id"], "status": user["status"], "last_updated": user["lastUpdated"], "profile": user["profile"]}
+        )
+        expected = map_user(record, teams, spec())
+        row = rows[user["id"]]
+        for field in expected.model_fields:
+            assert getattr(row, field) == getattr(expected, field), (user["id"], field)
+    assert "Everyone" not in {t for row in rows.values() for t in row.teams}
+
+
+def test_full_sync_lists_members_once_per_group_never_per_user(sandbox: Sandbox, directory: Directory) -> None:
+    sandbox.requests.clear()
+    sync(sandbox, directory)
+    paths = [r.path for r in sandbox.requests]
+    per_user = [p for p in paths if p.startswith("/api/v1/users/")]
+    assert per_user == []
+    groups_listed = {p for p in paths if p.endswith("/users") and p.startswith("/api/v1/groups/")}
+    assert len(groups_listed) == len([p for p in paths if p.endswith("/users") and p.startswith("/api/v1/groups/")])
+
+
+def test_second_sync_is_incremental_and_writes_nothing(sandbox: Sandbox, directory: Directory) -> None:
+    sync(sandbox, directory)
+    before = snapshot(directory)
+    report = sync(sandbox, directory)
+    assert report.mode == "Incremental"
+    assert (report.stats.created, report.stats.updated, report.stats.deactivated) == (0, 0, 0)
+    assert snapshot(directory) == before
+
+
+def test_incremental_sync_follows_okta_changes(sandbox: Sandbox, directory: Directory, okta: httpx.Client) -> None:
+    sync(sandbox, directory)
+    rows = employees(directory, active=True)
+    changed, leaver, deleted, mover = sorted(rows)[:4]
+    okta.post(f"/api/v1/users/{changed}", json={"profile": {"city": "Reykjavík"}}).raise_for_status()
+    okta.post(f"/api/v1/users/{leaver}/lifecycle/deactivate").raise_for_status()
+    okta.post(f"/api/v1/users/{deleted}/lifecycle/deactivate").raise_for_status()
+    okta.delete(f"/api/v1/users/{deleted}").raise_for_status()
+    new_group = okta.post("/api/v1/groups", json={"profile": {"name": "Moonshots", "description": "New team"}}).json()
+    okta.put(f"/api/v1/groups/{new_group['id']}/users/{mover}").raise_for_status()
+
+    sandbox.requests.clear()
+    report = sync(sandbox, directory)
+    assert report.mode == "Incremental"
+    after = employees(directory)
+    assert after[changed].city == "Reykjavík" and after[changed].active
+    assert not after[leaver].active and after[leaver].okta_status == "DEPROVISIONED"
+    assert after[leaver].deactivated_at is not None
+    assert not after[deleted].active and after[deleted].okta_status == "DELETED"
+    assert "Moonshots" in after[mover].teams
+    assert report.stats.deactivated == 2
+    # An incremental sync re-lists only the groups that changed.
+    member_listings = [r for r in sandbox.requests if r.path.startswith("/api/v1/groups/")]
+    assert {r.path for r in member_listings} == {f"/api/v1/groups/{new_group['id']}/users"}
+
+    # Returning: reactivated in Okta -> active again, first_synced_at kept.
+    okta.post(f"/api/v1/users/{leaver}/lifecycle/activate", params={"sendEmail": "false"}).raise_for_status()
+    sync(sandbox, directory)
+    back = employees(directory)[leaver]
+    assert back.active and back.deactivated_at is None
+    assert back.first_synced_at == after[leaver].first_synced_at
+
+
+def test_removal_from_group_updates_teams(sandbox: Sandbox, directory: Directory, okta: httpx.Client) -> None:
+    sync(sandbox, directory)
+    row = next(r for r in employees(directory, active=True).values() if r.teams)
+    groups = okta.get(f"/api/v1/users/{row.okta_id}/groups").json()
+    group = next(g for g in groups if g["profile"]["name"] == row.teams[0])
+    okta.delete(f"/api/v1/groups/{group['id']}/users/{row.okta_id}").raise_for_status()
+    sync(sandbox, directory)
+    assert row.teams[0] not in employees(directory)[row.okta_id].teams
+
+
+def test_filter_change_forces_full_sync_and_deactivates(sandbox: Sandbox, directory: Directory) -> None:
+    sync(sandbox, directory)
+    filtered = spec(
+        sync={"scope": "Filtered"},
+        filters={"countries": {"include": ["US"]}},
+        safety={"maxDeactivations": "100%"},
+    )
+    report = sync(sandbox, directory, filtered)
+    assert report.mode == "Full"
+    rows = employees(directory)
+    assert report.stats.deactivated > 0
+    assert all(r.country_code == "US" for r in rows.values() if r.active)
+    assert sum(r.active for r in rows.values()) == report.summary.active  # type: ignore[union-attr]
+
+
+def test_filtered_example_scope(sandbox: Sandbox, directory: Directory) -> None:
+    filtered = spec(
+        sync={"scope": "Filtered"},
+        filters={
+            "countries": {"include": ["US", "DE"]},
+            "teams": {"include": ["Engineering"], "exclude": ["Interns"]},
+            "status": {"include": ["Active"]},
+            "employment": {"include": ["Full-time", "Contractor"]},
+        },
+    )
+    report = sync(sandbox, directory, filtered)
+    rows = employees(directory)
+    assert rows and report.stats.matched == len(rows)
+    for row in rows.values():
+        assert row.active
+        assert row.country_code in {"US", "DE"}
+        assert "Engineering" in row.teams and "Interns" not in row.teams
+        assert row.employment_status.casefold() in {"full-time", "contractor"}
+
+
+def test_safety_hold_applies_nothing_and_approval_releases(sandbox: Sandbox, directory: Directory) -> None:
+    sync(sandbox, directory)
+    before = snapshot(directory)
+    narrow = spec(sync={"scope": "Filtered"}, filters={"countries": {"include": ["JP"]}}, safety={"maxDeactivations": "10%"})
+    with pytest.raises(DeactivationThresholdExceeded) as held:
+        sync(sandbox, directory, narrow)
+    assert held.value.would_deactivate > held.value.limit
+    assert snapshot(directory) == before
+    with pytest.raises(DeactivationThresholdExceeded):
+        sync(sandbox, directory, narrow, approved_deactivations=held.value.would_deactivate - 1)
+    report = sync(sandbox, directory, narrow, approved_deactivations=held.value.would_deactivate)
+    assert report.stats.deactivated == held.value.would_deactivate
+    runs = directory.recent_runs(KEY, limit=10)
+    assert [r.outcome for r in runs][:3] == ["succeeded", "held", "held"]
+
+
+def test_okta_failure_mid_listing_leaves_directory_unchanged(
+    sandbox_factory: Callable[..., Sandbox], directory: Directory
+) -> None:
+    sandbox = sandbox_factory(users=300, groups=10, seed=3)
+    sync(sandbox, directory)
+    okta = httpx.Client(base_url=sandbox.url, headers={"Authorization": f"SSWS {sandbox.token}"})
+    victim = sorted(employees(directory, active=True))[0]
+    okta.post(f"/api/v1/users/{victim}", json={"profile": {"city": "Atlantis"}}).raise_for_status()
+    before = snapshot(directory)
+    sandbox.add_fault(Fault(kind="status", status=503, probability=1.0, path="/api/v1/groups"))
+    with pytest.raises(OktaUnavailable):
+        sync(sandbox, directory, force_full=True)
+    assert snapshot(directory) == before
+    sandbox.clear_faults()
+    sync(sandbox, directory)
+    assert employees(directory)[victim].city == "Atlantis"
+    assert [r.outcome for r in directory.recent_runs(KEY, limit=2)] == ["succeeded", "failed"]
+
+
+def test_bad_token_is_unauthorized(sandbox: Sandbox, directory: Directory) -> None:
+    with pytest.raises(OktaUnauthorized):
+        sync(sandbox, directory, token="wrong")
+    assert employees(directory) == {}
+
+
+def test_no_429_under_normal_limits(sandbox_factory: Callable[..., Sandbox], sqlite_url: str) -> None:
+    sandbox = sandbox_factory(
+        users=600, groups=15, seed=5, rate_limits=RateLimitConfig(users=4, groups=6, logs=4, window_seconds=1.0)
+    )
+    with Directory.open(sqlite_url) as directory:
+        report = sync(sandbox, directory)
+    assert report.stats.rate_limited == 0
+    assert [r for r in sandbox.requests if r.status == 429] == []
+    assert report.stats.fetched == 600
+
+
+def test_recovers_from_injected_faults(sandbox_factory: Callable[..., Sandbox], sqlite_url: str) -> None:
+    sandbox = sandbox_factory(users=800, groups=12, seed=9)
+    with Directory.open(sqlite_url) as directory:
+        clean = sync(sandbox, directory, integration="ns/clean")
+        for nth, kind, status in ((2, "status", 429), (3, "status", 500), (5, "drop", 0), (7, "status", 503)):
+            sandbox.add_fault(Fault(kind=kind, status=status, nth=nth))  # type: ignore[arg-type]
+        sandbox.requests.clear()
+        faulty = sync(sandbox, directory, integration="ns/faulty")
+        assert faulty.stats.fetched == clean.stats.fetched
+        a = {r.okta_id: r.model_dump(exclude={"integration", "first_synced_at", "last_synced_at", "deactivated_at"}) for r in directory.list_employees(integration="ns/clean")}
+        b = {r.okta_id: r.model_dump(exclude={"integration", "first_synced_at", "last_synced_at", "deactivated_at"}) for r in directory.list_employees(integration="ns/faulty")}
+        assert a == b
+        assert any(r.status >= 429 for r in sandbox.requests)
+
+
+def test_dry_run_writes_nothing(sandbox: Sandbox, directory: Directory) -> None:
+    report = sync(sandbox, directory, dry_run=True)
+    assert len(report.plan.created) > 0
+    assert employees(directory) == {}
+    assert directory.recent_runs(KEY, limit=5) == []
