@@ -1,0 +1,28 @@
+"""The Okta client: auth, pagination, rate limits, retries (see ``client.py``)."""
+
+from okta_hris.okta.client import (
+    ClientStats,
+    OktaClient,
+    OktaNotFound,
+    RequestRecord,
+    collect,
+    format_okta_datetime,
+)
+from okta_hris.okta.models import LogEvent, LogTarget, OktaGroup, OktaGroupProfile, OktaUser
+from okta_hris.okta.ratelimit import Bucket, bucket_for_path
+
+__all__ = [
+    "Bucket",
+    "ClientStats",
+    "LogEvent",
+    "LogTarget",
+    "OktaClient",
+    "OktaGroup",
+    "OktaGroupProfile",
+    "OktaNotFound",
+    "OktaUser",
+    "RequestRecord",
+    "bucket_for_path",
+    "collect",
+    "format_okta_datetime",
+]

@@ -1,0 +1,584 @@
+"""The Okta Management API client: auth, pagination, rate limits, retries.
+
+One :class:`OktaClient` per Okta org, used as an async context manager. Listings are async
+iterators of pages; every page is fetched by following Okta's ``Link: <...>; rel="next"`` header
+(the cursor is opaque), a failed request is retried on the *same* URL, and so a listing never
+skips or repeats a page.
+
+Independent listings may run concurrently; the client's own concurrency cap and rate-limit
+budget apply across all of them, so the engine can simply write::
+
+    async with OktaClient(url, token) as client:
+        async def members(group: OktaGroup) -> list[OktaUser]:
+            return await collect(client.list_group_members(group.id))
+
+        async with asyncio.TaskGroup() as tasks:
+            jobs = {g.id: tasks.create_task(members(g)) for g in groups}
+
+and at most ``max_concurrency`` requests are on the wire at any time, none of them spending the
+last requests of an Okta rate-limit window.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+import random
+import re
+import time
+from collections.abc import AsyncIterator, Callable, Generator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from types import TracebackType
+from typing import Any, Self, TypeVar
+from urllib.parse import quote
+
+import httpx
+from pydantic import BaseModel, SecretStr, ValidationError
+
+from okta_hris import __version__
+from okta_hris.errors import (
+    OktaApiError,
+    OktaError,
+    OktaForbidden,
+    OktaUnauthorized,
+    OktaUnavailable,
+)
+from okta_hris.okta.links import next_link, origin, same_origin
+from okta_hris.okta.models import LogEvent, OktaGroup, OktaUser
+from okta_hris.okta.ratelimit import (
+    BUCKETS,
+    Bucket,
+    BucketBudget,
+    OktaClock,
+    RateLimitHeaders,
+    bucket_for_path,
+)
+
+log = logging.getLogger(__name__)
+
+USER_AGENT = f"okta-hris-operator/{__version__}"
+
+# An Okta window is 60 s; a reset further away than this means a bogus header or clock.
+MAX_RATE_LIMIT_WAIT = 90.0
+
+# Okta API tokens are printable ASCII without spaces. Checking up front also keeps the token out
+# of error messages: h11 quotes the offending header value when it refuses to send one.
+_TOKEN_SHAPE = re.compile(r"[\x21-\x7e]+")
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+ItemT = TypeVar("ItemT")
+
+
+class OktaNotFound(OktaApiError):
+    """404: the user or group does not exist (any more)."""
+
+
+@dataclass
+class ClientStats:
+    """What the client did; ``requests`` counts every HTTP request sent, retries included."""
+
+    requests: int = 0
+    rate_limited: int = 0
+    """429 answers received (rate limit and concurrency limit)."""
+    retries: int = 0
+    waits_for_rate_limit: int = 0
+    """Requests held back because their bucket's budget was down to the reserve."""
+    requests_by_bucket: dict[Bucket, int] = field(default_factory=lambda: dict.fromkeys(BUCKETS, 0))
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    """One HTTP request as reported to the ``on_request`` hook (after it finished)."""
+
+    method: str
+    path: str
+    bucket: Bucket
+    attempt: int
+    """0 for the first try of a URL, 1 for its first retry, ..."""
+    status: int | None
+    """The HTTP status, or None when no response arrived (timeout, dropped connection)."""
+    error: str | None
+    elapsed: float
+
+
+class _SswsAuth(httpx.Auth):
+    """``Authorization: SSWS <token>`` on every request, with the token kept out of reprs."""
+
+    def __init__(self, token: SecretStr) -> None:
+        self._token = token
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers["Authorization"] = f"SSWS {self._token.get_secret_value()}"
+        yield request
+
+    def __repr__(self) -> str:
+        return "_SswsAuth(token='**********')"
+
+
+async def collect(pages: AsyncIterator[list[ItemT]]) -> list[ItemT]:
+    """Every item of a paged listing, in order."""
+    items: list[ItemT] = []
+    async for page in pages:
+        items.extend(page)
+    return items
+
+
+def format_okta_datetime(value: datetime) -> str:
+    """``YYYY-MM-DDTHH:mm:ss.SSSZ`` in UTC, the form Okta's query parameters expect."""
+    if value.tzinfo is None:
+        raise ValueError("Okta query times must be timezone-aware datetimes")
+    utc = value.astimezone(UTC)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
+def _parse_http_date(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+class OktaClient:
+    """An Okta org's Management API, read through one ``httpx.AsyncClient``.
+
+    ``rate_limit_reserve`` is how much of each rate-limit window the client leaves unspent: an
+    ``int`` is a number of requests, a ``float`` in [0, 1) a fraction of ``X-Rate-Limit-Limit``
+    (rounded up). The reserve leaves room for the other API clients of the org that share the
+    bucket. ``transport`` replaces the network (for tests only; the tests of this package use
+    real HTTP servers instead). ``on_request`` is called after every HTTP request, retries
+    included, for progress and metrics.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        max_concurrency: int = 8,
+        timeout: float = 30.0,
+        max_retries: int = 6,
+        backoff_base: float = 0.5,
+        backoff_max: float = 30.0,
+        rate_limit_reserve: int | float = 0.05,
+        transport: httpx.AsyncBaseTransport | None = None,
+        on_request: Callable[[RequestRecord], None] | None = None,
+    ) -> None:
+        base = httpx.URL(base_url.rstrip("/"))
+        if base.scheme not in ("http", "https") or not base.host:
+            raise ValueError(f"Okta base URL {base_url!r} must be an absolute http(s) URL")
+        if base.query or base.fragment or base.userinfo:
+            raise ValueError("the Okta base URL must not carry credentials, a query or a fragment")
+        # A token pasted into a Secret usually ends with a newline; Okta never has one.
+        token = token.strip()
+        if not _TOKEN_SHAPE.fullmatch(token):
+            raise OktaUnauthorized(
+                "the Okta API token is empty or contains spaces or non-ASCII characters"
+            )
+        if max_concurrency < 1:
+            raise ValueError("max_concurrency must be at least 1")
+        if timeout <= 0 or backoff_base <= 0 or backoff_max < backoff_base:
+            raise ValueError("timeout and backoff_base must be positive, backoff_max >= base")
+        if max_retries < 0:
+            raise ValueError("max_retries must not be negative")
+        if isinstance(rate_limit_reserve, bool) or not (
+            (isinstance(rate_limit_reserve, int) and rate_limit_reserve >= 0)
+            or (isinstance(rate_limit_reserve, float) and 0.0 <= rate_limit_reserve < 1.0)
+        ):
+            raise ValueError(
+                "rate_limit_reserve must be a request count (int >= 0) "
+                "or a fraction of the limit (float in [0, 1))"
+            )
+
+        self._base = base
+        self._token = SecretStr(token)
+        self._max_concurrency = max_concurrency
+        self._max_retries = max_retries
+        self._backoff_base = backoff_base
+        self._backoff_max = backoff_max
+        self._on_request = on_request
+        self._random = random.Random()
+        self._semaphore = asyncio.Semaphore(max_concurrency)
+        self._clock = OktaClock()
+        self._budgets: dict[Bucket, BucketBudget] = {
+            bucket: BucketBudget(rate_limit_reserve, self._clock, MAX_RATE_LIMIT_WAIT)
+            for bucket in BUCKETS
+        }
+        self._first_response_date: datetime | None = None
+        self.stats = ClientStats()
+        self._http = httpx.AsyncClient(
+            auth=_SswsAuth(self._token),
+            headers={"Accept": "application/json", "User-Agent": USER_AGENT},
+            timeout=httpx.Timeout(timeout),
+            # A redirect from the API is an error (wrong domain, login page); following it could
+            # also carry the token to another host.
+            follow_redirects=False,
+            limits=httpx.Limits(
+                max_connections=max_concurrency, max_keepalive_connections=max_concurrency
+            ),
+            transport=transport,
+        )
+
+    def __repr__(self) -> str:
+        return f"OktaClient(base_url={str(self._base)!r}, max_concurrency={self._max_concurrency})"
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    @property
+    def base_url(self) -> str:
+        return str(self._base)
+
+    @property
+    def first_response_date(self) -> datetime | None:
+        """Okta's ``Date`` of the first response this client received (the fetch start time).
+
+        Okta's clock rather than ours, so a watermark taken from it cannot drift ahead of the
+        ``lastUpdated`` values Okta compares it with.
+        """
+        return self._first_response_date
+
+    # Listings ---------------------------------------------------------------------------------
+
+    def list_users(
+        self, *, search: str | None = None, filter: str | None = None, limit: int = 200
+    ) -> AsyncIterator[list[OktaUser]]:
+        """Pages of users. A plain listing omits DEPROVISIONED users; ``search`` includes them."""
+        params = {"search": search, "filter": filter, "limit": limit}
+        return self._pages("/api/v1/users", params, OktaUser)
+
+    def list_groups(
+        self,
+        *,
+        filter: str | None = None,
+        q: str | None = None,
+        limit: int = 200,
+        expand_stats: bool = False,
+    ) -> AsyncIterator[list[OktaGroup]]:
+        """Pages of groups, e.g. ``filter='type eq "OKTA_GROUP"'``.
+
+        ``q`` is Okta's name-prefix query, which Okta does not page (at most 300 results).
+        """
+        params = {
+            "filter": filter,
+            "q": q,
+            "limit": limit,
+            "expand": "stats" if expand_stats else None,
+        }
+        return self._pages("/api/v1/groups", params, OktaGroup)
+
+    def list_group_members(
+        self, group_id: str, *, limit: int = 1000
+    ) -> AsyncIterator[list[OktaUser]]:
+        """Pages of the users in a group."""
+        path = f"/api/v1/groups/{quote(group_id, safe='')}/users"
+        return self._pages(path, {"limit": limit}, OktaUser)
+
+    def list_log_events(
+        self,
+        *,
+        since: datetime,
+        until: datetime | None = None,
+        filter: str | None = None,
+        limit: int = 1000,
+    ) -> AsyncIterator[list[LogEvent]]:
+        """Pages of System Log events published from ``since``, oldest first.
+
+        With ``until`` this is a bounded query and ends at the first page without a ``next``
+        link. Without ``until`` Okta answers in polling mode, where every page has a ``next``
+        link, even at the end, so that a poller can come back later. The listing then ends
+        after an empty page, or after the first page holding an event published after the
+        listing started (by Okta's ``Date`` of its first response): Okta may keep writing
+        events, and those are left for the next poll, which starts from the caller's watermark.
+        """
+        params = {
+            "since": format_okta_datetime(since),
+            "until": format_okta_datetime(until) if until is not None else None,
+            "filter": filter,
+            "limit": limit,
+        }
+        if until is not None:
+            return self._pages("/api/v1/logs", params, LogEvent)
+        return self._poll_log_events(params)
+
+    async def _poll_log_events(self, params: dict[str, Any]) -> AsyncIterator[list[LogEvent]]:
+        present: datetime | None = None
+
+        def reached_present(page: list[LogEvent], response: httpx.Response) -> bool:
+            nonlocal present
+            if present is None:
+                date = _parse_http_date(response.headers.get("date"))
+                okta_now = date or datetime.fromtimestamp(self._clock.now(), UTC)
+                # ``Date`` is truncated to the second: only from a second later is an event
+                # certainly newer than the listing.
+                present = okta_now + timedelta(seconds=1)
+            return not page or max(event.published for event in page) >= present
+
+        async for page in self._pages("/api/v1/logs", params, LogEvent, stop=reached_present):
+            yield page
+
+    async def get_user(self, user_id: str) -> OktaUser:
+        """One user by id or login; raises :class:`OktaNotFound` when there is none."""
+        path = f"/api/v1/users/{quote(user_id, safe='')}"
+        data, _ = await self._get_json(self._url(path, {}))
+        return self._parse(OktaUser, data, path, 0)
+
+    # Paging -----------------------------------------------------------------------------------
+
+    def _url(self, path: str, params: dict[str, Any]) -> httpx.URL:
+        query = {key: str(value) for key, value in params.items() if value is not None}
+        return httpx.URL(str(self._base) + path, params=query)
+
+    async def _pages(
+        self,
+        path: str,
+        params: dict[str, Any],
+        model: type[ModelT],
+        *,
+        stop: Callable[[list[ModelT], httpx.Response], bool] | None = None,
+    ) -> AsyncIterator[list[ModelT]]:
+        url: httpx.URL | None = self._url(path, params)
+        seen: set[str] = set()
+        while url is not None:
+            if str(url) in seen:
+                raise OktaApiError(f"Okta's next link for GET {path} points back to a page read")
+            seen.add(str(url))
+            data, response = await self._get_json(url)
+            if not isinstance(data, list):
+                raise OktaApiError(
+                    f"Okta answered GET {path} with {type(data).__name__}, not a list"
+                )
+            page = [self._parse(model, item, path, index) for index, item in enumerate(data)]
+            url = self._next_url(response, path)
+            if page:
+                yield page
+            if stop is not None and stop(page, response):
+                return
+
+    def _next_url(self, response: httpx.Response, path: str) -> httpx.URL | None:
+        try:
+            link = next_link(response)
+        except ValueError as exc:
+            raise OktaApiError(f"Okta answered GET {path} with {exc}") from None
+        if link is None:
+            return None
+        url = httpx.URL(link)
+        if not same_origin(url, self._base):
+            scheme, host, port = origin(url)
+            raise OktaApiError(
+                f"Okta's next link for GET {path} points to another origin "
+                f"({scheme}://{host}:{port}); refusing to send the API token there"
+            )
+        return url
+
+    @staticmethod
+    def _parse(model: type[ModelT], item: Any, path: str, index: int) -> ModelT:
+        try:
+            return model.model_validate(item)
+        except ValidationError as exc:
+            # Without the input values: they are personal data.
+            problems = "; ".join(
+                f"{'.'.join(str(part) for part in error['loc']) or 'item'}: {error['msg']}"
+                for error in exc.errors(include_input=False, include_url=False)[:3]
+            )
+            raise OktaApiError(
+                f"Okta answered GET {path} with an unexpected {model.__name__} "
+                f"(item {index}): {problems}"
+            ) from None
+
+    # One request, with retries ----------------------------------------------------------------
+
+    async def _get_json(self, url: httpx.URL) -> tuple[Any, httpx.Response]:
+        """GET ``url`` until it answers 2xx with JSON, retrying what can be retried."""
+        path = self._api_path(url)
+        bucket = bucket_for_path(path)
+        budget = self._budgets[bucket]
+        problem = "no attempt made"
+        last_error: Exception | None = None
+        for attempt in range(self._max_retries + 1):
+            if attempt:
+                self.stats.retries += 1
+            if await budget.acquire():
+                self.stats.waits_for_rate_limit += 1
+                log.debug("GET %s waited for the %s rate-limit window", path, bucket)
+            response: httpx.Response | None = None
+            error: Exception | None = None
+            started = time.monotonic()
+            try:
+                async with self._semaphore:
+                    self.stats.requests += 1
+                    self.stats.requests_by_bucket[bucket] += 1
+                    started = time.monotonic()
+                    try:
+                        response = await self._http.get(url)
+                    except (httpx.TransportError, httpx.DecodingError) as exc:
+                        error = exc
+            finally:
+                received = time.monotonic()
+                date = self._observe_date(response, received)
+                # A 429's headers describe a spent window; _rate_limited_delay records that.
+                budget.release(
+                    RateLimitHeaders.from_headers(response.headers)
+                    if response is not None and response.status_code != 429
+                    else None
+                )
+            self._report(path, bucket, attempt, response, error, received - started)
+
+            if response is None:
+                assert error is not None
+                last_error = error
+                problem = self._redact(f"{type(error).__name__}: {error}".rstrip(": "))
+                delay = self._backoff(attempt)
+            else:
+                status = response.status_code
+                if 200 <= status < 300:
+                    try:
+                        return response.json(), response
+                    except ValueError:
+                        problem = f"{status} with a body that is not JSON"
+                        delay = self._backoff(attempt)
+                elif status == 429:
+                    self.stats.rate_limited += 1
+                    problem = f"429 {self._error_summary(response)}"
+                    delay = self._rate_limited_delay(response, budget, date, received, attempt)
+                elif status >= 500 or status == 408:
+                    problem = f"{status} {self._error_summary(response)}"
+                    delay = self._backoff(attempt)
+                else:
+                    raise self._client_error(response, path)
+            if attempt < self._max_retries:
+                log.warning(
+                    "GET %s failed (%s); retry %d/%d in %.2fs",
+                    path,
+                    problem,
+                    attempt + 1,
+                    self._max_retries,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+        raise OktaUnavailable(
+            f"Okta kept failing GET {path}: {problem} (after {self._max_retries + 1} attempts)"
+        ) from last_error
+
+    def _api_path(self, url: httpx.URL) -> str:
+        """The API path of ``url`` (for a base URL with a path, the part after it), no query."""
+        base_path = self._base.path.rstrip("/")
+        path = url.path
+        return path[len(base_path) :] if base_path and path.startswith(base_path) else path
+
+    def _observe_date(self, response: httpx.Response | None, received: float) -> datetime | None:
+        if response is None:
+            return None
+        date = _parse_http_date(response.headers.get("date"))
+        if date is not None:
+            self._clock.observe(date.timestamp(), received)
+            if self._first_response_date is None:
+                self._first_response_date = date
+        return date
+
+    def _report(
+        self,
+        path: str,
+        bucket: Bucket,
+        attempt: int,
+        response: httpx.Response | None,
+        error: Exception | None,
+        elapsed: float,
+    ) -> None:
+        if self._on_request is None:
+            return
+        self._on_request(
+            RequestRecord(
+                method="GET",
+                path=path,
+                bucket=bucket,
+                attempt=attempt,
+                status=response.status_code if response is not None else None,
+                error=type(error).__name__ if error is not None else None,
+                elapsed=elapsed,
+            )
+        )
+
+    def _backoff(self, attempt: int) -> float:
+        """Exponential backoff with full jitter."""
+        ceiling = min(self._backoff_max, self._backoff_base * 2**attempt)
+        return self._random.uniform(0.0, ceiling)
+
+    def _rate_limited_delay(
+        self,
+        response: httpx.Response,
+        budget: BucketBudget,
+        date: datetime | None,
+        received: float,
+        attempt: int,
+    ) -> float:
+        headers = RateLimitHeaders.from_headers(response.headers)
+        if headers is None or headers.limit == 0:
+            # Limit 0 is Okta's concurrency limit (too many requests in flight for the org), not
+            # a spent window: a short backoff is enough.
+            return self._backoff(attempt)
+        budget.exhaust(headers.reset)
+        # Reset minus this response's own Date, rather than the clock estimate: should the
+        # estimate be off, waiting as Okta itself says still ends after the reset.
+        okta_now = date.timestamp() + (time.monotonic() - received) if date else self._clock.now()
+        until_reset = min(max(headers.reset - okta_now, 0.0), MAX_RATE_LIMIT_WAIT)
+        return until_reset + self._backoff(attempt)
+
+    def _error_summary(self, response: httpx.Response) -> str:
+        """Okta's ``errorCode errorSummary`` (plus causes), or the HTTP reason phrase."""
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict) or not body.get("errorSummary"):
+            return response.reason_phrase or "(no error body)"
+        summary = f"{body.get('errorCode', '')} {body['errorSummary']}".strip()
+        causes = body.get("errorCauses")
+        if isinstance(causes, list):
+            details = [
+                str(cause["errorSummary"])
+                for cause in causes
+                if isinstance(cause, dict) and cause.get("errorSummary")
+            ]
+            if details:
+                summary += f" ({'; '.join(details)})"
+        return self._redact(summary)
+
+    def _client_error(self, response: httpx.Response, path: str) -> OktaError:
+        status = response.status_code
+        if 300 <= status < 400:
+            location = httpx.URL(response.headers.get("location", ""))
+            target = f"{location.scheme}://{location.host}{location.path}" if location.host else ""
+            return OktaApiError(
+                f"Okta answered GET {path} with a redirect ({status}) to {target or 'nowhere'}; "
+                "redirects are not followed: check the Okta URL"
+            )
+        summary = self._error_summary(response)
+        if status == 401:
+            return OktaUnauthorized(f"Okta rejected the API token: 401 {summary} (GET {path})")
+        if status == 403:
+            return OktaForbidden(
+                f"Okta refused GET {path}: 403 {summary}; the token's admin role may not read it"
+            )
+        if status == 404:
+            return OktaNotFound(f"Okta answered GET {path} with 404 {summary}")
+        return OktaApiError(f"Okta answered GET {path} with {status} {summary}")
+
+    def _redact(self, text: str) -> str:
+        # Whatever a server or a library puts in a message, the token must not reach a log.
+        return text.replace(self._token.get_secret_value(), "**********")
