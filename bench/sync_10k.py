@@ -41,33 +41,39 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, default=10_000)
     parser.add_argument("--groups", type=int, default=200)
-    parser.add_argument("--changes", type=int, default=50, help="users changed before the incremental sync")
+    parser.add_argument(
+        "--changes", type=int, default=50, help="users changed before the incremental sync"
+    )
     parser.add_argument("--database", default=None)
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
         url = args.database or f"sqlite:///{Path(tmp) / 'bench.db'}"
-        with run_sandbox(SandboxConfig(users=args.users, groups=args.groups, seed=7)) as sandbox:
-            with Directory.open(url) as directory:
-                full, full_s = timed_sync(sandbox.url, sandbox.token, directory)
-                with httpx.Client(
-                    base_url=sandbox.url, headers={"Authorization": f"SSWS {sandbox.token}"}
-                ) as okta:
-                    ids = [r.okta_id for r in directory.list_employees(integration="bench/acme")]
-                    for n, okta_id in enumerate(ids[: args.changes]):
-                        okta.post(f"/api/v1/users/{okta_id}", json={"profile": {"city": f"Town {n}"}})
-                incremental, incremental_s = timed_sync(sandbox.url, sandbox.token, directory)
+        config = SandboxConfig(users=args.users, groups=args.groups, seed=7)
+        with run_sandbox(config) as sandbox, Directory.open(url) as directory:
+            full, full_s = timed_sync(sandbox.url, sandbox.token, directory)
+            with httpx.Client(
+                base_url=sandbox.url, headers={"Authorization": f"SSWS {sandbox.token}"}
+            ) as okta:
+                ids = [r.okta_id for r in directory.list_employees(integration="bench/acme")]
+                for n, okta_id in enumerate(ids[: args.changes]):
+                    okta.post(f"/api/v1/users/{okta_id}", json={"profile": {"city": f"Town {n}"}})
+            incremental, incremental_s = timed_sync(sandbox.url, sandbox.token, directory)
 
     print(f"org: {args.users:,} users, {args.groups} groups; directory: {url.split('://')[0]}")
-    for label, report, seconds in (("full", full, full_s), ("incremental", incremental, incremental_s)):
+    for label, report, seconds in (
+        ("full", full, full_s),
+        ("incremental", incremental, incremental_s),
+    ):
         print(
             f"{label:>12} sync: {seconds:6.2f} s wall, {report.stats.api_requests:5d} Okta requests, "
             f"{report.stats.fetched:6,} users fetched, {report.stats.created:6,} created, "
             f"{report.stats.updated:4,} updated, {report.stats.rate_limited} rate limited"
         )
-    print("reproduce: .venv/bin/python bench/sync_10k.py " + " ".join(
-        f"--{k} {v}" for k, v in vars(args).items() if v is not None
-    ))
+    print(
+        "reproduce: .venv/bin/python bench/sync_10k.py "
+        + " ".join(f"--{k} {v}" for k, v in vars(args).items() if v is not None)
+    )
 
 
 if __name__ == "__main__":

@@ -14,10 +14,11 @@ import httpx
 from rich.table import Table
 
 from okta_hris.cli.common import load_settings, render_value, stdout, user_errors
-from okta_hris.cli.sync import SyncJob, job_from_text, print_plan, print_report, run_job
+from okta_hris.cli.sync import SyncJob, job_from_manifests, print_plan, print_report, run_job
 from okta_hris.config import default_data_dir
 from okta_hris.directory.store import Directory
 from okta_hris.sandbox import SandboxConfig, run_sandbox
+from okta_hris.spec import load_manifests
 from okta_hris.sync.engine import SyncReport
 
 EXAMPLES = ("minimal.yaml", "filtered.yaml")
@@ -37,7 +38,8 @@ def _change_the_org(okta: httpx.Client, report: SyncReport) -> list[str]:
         okta.post(f"/api/v1/users/{leaver.okta_id}/lifecycle/deactivate").raise_for_status()
         done.append(f"deactivated {leaver.display_name} in Okta")
         okta.post(
-            f"/api/v1/users/{mover.okta_id}", json={"profile": {"city": "Lisbon", "countryCode": "DE"}}
+            f"/api/v1/users/{mover.okta_id}",
+            json={"profile": {"city": "Lisbon", "countryCode": "DE"}},
         ).raise_for_status()
         done.append(f"moved {mover.display_name} to Lisbon (profile update)")
     groups = okta.get("/api/v1/groups", params={"q": "Engineering"}).json()
@@ -61,19 +63,43 @@ def _change_the_org(okta: httpx.Client, report: SyncReport) -> list[str]:
     )
     created.raise_for_status()
     if engineering is not None:
-        okta.put(f"/api/v1/groups/{engineering['id']}/users/{created.json()['id']}").raise_for_status()
+        okta.put(
+            f"/api/v1/groups/{engineering['id']}/users/{created.json()['id']}"
+        ).raise_for_status()
     done.append("hired Grace Hopper into Engineering")
     return done
 
 
 def _sample(directory: Directory, integration: str, limit: int = 10) -> None:
     rows = directory.list_employees(integration=integration, active=True)
-    table = Table(title=f"{integration}: first {min(limit, len(rows))} of {len(rows)} active employees", title_justify="left")
-    for column in ("display_name", "work_email", "employment_status", "teams", "country_code", "city", "mobile_phone_e164"):
+    table = Table(
+        title=f"{integration}: first {min(limit, len(rows))} of {len(rows)} active employees",
+        title_justify="left",
+    )
+    for column in (
+        "display_name",
+        "work_email",
+        "employment_status",
+        "teams",
+        "country_code",
+        "city",
+        "mobile_phone_e164",
+    ):
         table.add_column(column)
     for row in rows[:limit]:
         table.add_row(
-            *(render_value(getattr(row, c)) for c in ("display_name", "work_email", "employment_status", "teams", "country_code", "city", "mobile_phone_e164"))
+            *(
+                render_value(getattr(row, c))
+                for c in (
+                    "display_name",
+                    "work_email",
+                    "employment_status",
+                    "teams",
+                    "country_code",
+                    "city",
+                    "mobile_phone_e164",
+                )
+            )
         )
     stdout.print(table)
 
@@ -101,7 +127,12 @@ def demo_command(users: int, groups: int, seed: int, database: str | None) -> No
         stdout.print(f"[bold]Directory[/] {url}\n", highlight=False)
         secret = _example(SECRET)
         jobs: list[SyncJob] = [
-            job_from_text(f"{secret}\n---\n{_example(name)}", name, None, sandbox.url, settings)
+            job_from_manifests(
+                load_manifests(f"{secret}\n---\n{_example(name)}", source=f"examples/{name}"),
+                None,
+                sandbox.url,
+                settings,
+            )
             for name in EXAMPLES
         ]
         with Directory.open(url) as directory:
@@ -109,7 +140,9 @@ def demo_command(users: int, groups: int, seed: int, database: str | None) -> No
             for name, job in zip(EXAMPLES, jobs, strict=True):
                 report = run_job(job, directory, settings, force_full=True)
                 reports.append(report)
-                print_report(report, title=f"examples/{name}: full sync of {job.manifest.integration_key}")
+                print_report(
+                    report, title=f"examples/{name}: full sync of {job.manifest.integration_key}"
+                )
             filtered_job, filtered_report = jobs[-1], reports[-1]
             _sample(directory, filtered_job.manifest.integration_key)
 
@@ -121,7 +154,9 @@ def demo_command(users: int, groups: int, seed: int, database: str | None) -> No
             plan = run_job(filtered_job, directory, settings, dry_run=True)
             print_plan(plan, limit=10)
             report = run_job(filtered_job, directory, settings)
-            print_report(report, title=f"then an {report.mode.lower()} sync of {report.integration}")
+            print_report(
+                report, title=f"then an {report.mode.lower()} sync of {report.integration}"
+            )
 
     stdout.print(
         "\nExplore the directory:\n"

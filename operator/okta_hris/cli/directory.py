@@ -12,9 +12,9 @@ from rich.table import Table
 
 from okta_hris.cli.common import (
     database_option,
-    resolve_database_url,
     load_settings,
     render_value,
+    resolve_database_url,
     stdout,
     user_errors,
 )
@@ -41,7 +41,15 @@ COLUMNS = (
     "last_synced_at",
     "deactivated_at",
 )
-TABLE_COLUMNS = ("display_name", "work_email", "active", "employment_status", "teams", "country_code", "city")
+TABLE_COLUMNS = (
+    "display_name",
+    "work_email",
+    "active",
+    "employment_status",
+    "teams",
+    "country_code",
+    "city",
+)
 
 
 @click.group("directory")
@@ -65,7 +73,11 @@ def _json_value(value: object) -> object:
     "--active/--inactive", "active", default=None, help="Only active (or inactive) employees."
 )
 @click.option(
-    "-o", "--output", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True
+    "-o",
+    "--output",
+    type=click.Choice(["table", "json", "csv"]),
+    default="table",
+    show_default=True,
 )
 @database_option
 @user_errors
@@ -86,7 +98,11 @@ def employees_command(
     records = [{c: getattr(row, c) for c in COLUMNS} for row in rows]
     if output == "json":
         click.echo(
-            json.dumps([{k: _json_value(v) for k, v in r.items()} for r in records], indent=2, ensure_ascii=False)
+            json.dumps(
+                [{k: _json_value(v) for k, v in r.items()} for r in records],
+                indent=2,
+                ensure_ascii=False,
+            )
         )
     elif output == "csv":
         buffer = io.StringIO()

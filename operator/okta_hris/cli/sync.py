@@ -26,7 +26,7 @@ from okta_hris.config import Settings, check_okta_url_override
 from okta_hris.directory.store import Directory
 from okta_hris.errors import ConfigError, SecretNotFound
 from okta_hris.invitations import SmtpSettings, deliver_pending
-from okta_hris.spec import OktaIntegration, load_manifests
+from okta_hris.spec import Manifests, OktaIntegration, load_manifest_file
 from okta_hris.sync.engine import SyncReport, SyncRequest, run_sync
 from okta_hris.sync.plan import EmployeeChange
 
@@ -35,47 +35,53 @@ from okta_hris.sync.plan import EmployeeChange
 class SyncJob:
     """Everything one sync of a file needs; the token is kept out of reprs."""
 
-    manifest: OktaIntegration
+    manifests: Manifests
     token: str = field(repr=False)
     okta_url: str | None
-    secrets: dict[str, dict[str, str]] = field(repr=False, default_factory=dict)
+
+    @property
+    def manifest(self) -> OktaIntegration:
+        return self.manifests.integration
 
 
 def load_job(
-    path: str, token_file: str | None, okta_url: str | None, settings: Settings
+    path: str,
+    name: str | None,
+    token_file: str | None,
+    okta_url: str | None,
+    settings: Settings,
 ) -> SyncJob:
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
-    return job_from_text(text, path, token_file, okta_url, settings)
+    manifests = load_manifest_file(path, name, allowed_domains=settings.allowed_domains)
+    return job_from_manifests(manifests, token_file, okta_url, settings)
 
 
-def job_from_text(
-    text: str, path: str, token_file: str | None, okta_url: str | None, settings: Settings
+def job_from_manifests(
+    manifests: Manifests, token_file: str | None, okta_url: str | None, settings: Settings
 ) -> SyncJob:
-    manifests = load_manifests(text, allowed_domains=settings.allowed_domains, source=path)
-    manifest = manifests.integration
-    ref = manifest.spec.okta.token_secret_ref
-    token: str | None
+    ref = manifests.integration.spec.okta.token_secret_ref
     if token_file:
         try:
             token = Path(token_file).read_text(encoding="utf-8").strip()
         except OSError as exc:
-            raise ConfigError(f"cannot read --token-file {token_file}: {exc.strerror or exc}") from None
+            raise ConfigError(
+                f"cannot read --token-file {token_file}: {exc.strerror or exc}"
+            ) from None
+    elif os.environ.get("OKTA_API_TOKEN"):
+        token = os.environ["OKTA_API_TOKEN"].strip()
     else:
-        token = os.environ.get("OKTA_API_TOKEN") or manifests.secret_value(ref.name, ref.key)
+        try:
+            token = manifests.secret_value(ref.name, ref.key).strip()
+        except SecretNotFound as exc:
+            raise SecretNotFound(
+                f"{exc}; add it, or pass --token-file or set OKTA_API_TOKEN"
+            ) from None
     if not token:
-        raise SecretNotFound(
-            f"no Okta API token: {path} has no Secret {ref.name!r} with key {ref.key!r}; "
-            "add it, or pass --token-file or set OKTA_API_TOKEN"
-        )
+        raise SecretNotFound(f"the Okta API token (Secret {ref.name!r}, key {ref.key!r}) is empty")
     url = okta_url or settings.okta_url
     return SyncJob(
-        manifest=manifest,
+        manifests=manifests,
         token=token,
         okta_url=check_okta_url_override(url) if url else None,
-        secrets=manifests.secrets,
     )
 
 
@@ -206,13 +212,13 @@ def deliver_invitations(job: SyncJob, directory: Directory) -> None:
     """Send what this sync queued (the outbox is committed already; a failure here loses nothing)."""
     settings = job.manifest.spec.invitations
     assert settings.smtp_secret_ref is not None
-    name = settings.smtp_secret_ref.name
-    data = job.secrets.get(name)
-    if data is None:
+    secret = job.manifests.secret(settings.smtp_secret_ref.name)
+    if secret is None:
         raise SecretNotFound(
-            f"invitations are enabled but the file has no Secret {name!r} with the SMTP settings"
+            f"invitations are enabled but {job.manifests.source} has no Secret "
+            f"{settings.smtp_secret_ref.name!r} with the SMTP settings"
         )
-    smtp = SmtpSettings.from_secret_data(data)
+    smtp = SmtpSettings.from_secret_data(secret.data)
     delivery = asyncio.run(
         deliver_pending(
             directory.engine,
@@ -237,6 +243,9 @@ _file_option = click.option(
     metavar="FILE",
     help="YAML with the OktaIntegration and the Secrets it references.",
 )
+_name_option = click.option(
+    "--name", metavar="[NS/]NAME", help="Which OktaIntegration of FILE, when it holds several."
+)
 _token_option = click.option(
     "--token-file", metavar="PATH", help="Read the Okta API token from PATH (overrides the Secret)."
 )
@@ -249,6 +258,7 @@ _okta_url_option = click.option(
 
 @click.command("sync")
 @_file_option
+@_name_option
 @_token_option
 @_okta_url_option
 @click.option("--full", is_flag=True, help="Force a full sync.")
@@ -263,6 +273,7 @@ _okta_url_option = click.option(
 @user_errors
 def sync_command(
     file: str,
+    name: str | None,
     token_file: str | None,
     okta_url: str | None,
     full: bool,
@@ -272,11 +283,9 @@ def sync_command(
 ) -> None:
     """Sync the OktaIntegration in FILE once, without Kubernetes."""
     settings = load_settings()
-    job = load_job(file, token_file, okta_url, settings)
+    job = load_job(file, name, token_file, okta_url, settings)
     with Directory.open(resolve_database_url(database, settings)) as directory:
-        report = run_job(
-            job, directory, settings, force_full=full, approved=approve_deactivations
-        )
+        report = run_job(job, directory, settings, force_full=full, approved=approve_deactivations)
         print_report(report)
         if job.manifest.spec.invitations.enabled and not no_invitations:
             deliver_invitations(job, directory)
@@ -284,17 +293,17 @@ def sync_command(
 
 @click.command("plan")
 @_file_option
+@_name_option
 @_token_option
 @_okta_url_option
 @click.option("--full", is_flag=True, help="Plan a full sync.")
-@click.option(
-    "--exit-code", is_flag=True, help="Exit 2 when the sync would change the directory."
-)
+@click.option("--exit-code", is_flag=True, help="Exit 2 when the sync would change the directory.")
 @click.option("--limit", default=50, show_default=True, help="Names shown per kind of change.")
 @database_option
 @user_errors
 def plan_command(
     file: str,
+    name: str | None,
     token_file: str | None,
     okta_url: str | None,
     full: bool,
@@ -304,7 +313,7 @@ def plan_command(
 ) -> None:
     """Show what a sync of FILE would change, writing nothing."""
     settings = load_settings()
-    job = load_job(file, token_file, okta_url, settings)
+    job = load_job(file, name, token_file, okta_url, settings)
     with Directory.open(resolve_database_url(database, settings)) as directory:
         report = run_job(job, directory, settings, dry_run=True, force_full=full)
     print_plan(report, limit)

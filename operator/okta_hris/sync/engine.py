@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -225,14 +225,21 @@ def _next_state(
     )
 
 
+ClientFactory = Callable[[str, str], OktaClient]
+
+
 async def run_sync(
     request: SyncRequest,
     directory: Directory,
     settings: Settings,
     *,
     progress: SyncProgress | None = None,
+    client_factory: ClientFactory = OktaClient,
 ) -> SyncReport:
-    """Sync one integration. Raises the errors of ``okta_hris.errors``; a failure changes nothing."""
+    """Sync one integration. Raises the errors of ``okta_hris.errors``; a failure changes nothing.
+
+    ``client_factory(base_url, token)`` builds the Okta client (tests pass a smaller retry budget).
+    """
     started = _now()
     integration = request.integration
     state = await asyncio.to_thread(directory.load_state, integration)
@@ -244,7 +251,7 @@ async def run_sync(
     )
     stats = SyncStats()
     try:
-        async with OktaClient(base_url, request.token) as client:
+        async with client_factory(base_url, request.token) as client:
             fetcher = _Fetcher(client, request.spec, progress)
             try:
                 if mode == "Full":
