@@ -24,6 +24,7 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    text,
 )
 
 NAMING_CONVENTION = {
@@ -142,7 +143,8 @@ invitations = Table(
     Column("okta_id", String(64), primary_key=True),
     Column("email", Text, nullable=False),
     Column("status", String(16), nullable=False),  # pending | sent | failed
-    Column("attempts", Integer, nullable=False, default=0),
+    # server_default too: the invitations module and downstream tools insert rows directly.
+    Column("attempts", Integer, nullable=False, default=0, server_default=text("0")),
     Column("last_error", Text),
     Column("sent_at", UTCDateTime()),
     Column("message_id", Text),

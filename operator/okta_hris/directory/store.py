@@ -1,0 +1,650 @@
+"""The directory store: what the sync engine reads and writes, and what the CLI lists.
+
+Synchronous SQLAlchemy Core; the asyncio operator calls it through ``asyncio.to_thread``.
+Bulk writes go through ``executemany`` (one statement, many parameter sets): psycopg 3 pipelines
+them (no waiting on a round trip per row) and SQLite runs them in-process, and no statement ever
+carries more than one row's parameters, so SQLite's variable limit cannot be hit. (Multi-row
+VALUES via SQLAlchemy's insertmanyvalues measured twice as slow on PostgreSQL here.)
+
+Concurrent applies: every write transaction first locks the integration's ``integrations`` row
+(``SELECT ... FOR UPDATE`` on PostgreSQL; on SQLite ``BEGIN IMMEDIATE`` already holds the
+database's single write lock). Two applies for one integration therefore run one after the
+other, never interleaved, and each commits entirely or not at all. The later one is not told
+that it was computed from an older state: its full-row updates win, and a create of a row the
+earlier one created fails with DirectoryError (and changes nothing), so its sync is retried
+from a fresh ``load_state``. Applies for different integrations touch disjoint rows and do not
+wait for each other on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Self, cast
+
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Exists,
+    RowMapping,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    func,
+    literal,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
+
+from okta_hris.directory import database
+from okta_hris.directory.schema import (
+    employee_teams,
+    employees,
+    integrations,
+    invitations,
+    okta_group_members,
+    okta_groups,
+    okta_users,
+    sync_runs,
+    teams,
+)
+from okta_hris.errors import DirectoryError
+from okta_hris.sync.model import (
+    DirectoryChanges,
+    DirectoryState,
+    EmployeeRow,
+    OktaGroupRecord,
+    OktaUserRecord,
+    SyncMode,
+    SyncOutcome,
+    SyncRunRecord,
+    SyncState,
+    Team,
+)
+
+# Written once when a row is created and never by an update: the history downstream apps use.
+_EMPLOYEE_CREATE_ONLY = frozenset({"integration", "okta_id", "first_synced_at"})
+
+
+@dataclass(frozen=True)
+class DirectorySummary:
+    """One integration's counts, as ``status.employees/teams/invitations`` show them (SPEC §5)."""
+
+    total: int
+    active: int
+    inactive: int
+    teams: int
+    invitations_sent: int
+    invitations_pending: int
+    invitations_failed: int
+
+    def as_status(self) -> dict[str, Any]:
+        return {
+            "employees": {"total": self.total, "active": self.active, "inactive": self.inactive},
+            "teams": self.teams,
+            "invitations": {
+                "sent": self.invitations_sent,
+                "pending": self.invitations_pending,
+                "failed": self.invitations_failed,
+            },
+        }
+
+
+class Directory:
+    """The employee directory of every integration, in one SQLite or PostgreSQL database."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def open(cls, url: str, *, migrate: bool = True) -> Directory:
+        """Connect to ``url`` (creating an SQLite file's folder) and migrate the schema.
+
+        Raises DirectoryError with one line naming the problem (never the password).
+        """
+        return cls(database.open_engine(url, migrate_schema=migrate))
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Directory({database.describe_url(self.engine.url)!r})"
+
+    # -- the sync engine's reads and writes ---------------------------------------------------
+
+    def load_state(self, integration: str) -> DirectoryState:
+        """Everything the engine diffs against, read from one snapshot in a few queries."""
+        with self._reading(f"cannot read the directory of {integration}") as connection:
+            return _load_state(connection, integration)
+
+    def apply(self, changes: DirectoryChanges) -> None:
+        """Write one sync's changes in one transaction: all of them or, on any error, none."""
+        _check_integration(changes)
+        with self._writing(f"cannot apply the sync of {changes.integration}") as connection:
+            _lock_integration(connection, changes.integration)
+            _apply(connection, changes)
+
+    def record_run(self, run: SyncRunRecord) -> None:
+        """Record a run that applied nothing (failed, held, planned)."""
+        with self._writing(f"cannot record the sync run of {run.integration}") as connection:
+            _lock_integration(connection, run.integration)
+            _insert_run(connection, run)
+
+    def mark_integration_removed(self, integration: str, at: datetime) -> None:
+        """The OktaIntegration was deleted: keep its rows, note when (cleared by the next apply)."""
+        with self._writing(f"cannot mark {integration} removed") as connection:
+            _lock_integration(connection, integration)
+            connection.execute(
+                update(integrations)
+                .where(integrations.c.integration == integration)
+                .values(removed_at=at)
+            )
+
+    # -- reads for status, the CLI and downstream tools ---------------------------------------
+
+    def list_employees(
+        self,
+        integration: str | None = None,
+        team: str | None = None,
+        country: str | None = None,
+        active: bool | None = None,
+    ) -> list[EmployeeRow]:
+        """Employees matching every given filter; team and country ignore case."""
+        query = select(employees).order_by(
+            employees.c.integration, employees.c.display_name, employees.c.okta_id
+        )
+        if integration is not None:
+            query = query.where(employees.c.integration == integration)
+        if country is not None:
+            query = query.where(func.upper(employees.c.country_code) == country.strip().upper())
+        if active is not None:
+            query = query.where(employees.c.active == active)
+        with self._reading("cannot list employees") as connection:
+            if team is not None:
+                names = _team_names_matching(connection, team, integration)
+                if not names:
+                    return []
+                query = query.where(_in_team_named(names))
+            return [_employee_from_row(row) for row in connection.execute(query).mappings()]
+
+    def summary(self, integration: str) -> DirectorySummary:
+        with self._reading(f"cannot count the directory of {integration}") as connection:
+            by_active: dict[bool, int] = {
+                bool(is_active): count
+                for is_active, count in connection.execute(
+                    select(employees.c.active, func.count())
+                    .where(employees.c.integration == integration)
+                    .group_by(employees.c.active)
+                )
+            }
+            team_count = connection.scalar(
+                select(func.count()).select_from(teams).where(teams.c.integration == integration)
+            )
+            by_status: dict[str, int] = {
+                status: count
+                for status, count in connection.execute(
+                    select(invitations.c.status, func.count())
+                    .where(invitations.c.integration == integration)
+                    .group_by(invitations.c.status)
+                )
+            }
+        return DirectorySummary(
+            total=sum(by_active.values()),
+            active=by_active.get(True, 0),
+            inactive=by_active.get(False, 0),
+            teams=team_count or 0,
+            invitations_sent=by_status.get("sent", 0),
+            invitations_pending=by_status.get("pending", 0),
+            invitations_failed=by_status.get("failed", 0),
+        )
+
+    def recent_runs(self, integration: str, limit: int = 10) -> list[SyncRunRecord]:
+        """The newest runs first."""
+        query = (
+            select(sync_runs)
+            .where(sync_runs.c.integration == integration)
+            .order_by(sync_runs.c.started_at.desc(), sync_runs.c.id.desc())
+            .limit(limit)
+        )
+        with self._reading(f"cannot read the sync runs of {integration}") as connection:
+            return [
+                SyncRunRecord(
+                    integration=row["integration"],
+                    mode=cast(SyncMode, row["mode"]),
+                    started_at=row["started_at"],
+                    finished_at=row["finished_at"],
+                    outcome=cast(SyncOutcome, row["outcome"]),
+                    stats=dict(row["stats"]),
+                    error=row["error"],
+                )
+                for row in connection.execute(query).mappings()
+            ]
+
+    def integrations(self, *, include_removed: bool = True) -> list[str]:
+        """Every integration the directory has seen, sorted."""
+        query = select(integrations.c.integration).order_by(integrations.c.integration)
+        if not include_removed:
+            query = query.where(integrations.c.removed_at.is_(None))
+        with self._reading("cannot list the integrations") as connection:
+            return list(connection.scalars(query))
+
+    @contextmanager
+    def _reading(self, action: str) -> Iterator[Connection]:
+        with self._failures(action), database.read_transaction(self.engine) as connection:
+            yield connection
+
+    @contextmanager
+    def _writing(self, action: str) -> Iterator[Connection]:
+        with self._failures(action), database.write_transaction(self.engine) as connection:
+            yield connection
+
+    @contextmanager
+    def _failures(self, action: str) -> Iterator[None]:
+        try:
+            yield
+        except SQLAlchemyError as exc:
+            reason = database.describe_error(exc, self.engine.url)
+            raise DirectoryError(f"{action}: {reason}") from exc
+
+
+# -- reading ------------------------------------------------------------------------------------
+
+
+def _load_state(connection: Connection, integration: str) -> DirectoryState:
+    def rows(table: Table) -> Iterator[RowMapping]:
+        query = select(table).where(table.c.integration == integration)
+        return iter(connection.execute(query).mappings())
+
+    state = DirectoryState()
+    state.employees = {row["okta_id"]: _employee_from_row(row) for row in rows(employees)}
+    state.teams = {
+        row["okta_group_id"]: Team(
+            okta_group_id=row["okta_group_id"], name=row["name"], description=row["description"]
+        )
+        for row in rows(teams)
+    }
+    state.memberships = _grouped(
+        (row["okta_id"], row["okta_group_id"]) for row in rows(employee_teams)
+    )
+    state.okta_users = {
+        row["okta_id"]: OktaUserRecord(
+            id=row["okta_id"],
+            status=row["status"],
+            last_updated=row["last_updated"],
+            profile=row["profile"],
+        )
+        for row in rows(okta_users)
+    }
+    state.okta_groups = {
+        row["okta_group_id"]: OktaGroupRecord(
+            id=row["okta_group_id"],
+            type=row["type"],
+            name=row["name"],
+            description=row["description"],
+            last_updated=row["last_updated"],
+            last_membership_updated=row["last_membership_updated"],
+        )
+        for row in rows(okta_groups)
+    }
+    state.okta_members = _grouped(
+        (row["okta_group_id"], row["okta_id"]) for row in rows(okta_group_members)
+    )
+    for row in rows(integrations):
+        state.sync_state = SyncState(
+            spec_hash=row["spec_hash"],
+            watermark=row["watermark"],
+            last_full_sync_at=row["last_full_sync_at"],
+            invitations_enabled_at=row["invitations_enabled_at"],
+        )
+    state.invited = frozenset(
+        connection.scalars(
+            select(invitations.c.okta_id).where(invitations.c.integration == integration)
+        )
+    )
+    return state
+
+
+def _employee_from_row(row: RowMapping) -> EmployeeRow:
+    values = dict(row)
+    values["teams"] = tuple(values["teams"])
+    return EmployeeRow.model_validate(values)
+
+
+def _grouped(pairs: Iterable[tuple[str, str]]) -> dict[str, frozenset[str]]:
+    grouped: defaultdict[str, set[str]] = defaultdict(set)
+    for key, value in pairs:
+        grouped[key].add(value)
+    return {key: frozenset(values) for key, values in grouped.items()}
+
+
+def _team_names_matching(connection: Connection, team: str, integration: str | None) -> list[str]:
+    # Compared in Python: SQLite's lower() folds ASCII only, and team names are often not ASCII.
+    query = select(teams.c.name).distinct()
+    if integration is not None:
+        query = query.where(teams.c.integration == integration)
+    wanted = team.casefold()
+    return [name for name in connection.scalars(query) if name.casefold() == wanted]
+
+
+def _in_team_named(names: list[str]) -> Exists:
+    """The employee row of the enclosing query is a member of a team with one of ``names``."""
+    return (
+        select(literal(1))
+        .select_from(
+            employee_teams.join(
+                teams,
+                and_(
+                    teams.c.integration == employee_teams.c.integration,
+                    teams.c.okta_group_id == employee_teams.c.okta_group_id,
+                ),
+            )
+        )
+        .where(
+            employee_teams.c.integration == employees.c.integration,
+            employee_teams.c.okta_id == employees.c.okta_id,
+            teams.c.name.in_(names),
+        )
+        .exists()
+    )
+
+
+# -- writing ------------------------------------------------------------------------------------
+
+
+def _check_integration(changes: DirectoryChanges) -> None:
+    # Rows of another integration would be written without that integration's lock.
+    for row in (*changes.employees_create, *changes.employees_update):
+        if row.integration != changes.integration:
+            raise ValueError(
+                f"employee {row.okta_id} belongs to {row.integration!r}, "
+                f"not to {changes.integration!r}"
+            )
+    if changes.run is not None and changes.run.integration != changes.integration:
+        raise ValueError(
+            f"the sync run belongs to {changes.run.integration!r}, not {changes.integration!r}"
+        )
+
+
+def _lock_integration(connection: Connection, integration: str) -> None:
+    """Serialise writers of one integration until the transaction ends (see the module doc)."""
+    _insert_missing(connection, integrations, [{"integration": integration}])
+    # SQLite compiles no FOR UPDATE; its BEGIN IMMEDIATE write lock is already held.
+    connection.execute(
+        select(integrations.c.integration)
+        .where(integrations.c.integration == integration)
+        .with_for_update()
+    )
+
+
+def _apply(connection: Connection, changes: DirectoryChanges) -> None:
+    integration = changes.integration
+    _apply_okta_mirror(connection, changes)
+    _upsert(
+        connection,
+        teams,
+        [
+            {
+                "integration": integration,
+                "okta_group_id": team.okta_group_id,
+                "name": team.name,
+                "description": team.description,
+            }
+            for team in changes.teams_upsert
+        ],
+    )
+    if changes.employees_create:
+        connection.execute(
+            employees.insert(), [_employee_values(row) for row in changes.employees_create]
+        )
+    _update_employees(connection, changes.employees_update)
+    # Memberships go before the teams they point to, and come after the employees they need.
+    _delete_keys(
+        connection,
+        employee_teams,
+        integration,
+        ("okta_id", "okta_group_id"),
+        changes.memberships_remove,
+    )
+    _delete_keys(
+        connection,
+        employee_teams,
+        integration,
+        ("okta_group_id",),
+        [(group_id,) for group_id in changes.teams_delete],
+    )
+    _insert_missing(
+        connection,
+        employee_teams,
+        [
+            {"integration": integration, "okta_id": okta_id, "okta_group_id": group_id}
+            for okta_id, group_id in changes.memberships_add
+        ],
+    )
+    _delete_keys(
+        connection,
+        teams,
+        integration,
+        ("okta_group_id",),
+        [(group_id,) for group_id in changes.teams_delete],
+    )
+    # The outbox: queued with the employee, in the same transaction; never reset once present.
+    _insert_missing(
+        connection,
+        invitations,
+        [
+            {
+                "integration": integration,
+                "okta_id": request.okta_id,
+                "email": request.email,
+                "status": "pending",
+                "attempts": 0,
+                "created_at": changes.synced_at,
+            }
+            for request in changes.invitations_queue
+        ],
+    )
+    state = changes.sync_state
+    connection.execute(
+        update(integrations)
+        .where(integrations.c.integration == integration)
+        .values(
+            spec_hash=state.spec_hash,
+            watermark=state.watermark,
+            last_full_sync_at=state.last_full_sync_at,
+            invitations_enabled_at=state.invitations_enabled_at,
+            removed_at=None,  # a sync means the OktaIntegration exists (again)
+        )
+    )
+    if changes.run is not None:
+        _insert_run(connection, changes.run)
+
+
+def _apply_okta_mirror(connection: Connection, changes: DirectoryChanges) -> None:
+    integration = changes.integration
+    _delete_keys(
+        connection,
+        okta_group_members,
+        integration,
+        ("okta_group_id", "okta_id"),
+        changes.okta_members_remove,
+    )
+    # A deleted user or group takes its member rows along: the mirror holds no dangling pairs.
+    for key, ids in (
+        ("okta_group_id", changes.okta_groups_delete),
+        ("okta_id", changes.okta_users_delete),
+    ):
+        _delete_keys(connection, okta_group_members, integration, (key,), [(i,) for i in ids])
+    _delete_keys(
+        connection,
+        okta_groups,
+        integration,
+        ("okta_group_id",),
+        [(group_id,) for group_id in changes.okta_groups_delete],
+    )
+    _delete_keys(
+        connection,
+        okta_users,
+        integration,
+        ("okta_id",),
+        [(okta_id,) for okta_id in changes.okta_users_delete],
+    )
+    _upsert(
+        connection,
+        okta_users,
+        [
+            {
+                "integration": integration,
+                "okta_id": user.id,
+                "status": user.status,
+                "last_updated": user.last_updated,
+                "profile": user.profile,
+            }
+            for user in changes.okta_users_upsert
+        ],
+    )
+    _upsert(
+        connection,
+        okta_groups,
+        [
+            {
+                "integration": integration,
+                "okta_group_id": group.id,
+                "type": group.type,
+                "name": group.name,
+                "description": group.description,
+                "last_updated": group.last_updated,
+                "last_membership_updated": group.last_membership_updated,
+            }
+            for group in changes.okta_groups_upsert
+        ],
+    )
+    _insert_missing(
+        connection,
+        okta_group_members,
+        [
+            {"integration": integration, "okta_group_id": group_id, "okta_id": user_id}
+            for group_id, user_id in changes.okta_members_add
+        ],
+    )
+
+
+def _employee_values(row: EmployeeRow) -> dict[str, Any]:
+    values = row.model_dump()
+    values["teams"] = list(row.teams)
+    return values
+
+
+def _update_employees(connection: Connection, rows: Sequence[EmployeeRow]) -> None:
+    if not rows:
+        return
+    # The SET clause comes from the parameters' column-named keys; the key columns are bound
+    # under other names because SQLAlchemy reserves a column's own name for its SET value.
+    statement = update(employees).where(
+        employees.c.integration == bindparam("key_integration"),
+        employees.c.okta_id == bindparam("key_okta_id"),
+    )
+    parameters = []
+    for row in rows:
+        values = {
+            name: value
+            for name, value in _employee_values(row).items()
+            if name not in _EMPLOYEE_CREATE_ONLY
+        }
+        values["key_integration"] = row.integration
+        values["key_okta_id"] = row.okta_id
+        parameters.append(values)
+    result = connection.execute(statement, parameters)
+    counted = len(parameters) == 1 or connection.dialect.supports_sane_multi_rowcount
+    if counted and result.rowcount != len(parameters):
+        # Rows are never deleted, so the engine diffed against a state this database never had.
+        missing = len(parameters) - result.rowcount
+        raise DirectoryError(
+            f"cannot apply the sync of {rows[0].integration}: "
+            f"{missing} of the employees to update are not in the directory"
+        )
+
+
+def _insert_run(connection: Connection, run: SyncRunRecord) -> None:
+    connection.execute(
+        sync_runs.insert().values(
+            integration=run.integration,
+            mode=run.mode,
+            started_at=run.started_at,
+            finished_at=run.finished_at,
+            outcome=run.outcome,
+            stats=run.stats,
+            error=run.error,
+        )
+    )
+
+
+def _dialect_insert(connection: Connection, table: Table) -> postgresql.Insert | sqlite.Insert:
+    # Both spell ON CONFLICT the same way; SQLAlchemy has no dialect-neutral construct for it.
+    if connection.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+def _primary_key(table: Table) -> list[str]:
+    return [column.name for column in table.primary_key.columns]
+
+
+def _upsert(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert rows, or overwrite every non-key column of the rows that exist."""
+    if not rows:
+        return
+    key = _primary_key(table)
+    statement = _dialect_insert(connection, table)
+    statement = statement.on_conflict_do_update(
+        index_elements=key,
+        set_={name: statement.excluded[name] for name in rows[0] if name not in key},
+    )
+    connection.execute(statement, rows)
+
+
+def _insert_missing(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert the rows whose primary key is not taken; leave existing rows untouched."""
+    if not rows:
+        return
+    statement = _dialect_insert(connection, table).on_conflict_do_nothing(
+        index_elements=_primary_key(table)
+    )
+    connection.execute(statement, rows)
+
+
+def _delete_keys(
+    connection: Connection,
+    table: Table,
+    integration: str,
+    columns: tuple[str, ...],
+    keys: Iterable[tuple[str, ...]],
+) -> None:
+    """Delete the integration's rows whose ``columns`` equal one of ``keys``."""
+    parameters = [
+        {f"key_{name}": value for name, value in zip(columns, key, strict=True)} for key in keys
+    ]
+    if not parameters:
+        return
+    statement = delete(table).where(
+        table.c.integration == integration,
+        *(table.c[name] == bindparam(f"key_{name}") for name in columns),
+    )
+    connection.execute(statement, parameters)
