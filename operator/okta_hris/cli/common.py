@@ -20,8 +20,8 @@ EXIT_ERROR = 1
 EXIT_CHANGES = 2  # plan --exit-code: the sync would change the directory
 EXIT_HELD = 3  # the safety hold stopped the sync
 
-stdout = Console()
-stderr = Console(stderr=True)
+stdout = Console(soft_wrap=True)
+stderr = Console(stderr=True, soft_wrap=True)
 
 
 def database_option(func: Callable[P, R]) -> Callable[P, R]:

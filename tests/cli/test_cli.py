@@ -1,0 +1,209 @@
+"""The console script as a user runs it: a subprocess against the sandbox and a real directory."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from okta_hris.sandbox import Sandbox
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "examples"
+
+
+def okta_hris(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("HRIS_", "OKTA_"))}
+    environ.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "okta_hris", *args],
+        capture_output=True,
+        text=True,
+        env=environ,
+        timeout=timeout,
+    )
+
+
+@pytest.fixture
+def manifest(tmp_path: Path) -> Path:
+    """The filtered example with its token Secret, as one file."""
+    path = tmp_path / "integration.yaml"
+    path.write_text(
+        (EXAMPLES / "okta-token-secret.yaml").read_text()
+        + "\n---\n"
+        + (EXAMPLES / "filtered.yaml").read_text()
+    )
+    return path
+
+
+def test_sync_then_plan_then_directory(sandbox: Sandbox, manifest: Path, database_url: str) -> None:
+    common = ("--okta-url", sandbox.url, "--database", database_url)
+    plan = okta_hris("plan", "-f", str(manifest), *common, "--exit-code")
+    assert plan.returncode == 2, plan.stderr
+    assert "would create" in plan.stdout
+
+    synced = okta_hris("sync", "-f", str(manifest), *common)
+    assert synced.returncode == 0, synced.stderr
+    assert "created" in synced.stdout
+
+    unchanged = okta_hris("plan", "-f", str(manifest), *common, "--exit-code")
+    assert unchanged.returncode == 0, unchanged.stdout + unchanged.stderr
+    assert "would create 0, update 0, deactivate 0" in unchanged.stdout
+
+    listed = okta_hris("directory", "employees", "--database", database_url, "-o", "json")
+    assert listed.returncode == 0, listed.stderr
+    rows: list[dict[str, Any]] = json.loads(listed.stdout)
+    assert rows
+    assert all(r["integration"] == "people-ops/acme-engineering" for r in rows)
+    assert all(r["country_code"] in ("US", "DE") and "Engineering" in r["teams"] for r in rows)
+
+    germans = okta_hris(
+        "directory", "employees", "--database", database_url, "--country", "de", "-o", "csv"
+    )
+    table = list(csv.DictReader(io.StringIO(germans.stdout)))
+    assert table and {r["country_code"] for r in table} == {"DE"}
+    assert len(table) == sum(r["country_code"] == "DE" for r in rows)
+
+    team = okta_hris(
+        "directory", "employees", "--database", database_url, "--team", "Engineering", "-o", "json"
+    )
+    assert len(json.loads(team.stdout)) == len(rows)
+
+
+def test_plan_names_deactivations_after_an_okta_change(
+    sandbox: Sandbox, manifest: Path, sqlite_url: str
+) -> None:
+    common = ("--okta-url", sandbox.url, "--database", sqlite_url)
+    assert okta_hris("sync", "-f", str(manifest), *common).returncode == 0
+    rows = json.loads(
+        okta_hris("directory", "employees", "--database", sqlite_url, "-o", "json").stdout
+    )
+    leaver = rows[0]
+    with httpx.Client(
+        base_url=sandbox.url, headers={"Authorization": f"SSWS {sandbox.token}"}
+    ) as okta:
+        okta.post(f"/api/v1/users/{leaver['okta_id']}/lifecycle/suspend").raise_for_status()
+    plan = okta_hris("plan", "-f", str(manifest), *common, "--exit-code")
+    assert plan.returncode == 2
+    assert "deactivate 1" in plan.stdout
+    assert leaver["display_name"] in plan.stdout
+
+
+def test_token_overrides(sandbox: Sandbox, manifest: Path, sqlite_url: str, tmp_path: Path) -> None:
+    common = ("-f", str(manifest), "--okta-url", sandbox.url, "--database", sqlite_url)
+    bad = okta_hris("sync", *common, env={"OKTA_API_TOKEN": "not-the-token"})
+    assert bad.returncode == 1
+    assert "Unauthorized" in bad.stderr and "Traceback" not in bad.stderr
+    assert "not-the-token" not in bad.stderr + bad.stdout
+    token_file = tmp_path / "token"
+    token_file.write_text(sandbox.token + "\n")
+    assert (
+        okta_hris(
+            "sync", *common, "--token-file", str(token_file), env={"OKTA_API_TOKEN": "x"}
+        ).returncode
+        == 0
+    )
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n", "no OktaIntegration"),
+        ("a: [1, 2\n", "line"),
+        (
+            "apiVersion: hris.dev/v1alpha1\nkind: OktaIntegration\nmetadata: {name: x}\n"
+            "spec: {okta: {subdomain: acme, tokenSecretRef: {name: t}}, filters: {countries: {include: [Germany]}}}\n",
+            "did you mean DE",
+        ),
+        (
+            "apiVersion: hris.dev/v1alpha1\nkind: OktaIntegration\nmetadata: {name: x}\n"
+            "spec: {okta: {subdomain: acme, tokenSecretRef: {name: t}}}\n",
+            "no Secret 't'",
+        ),
+    ],
+)
+def test_user_errors_are_one_clear_line(
+    tmp_path: Path, sqlite_url: str, content: str, expected: str
+) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(content)
+    result = okta_hris("sync", "-f", str(path), "--database", sqlite_url)
+    assert result.returncode == 1
+    assert expected in result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) <= 2
+
+
+def test_missing_file_and_plain_http_to_a_remote_host(manifest: Path, sqlite_url: str) -> None:
+    missing = okta_hris("sync", "-f", "/nonexistent.yaml", "--database", sqlite_url)
+    assert missing.returncode == 1 and "cannot read" in missing.stderr
+    remote = okta_hris(
+        "sync", "-f", str(manifest), "--okta-url", "http://example.com", "--database", sqlite_url
+    )
+    assert remote.returncode == 1 and "loopback" in remote.stderr
+
+
+def test_unreachable_okta(manifest: Path, sqlite_url: str) -> None:
+    result = okta_hris(
+        "sync",
+        "-f",
+        str(manifest),
+        "--okta-url",
+        "http://127.0.0.1:9",
+        "--database",
+        sqlite_url,
+        timeout=300,
+    )
+    assert result.returncode == 1
+    assert "OktaUnavailable" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_safety_hold_exits_3_and_applies_nothing(
+    sandbox: Sandbox, tmp_path: Path, sqlite_url: str
+) -> None:
+    secret = (EXAMPLES / "okta-token-secret.yaml").read_text()
+    everyone = tmp_path / "all.yaml"
+    everyone.write_text(secret + "\n---\n" + (EXAMPLES / "minimal.yaml").read_text())
+    common = ("--okta-url", sandbox.url, "--database", sqlite_url)
+    assert okta_hris("sync", "-f", str(everyone), *common).returncode == 0
+    before = okta_hris("directory", "employees", "--database", sqlite_url, "-o", "json").stdout
+    narrowed = tmp_path / "narrow.yaml"
+    narrowed.write_text(
+        secret
+        + "\n---\n"
+        + "apiVersion: hris.dev/v1alpha1\nkind: OktaIntegration\n"
+        + "metadata: {name: acme, namespace: people-ops}\n"
+        + "spec:\n  okta: {subdomain: acme, tokenSecretRef: {name: okta-api-token}}\n"
+        + "  sync: {scope: Filtered}\n  filters: {countries: {include: [JP]}}\n"
+    )
+    held = okta_hris("sync", "-f", str(narrowed), *common)
+    assert held.returncode == 3, held.stdout + held.stderr
+    assert "would deactivate" in held.stderr
+    assert (
+        okta_hris("directory", "employees", "--database", sqlite_url, "-o", "json").stdout == before
+    )
+
+
+def test_demo_runs_offline(tmp_path: Path) -> None:
+    result = okta_hris(
+        "demo",
+        "--users",
+        "300",
+        "--groups",
+        "20",
+        "--database",
+        f"sqlite:///{tmp_path / 'demo.db'}",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "full sync of people-ops/acme-engineering" in result.stdout
+    assert "incremental sync" in result.stdout
