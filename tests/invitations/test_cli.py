@@ -1,0 +1,174 @@
+"""``okta-hris invitations list`` and ``send``: the console script, a real directory and relay."""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+from click.testing import CliRunner, Result
+
+from okta_hris.cli import main
+from okta_hris.directory.store import Directory
+
+from .support import INTEGRATION, Mailbox, employee, seed
+
+MANIFEST = """\
+apiVersion: hris.dev/v1alpha1
+kind: OktaIntegration
+metadata: {{name: acme, namespace: people-ops}}
+spec:
+  okta: {{subdomain: acme, tokenSecretRef: {{name: okta-api-token}}}}
+  invitations:
+    enabled: {enabled}
+    dashboardUrl: https://dashboard.acme.example/welcome
+    from: "People Ops <people-ops@acme.example>"
+    smtpSecretRef: {{name: smtp}}
+---
+apiVersion: v1
+kind: Secret
+metadata: {{name: {secret_name}, namespace: people-ops}}
+stringData:
+  host: 127.0.0.1
+  port: "{port}"
+  security: {security}
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def relay(mailbox: Mailbox) -> Iterator[int]:
+    """The relay in its own thread: the CLI runs its own event loop."""
+    controller = Controller(mailbox, hostname="127.0.0.1", port=_free_port())
+    controller.start()
+    try:
+        yield controller.port
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def manifest(tmp_path: Path, relay: int) -> Callable[..., str]:
+    def write(enabled: bool = True, secret_name: str = "smtp", security: str = "none") -> str:
+        path = tmp_path / "acme.yaml"
+        path.write_text(
+            MANIFEST.format(
+                enabled=str(enabled).lower(), secret_name=secret_name, port=relay, security=security
+            )
+        )
+        return str(path)
+
+    return write
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> Result:
+    return CliRunner().invoke(main, ["invitations", *args], env=env)
+
+
+def test_send_delivers_pending_invitations_once(
+    directory: Directory, database_url: str, mailbox: Mailbox, manifest: Callable[..., str]
+) -> None:
+    seed(directory, [employee("00u1", "Zoë Ångström"), employee("00u2")])
+    first = run("send", "-f", manifest(), "--database", database_url)
+    assert first.exit_code == 0, first.output
+    assert "people-ops/acme: 2 sent, 0 failed, 0 to retry" in first.stdout
+    second = run("send", "-f", manifest(), "--database", database_url)
+    assert second.exit_code == 0, second.output
+    assert "0 sent" in second.stdout
+    assert mailbox.recipients() == ["00u1@acme.example", "00u2@acme.example"]
+    assert mailbox.received[0].message["Subject"] == (
+        "You're invited to the acme employee dashboard"
+    )
+
+
+def test_send_all_pending_queues_employees_without_an_invitation(
+    directory: Directory, database_url: str, mailbox: Mailbox, manifest: Callable[..., str]
+) -> None:
+    seed(directory, [employee("00u1"), employee("00u2", active=False)], invite=False)
+    # The database from the environment, as the operator settings allow.
+    result = run("send", "-f", manifest(), "--all-pending", env={"HRIS_DATABASE_URL": database_url})
+    assert result.exit_code == 0, result.output
+    assert "queued 1 invitations" in result.stdout
+    assert mailbox.recipients() == ["00u1@acme.example"]
+
+
+def test_undelivered_invitations_exit_non_zero(
+    directory: Directory, database_url: str, mailbox: Mailbox, manifest: Callable[..., str]
+) -> None:
+    seed(directory, [employee("00u1"), employee("00u2")])
+    mailbox.refuse["00u2@acme.example"] = "550 5.1.1 no such user"
+    result = run("send", "-f", manifest(), "--database", database_url)
+    assert result.exit_code == 1
+    assert "1 sent, 1 failed" in result.stdout
+    assert "last error: recipient refused: 550 5.1.1 no such user" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_list_as_table_and_json(
+    directory: Directory, database_url: str, mailbox: Mailbox, manifest: Callable[..., str]
+) -> None:
+    seed(directory, [employee("00u1", "Ada Lovelace"), employee("00u2", "Grace Hopper")])
+    mailbox.refuse["00u2@acme.example"] = "550 5.1.1 no such user"
+    run("send", "-f", manifest(), "--database", database_url)
+
+    table = run("list", "--database", database_url)
+    assert table.exit_code == 0, table.output
+    assert "2 invitations" in table.stdout
+    # Rich fits the table to the (80-column) terminal, wrapping cells: look for words.
+    for word in ("Ada", "Grace", "sent", "failed", "550"):
+        assert word in table.stdout
+
+    listed = run("list", "--status", "failed", "-o", "json", "--database", database_url)
+    assert listed.exit_code == 0, listed.output
+    (failed,) = json.loads(listed.stdout)
+    assert failed["integration"] == INTEGRATION
+    assert failed["okta_id"] == "00u2"
+    assert failed["status"] == "failed"
+    assert failed["last_error"] == "recipient refused: 550 5.1.1 no such user"
+
+    everything = json.loads(
+        run("list", "--integration", INTEGRATION, "-o", "json", "--database", database_url).stdout
+    )
+    sent = next(item for item in everything if item["status"] == "sent")
+    assert sent["message_id"] == mailbox.received[0].message_id
+    assert sent["sent_at"].endswith("Z")
+    assert (
+        json.loads(
+            run("list", "--integration", "x/y", "-o", "json", "--database", database_url).stdout
+        )
+        == []
+    )
+
+
+@pytest.mark.parametrize(
+    ("write_options", "message"),
+    [
+        ({"enabled": False}, "spec.invitations.enabled false"),
+        ({"secret_name": "other"}, "has no Secret 'smtp'"),
+        ({"security": "ssl"}, "'security' is 'ssl'"),
+    ],
+)
+def test_user_errors_are_one_line(
+    sqlite_url: str, manifest: Callable[..., str], write_options: dict[str, object], message: str
+) -> None:
+    result = run("send", "-f", manifest(**write_options), "--database", sqlite_url)
+    assert result.exit_code == 1
+    assert message in result.stderr
+    assert result.stderr.count("\n") == 1
+    assert "Traceback" not in result.output
+
+
+def test_a_missing_file_is_a_user_error(tmp_path: Path, sqlite_url: str) -> None:
+    result = run("send", "-f", str(tmp_path / "nope.yaml"), "--database", sqlite_url)
+    assert result.exit_code == 1
+    assert "nope.yaml" in result.stderr
+    assert "Traceback" not in result.output
