@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -207,3 +208,44 @@ def test_demo_runs_offline(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "full sync of people-ops/acme-engineering" in result.stdout
     assert "incremental sync" in result.stdout
+
+
+def test_sync_delivers_the_invitations_it_queued(
+    sandbox: Sandbox, tmp_path: Path, sqlite_url: str
+) -> None:
+    from aiosmtpd.controller import Controller
+
+    from ..invitations.support import Mailbox
+
+    with socket.socket() as probe:  # aiosmtpd's Controller cannot start on port 0
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    mailbox = Mailbox()
+    relay = Controller(mailbox, hostname="127.0.0.1", port=port)
+    relay.start()
+    try:
+        path = tmp_path / "invite.yaml"
+        path.write_text(
+            (EXAMPLES / "okta-token-secret.yaml").read_text()
+            + "\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: smtp, namespace: people-ops}\n"
+            + f"stringData: {{host: 127.0.0.1, port: '{port}', security: none}}\n"
+            + "---\n"
+            + (EXAMPLES / "filtered.yaml").read_text()
+            + "  invitations:\n    enabled: true\n    dashboardUrl: https://dashboard.example.com\n"
+            + "    from: People Ops <people-ops@example.com>\n    smtpSecretRef: {name: smtp}\n"
+        )
+        common = ("-f", str(path), "--okta-url", sandbox.url, "--database", sqlite_url)
+        first = okta_hris("sync", *common)
+        assert first.returncode == 0, first.stderr
+        rows = json.loads(
+            okta_hris("directory", "employees", "--database", sqlite_url, "-o", "json").stdout
+        )
+        assert len(mailbox.received) == len(rows) > 0
+        assert f"{len(rows)} sent" in first.stdout
+        assert okta_hris("sync", *common).returncode == 0
+        assert len(mailbox.received) == len(rows)
+        listed = okta_hris("invitations", "list", "--database", sqlite_url, "-o", "json")
+        assert listed.returncode == 0, listed.stderr
+        assert {i["status"] for i in json.loads(listed.stdout)} == {"sent"}
+    finally:
+        relay.stop()

@@ -8,7 +8,6 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from directory_samples import INTEGRATION, changes, employee
 from sqlalchemy import inspect, text
 
 from okta_hris.directory import Directory
@@ -20,6 +19,8 @@ from okta_hris.directory.database import (
 )
 from okta_hris.directory.schema import metadata
 from okta_hris.errors import DirectoryError
+
+from .directory_samples import INTEGRATION, changes, employee
 
 
 def test_migrated_schema_equals_the_tables_of_schema_py(database_url: str) -> None:

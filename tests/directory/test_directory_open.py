@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from directory_samples import INTEGRATION, changes, employee
 from sqlalchemy import make_url
 
 from okta_hris.directory import Directory
 from okta_hris.errors import DirectoryError
+
+from .directory_samples import INTEGRATION, changes, employee
 
 
 def _one_clean_line(error: DirectoryError, *secrets: str) -> str:

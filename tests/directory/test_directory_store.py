@@ -6,7 +6,6 @@ import threading
 from datetime import UTC, timedelta
 
 import pytest
-from directory_samples import BERLIN, INTEGRATION, T0, changes, employee, table_contents
 from sqlalchemy import Connection, select, text, update
 
 from okta_hris.directory import Directory, DirectorySummary
@@ -22,6 +21,8 @@ from okta_hris.sync.model import (
     SyncState,
     Team,
 )
+
+from .directory_samples import BERLIN, INTEGRATION, T0, changes, employee, table_contents
 
 ENGINEERING = Team(okta_group_id="00g-eng", name="Engineering", description="Builds things")
 DEVELOPPEMENT = Team(okta_group_id="00g-dev", name="Développement", description=None)

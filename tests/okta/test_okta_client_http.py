@@ -11,11 +11,12 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from okta_stub import FakeOrg, Handler, StubServer, json_response, okta_date, okta_error, user_json
 
 from okta_hris import __version__
 from okta_hris.errors import OktaApiError, OktaForbidden, OktaUnauthorized, OktaUnavailable
 from okta_hris.okta import OktaClient, OktaNotFound, RequestRecord, collect
+
+from .okta_stub import FakeOrg, Handler, StubServer, json_response, okta_date, okta_error, user_json
 
 TOKEN = "00aBcD-secret_TOKEN-value-1234567890"
 FAST: dict[str, Any] = {"backoff_base": 0.01, "backoff_max": 0.05}

@@ -10,9 +10,10 @@ import asyncio
 from typing import Any
 
 import pytest
-from okta_stub import FakeOrg, StubServer
 
 from okta_hris.okta import OktaClient, OktaUser, collect
+
+from .okta_stub import FakeOrg, StubServer
 
 TOKEN = "sandbox-token"
 FAST: dict[str, Any] = {"backoff_base": 0.01, "backoff_max": 0.05}
