@@ -1,0 +1,269 @@
+"""The System Log: an append-only list of LogEvents and Okta's two ways of reading it.
+
+A *bounded* request (``until`` given, or ``sortOrder=DESCENDING``) reads a fixed, ordered set
+of events and ends with a page that has no ``next`` link. A *polling* request (ascending, no
+``until``) reads an open-ended stream: every response carries a ``next`` link, empty pages
+included, so a client can keep following it to receive new events.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from bisect import bisect_left
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from okta_hris.sandbox.clock import Clock, format_time
+from okta_hris.sandbox.expressions import Predicate
+
+DEFAULT_SINCE = timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class Actor:
+    id: str
+    type: str
+    alternate_id: str
+    display_name: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "type": self.type,
+            "alternateId": self.alternate_id,
+            "displayName": self.display_name,
+        }
+
+
+@dataclass(frozen=True)
+class Target:
+    id: str
+    type: str
+    alternate_id: str
+    display_name: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "type": self.type,
+            "alternateId": self.alternate_id,
+            "displayName": self.display_name,
+        }
+
+
+@dataclass(frozen=True)
+class RequestContext:
+    """Who sent the API call that caused an event (the ``client``/``request`` blocks)."""
+
+    request_id: str
+    ip: str
+    user_agent: str
+    path: str
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    seq: int
+    published: str
+    data: dict[str, Any]
+    json: bytes
+
+    @property
+    def cursor(self) -> str:
+        return f"{self.seq}"
+
+
+@dataclass(frozen=True)
+class LogPage:
+    events: list[StoredEvent]
+    next_after: str | None
+
+
+class LogQueryError(ValueError):
+    pass
+
+
+class SystemLog:
+    def __init__(self, clock: Clock, actor: Actor, token_id: str) -> None:
+        self._clock = clock
+        self._actor = actor
+        self._token_id = token_id
+        self._events: list[StoredEvent] = []
+        self._published: list[str] = []
+
+    def __len__(self) -> int:
+        return len(self._events)
+
+    def append(
+        self,
+        event_type: str,
+        display_message: str,
+        targets: list[Target],
+        context: RequestContext | None,
+        *,
+        legacy_event_type: str | None = None,
+        severity: str = "INFO",
+        published: datetime | None = None,
+    ) -> StoredEvent:
+        moment = published or self._clock.now()
+        request_id = context.request_id if context else uuid.uuid4().hex
+        ip = context.ip if context else "127.0.0.1"
+        data: dict[str, Any] = {
+            "actor": self._actor.as_json(),
+            "client": {
+                "userAgent": {
+                    "rawUserAgent": context.user_agent if context else "okta-hris-sandbox",
+                    "os": "Unknown",
+                    "browser": "UNKNOWN",
+                },
+                "zone": "null",
+                "device": "Unknown",
+                "ipAddress": ip,
+            },
+            "authenticationContext": {"authenticationStep": 0, "externalSessionId": "trs"},
+            "displayMessage": display_message,
+            "eventType": event_type,
+            "outcome": {"result": "SUCCESS"},
+            "published": format_time(moment),
+            "securityContext": {
+                "asNumber": None,
+                "asOrg": None,
+                "isp": None,
+                "domain": None,
+                "isProxy": None,
+            },
+            "severity": severity,
+            "debugContext": {
+                "debugData": {
+                    "requestId": request_id,
+                    "requestUri": context.path if context else "/",
+                    "url": context.path if context else "/",
+                }
+            },
+            "legacyEventType": legacy_event_type or event_type,
+            "transaction": {
+                "type": "WEB",
+                "id": request_id,
+                "detail": {"requestApiTokenId": self._token_id},
+            },
+            "uuid": str(uuid.uuid4()),
+            "version": "0",
+            "request": {"ipChain": [{"ip": ip, "version": "V4"}]},
+            "target": [target.as_json() for target in targets],
+        }
+        event = StoredEvent(
+            seq=len(self._events) + 1,
+            published=data["published"],
+            data=data,
+            json=json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode(),
+        )
+        self._events.append(event)
+        self._published.append(event.published)
+        return event
+
+    def query(
+        self,
+        *,
+        since: datetime | None,
+        until: datetime | None,
+        after: str | None,
+        predicate: Predicate | None,
+        keywords: list[str],
+        limit: int,
+        descending: bool,
+    ) -> LogPage:
+        bounded = until is not None or descending
+        end = until or self._clock.peek()
+        start = since or end - DEFAULT_SINCE
+        if since is not None and until is not None and since > until:
+            raise LogQueryError("since must not be after until")
+        start_text, end_text = format_time(start), format_time(end)
+        after_seq = _parse_cursor(after) if after is not None else None
+
+        # Events are stored in publication order, so the time window is one slice.
+        low = bisect_left(self._published, start_text)
+        # ``until`` is exclusive; without it, everything written so far is in the window.
+        high = bisect_left(self._published, end_text) if until else len(self._events)
+        window = range(low, high)
+        if descending:
+            candidates = reversed(window)
+            if after_seq is not None:
+                candidates = reversed(range(low, min(high, after_seq - 1)))
+        else:
+            candidates = iter(window)
+            if after_seq is not None:
+                candidates = iter(range(max(low, after_seq), high))
+
+        events: list[StoredEvent] = []
+        more = False
+        last_scanned: int | None = None
+        for index in candidates:
+            event = self._events[index]
+            if not _matches(event, predicate, keywords):
+                last_scanned = index
+                continue
+            if len(events) == limit:
+                more = True
+                break
+            events.append(event)
+            last_scanned = index
+
+        if bounded:
+            next_after = events[-1].cursor if more and events else None
+            return LogPage(events, next_after)
+        # Polling: the cursor always advances to the last event looked at, so the next
+        # request starts with what is written after this one.
+        if events and more:
+            next_after = events[-1].cursor
+        elif last_scanned is not None:
+            next_after = self._events[last_scanned].cursor
+        elif after is not None:
+            next_after = str(after_seq)
+        else:
+            next_after = str(high)
+        return LogPage(events, next_after)
+
+
+def _matches(event: StoredEvent, predicate: Predicate | None, keywords: list[str]) -> bool:
+    if predicate is not None and not predicate(event.data):
+        return False
+    if keywords:
+        text = event.json.decode().casefold()
+        return all(keyword in text for keyword in keywords)
+    return True
+
+
+def _parse_cursor(after: str) -> int:
+    try:
+        seq = int(after)
+    except ValueError:
+        raise LogQueryError(f"invalid after cursor {after!r}") from None
+    if seq < 0:
+        raise LogQueryError(f"invalid after cursor {after!r}")
+    return seq
+
+
+def event_attribute(path: str) -> Any:
+    """A getter for a dotted path into a LogEvent; arrays (``target``) yield every element's
+    value, so ``target.id eq "..."`` matches when any target has that id."""
+    parts = path.split(".")
+
+    def get(event: dict[str, Any]) -> Any:
+        values: list[Any] = [event]
+        for part in parts:
+            next_values: list[Any] = []
+            for value in values:
+                if isinstance(value, dict):
+                    child = value.get(part)
+                    if isinstance(child, list):
+                        next_values.extend(child)
+                    elif child is not None:
+                        next_values.append(child)
+            values = next_values
+        if not values:
+            return None
+        return values[0] if len(values) == 1 else values
+
+    return get
