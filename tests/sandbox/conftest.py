@@ -10,9 +10,10 @@ from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
-from sandbox_http import client_for
 
 from okta_hris.sandbox import RateLimitConfig, Sandbox, SandboxConfig, run_sandbox
+
+from .sandbox_http import client_for
 
 
 @pytest.fixture(scope="module")

@@ -7,9 +7,10 @@ from collections.abc import Callable
 import httpx
 import pytest
 from pydantic import ValidationError
-from sandbox_http import client_for
 
 from okta_hris.sandbox import Fault, FaultKind, Sandbox
+
+from .sandbox_http import client_for
 
 
 def statuses(client: httpx.Client, count: int, path: str = "/api/v1/users") -> list[int]:

@@ -12,12 +12,13 @@ from typing import Any
 import httpx
 import phonenumbers
 import pytest
-from sandbox_http import OKTA_TIME, client_for, every_user, list_all
 
 from okta_hris.sandbox import Sandbox
 from okta_hris.sandbox.clock import Clock
 from okta_hris.sandbox.generator import generate_org
 from okta_hris.sandbox.model import group_json, user_json
+
+from .sandbox_http import OKTA_TIME, client_for, every_user, list_all
 
 User = dict[str, Any]
 CORE = [

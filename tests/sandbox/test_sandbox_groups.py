@@ -6,7 +6,8 @@ from typing import Any
 
 import httpx
 import pytest
-from sandbox_http import every_user, list_all
+
+from .sandbox_http import every_user, list_all
 
 Group = dict[str, Any]
 

@@ -7,9 +7,10 @@ from typing import Any
 
 import httpx
 import pytest
-from sandbox_http import links, list_all, pages
 
 from okta_hris.sandbox.clock import format_time
+
+from .sandbox_http import links, list_all, pages
 
 Event = dict[str, Any]
 

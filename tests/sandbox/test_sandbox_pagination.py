@@ -7,9 +7,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from sandbox_http import ALL_USERS, client_for, every_user, links, list_all, pages
 
 from okta_hris.sandbox import Sandbox
+
+from .sandbox_http import ALL_USERS, client_for, every_user, links, list_all, pages
 
 
 def test_plain_listing_pages_every_non_deprovisioned_user_once(http: httpx.Client) -> None:

@@ -8,10 +8,11 @@ from collections.abc import Callable
 
 import httpx
 import pytest
-from sandbox_http import client_for
 
 from okta_hris.sandbox import RateLimitConfig, Sandbox
 from okta_hris.sandbox.ratelimit import RateLimiter, bucket_for
+
+from .sandbox_http import client_for
 
 
 class FakeTime:

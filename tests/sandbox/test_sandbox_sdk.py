@@ -10,9 +10,10 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from sandbox_http import client_for, every_user, list_all
 
 from okta_hris.sandbox import RateLimitConfig, Sandbox
+
+from .sandbox_http import client_for, every_user, list_all
 
 okta_client = pytest.importorskip("okta.client")
 okta_pagination = pytest.importorskip("okta.pagination")

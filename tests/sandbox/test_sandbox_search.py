@@ -8,9 +8,10 @@ from typing import Any
 
 import httpx
 import pytest
-from sandbox_http import every_user, list_all
 
 from okta_hris.sandbox.expressions import Comparison, ExpressionError, Logical, parse
+
+from .sandbox_http import every_user, list_all
 
 User = dict[str, Any]
 

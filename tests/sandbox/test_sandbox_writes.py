@@ -7,7 +7,8 @@ from typing import Any
 
 import httpx
 import pytest
-from sandbox_http import OKTA_TIME, list_all
+
+from .sandbox_http import OKTA_TIME, list_all
 
 Json = dict[str, Any]
 
