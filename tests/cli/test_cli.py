@@ -6,9 +6,11 @@ import csv
 import io
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -249,3 +251,37 @@ def test_sync_delivers_the_invitations_it_queued(
         assert {i["status"] for i in json.loads(listed.stdout)} == {"sent"}
     finally:
         relay.stop()
+
+
+def test_a_killed_sync_leaves_the_directory_as_it_was(
+    sandbox: Sandbox, manifest: Path, sqlite_url: str
+) -> None:
+    common = ("-f", str(manifest), "--okta-url", sandbox.url, "--database", sqlite_url)
+    assert okta_hris("sync", *common).returncode == 0
+    rows = okta_hris("directory", "employees", "--database", sqlite_url, "-o", "json").stdout
+    with httpx.Client(
+        base_url=sandbox.url, headers={"Authorization": f"SSWS {sandbox.token}"}
+    ) as okta:
+        okta.post(
+            f"/api/v1/users/{json.loads(rows)[0]['okta_id']}/lifecycle/suspend"
+        ).raise_for_status()
+    sandbox.set_latency(0.5)
+    sandbox.requests.clear()
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("HRIS_", "OKTA_"))}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "okta_hris", "sync", "--full", *common],
+        env=environ,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while len(sandbox.requests) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert process.poll() is None, "the sync ended before it could be killed"
+        process.send_signal(signal.SIGKILL)
+    finally:
+        process.wait()
+    sandbox.set_latency(0.0)
+    after = okta_hris("directory", "employees", "--database", sqlite_url, "-o", "json").stdout
+    assert after == rows

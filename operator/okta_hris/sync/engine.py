@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -80,6 +81,7 @@ class SyncReport:
     held: bool = False  # a dry run that a real sync would hold
     deactivation_limit: int = 0
     invitations_queued: int = 0
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per phase
 
     @property
     def duration_seconds(self) -> float:
@@ -241,8 +243,10 @@ async def run_sync(
     ``client_factory(base_url, token)`` builds the Okta client (tests pass a smaller retry budget).
     """
     started = _now()
+    clock = _PhaseClock()
     integration = request.integration
     state = await asyncio.to_thread(directory.load_state, integration)
+    clock.lap("load")
     mode = choose_mode(state.sync_state, request.spec.sync_hash(), request.force_full, started)
     base_url = (
         check_okta_url_override(request.okta_url)
@@ -264,6 +268,7 @@ async def run_sync(
                 stats.api_requests = client.stats.requests
                 stats.rate_limited = client.stats.rate_limited
             fetch_start = client.first_response_date or started
+        clock.lap("fetch")
         now = _now()
         plan = compute_plan(request.spec, integration, state, snapshot, now)
         _count(stats, plan)
@@ -280,6 +285,7 @@ async def run_sync(
         held = len(plan.deactivated) > limit and request.approved_deactivations != len(
             plan.deactivated
         )
+        clock.lap("plan")
         if request.dry_run:
             return SyncReport(
                 integration,
@@ -292,6 +298,7 @@ async def run_sync(
                 held=held,
                 deactivation_limit=limit,
                 invitations_queued=len(plan.changes.invitations_queue),
+                timings=clock.laps,
             )
         if held:
             error = DeactivationThresholdExceeded(len(plan.deactivated), limit, active_now)
@@ -301,6 +308,7 @@ async def run_sync(
             integration, mode, started, _now(), "succeeded", _stats_json(stats)
         )
         await asyncio.to_thread(directory.apply, plan.changes)
+        clock.lap("apply")
     except DeactivationThresholdExceeded:
         raise
     except Exception as exc:
@@ -329,7 +337,19 @@ async def run_sync(
         summary,
         deactivation_limit=limit,
         invitations_queued=len(plan.changes.invitations_queue),
+        timings=clock.laps,
     )
+
+
+class _PhaseClock:
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, phase: str) -> None:
+        now = time.perf_counter()
+        self.laps[phase] = round(now - self._last, 3)
+        self._last = now
 
 
 def _count(stats: SyncStats, plan: SyncPlan) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from typing import Any
 
@@ -23,6 +24,7 @@ def _text(profile: dict[str, Any], attribute: str) -> str | None:
     return text or None
 
 
+@functools.lru_cache(maxsize=4096)
 def normalise_country(value: str | None) -> str | None:
     """ISO 3166-1 alpha-2, upper-case. Okta does not validate countryCode, so names and
     lower-case codes occur in real orgs; anything that is no country is dropped."""
@@ -37,8 +39,11 @@ def normalise_country(value: str | None) -> str | None:
         return None
 
 
+# Parsing is the costliest step of mapping a user; the operator re-maps the same numbers every
+# hour, so a process-wide cache makes incremental syncs cheap.
+@functools.lru_cache(maxsize=131072)
 def normalise_phone(raw: str | None, country_code: str | None) -> str | None:
-    """E.164 when the number parses and is possible, using the user's country for local numbers."""
+    """E.164 when the number parses and is valid, using the user's country for local numbers."""
     if not raw:
         return None
     try:
