@@ -19,7 +19,7 @@ from okta_hris.config import default_data_dir
 from okta_hris.directory.store import Directory
 from okta_hris.sandbox import SandboxConfig, run_sandbox
 from okta_hris.spec import load_manifests
-from okta_hris.sync.engine import SyncReport
+from okta_hris.sync.model import EmployeeRow
 
 EXAMPLES = ("minimal.yaml", "filtered.yaml")
 SECRET = "okta-token-secret.yaml"
@@ -29,19 +29,25 @@ def _example(name: str) -> str:
     return (resources.files("okta_hris") / "data" / "examples" / name).read_text(encoding="utf-8")
 
 
-def _change_the_org(okta: httpx.Client, report: SyncReport) -> list[str]:
+def _change_the_org(okta: httpx.Client, employees: list[EmployeeRow]) -> list[str]:
     """Make the kind of changes an HR team makes in a day, through Okta's own API."""
     done: list[str] = []
-    employees = [c for c in report.plan.created]
     if len(employees) >= 2:
         leaver, mover = employees[0], employees[1]
         okta.post(f"/api/v1/users/{leaver.okta_id}/lifecycle/deactivate").raise_for_status()
         done.append(f"deactivated {leaver.display_name} in Okta")
         okta.post(
             f"/api/v1/users/{mover.okta_id}",
-            json={"profile": {"city": "Lisbon", "countryCode": "DE"}},
+            json={
+                "profile": {
+                    "city": "Lisbon",
+                    "countryCode": "PT",
+                    "state": None,
+                    "zipCode": "1100-148",
+                }
+            },
         ).raise_for_status()
-        done.append(f"moved {mover.display_name} to Lisbon (profile update)")
+        done.append(f"relocated {mover.display_name} to Lisbon, Portugal (out of the US/DE filter)")
     groups = okta.get("/api/v1/groups", params={"q": "Engineering"}).json()
     engineering = next((g for g in groups if g["profile"]["name"] == "Engineering"), None)
     created = okta.post(
@@ -112,13 +118,18 @@ def _sample(directory: Directory, integration: str, limit: int = 10) -> None:
     "--database",
     metavar="URL",
     default=None,
-    help="Directory database. Default: a demo SQLite file beside the embedded directory.",
+    help="Directory database. Default: a fresh demo SQLite file beside the embedded directory.",
 )
 @user_errors
 def demo_command(users: int, groups: int, seed: int, database: str | None) -> None:
     """Sync a generated Okta org into an embedded SQLite directory."""
     settings = load_settings()
-    url = database or f"sqlite:///{default_data_dir() / 'demo.db'}"
+    if database is None:
+        # The generated org is new every run; so is the demo's own directory.
+        demo_file = default_data_dir() / "demo.db"
+        for stale in (demo_file, *demo_file.parent.glob("demo.db-*")):
+            stale.unlink(missing_ok=True)
+    url = database or f"sqlite:///{demo_file}"
     with run_sandbox(SandboxConfig(users=users, groups=groups, seed=seed)) as sandbox:
         stdout.print(
             f"[bold]Okta sandbox[/] at {sandbox.url}: {users:,} generated users, {groups} groups (seed {seed})",
@@ -136,20 +147,21 @@ def demo_command(users: int, groups: int, seed: int, database: str | None) -> No
             for name in EXAMPLES
         ]
         with Directory.open(url) as directory:
-            reports = []
             for name, job in zip(EXAMPLES, jobs, strict=True):
                 report = run_job(job, directory, settings, force_full=True)
-                reports.append(report)
                 print_report(
                     report, title=f"examples/{name}: full sync of {job.manifest.integration_key}"
                 )
-            filtered_job, filtered_report = jobs[-1], reports[-1]
+            filtered_job = jobs[-1]
             _sample(directory, filtered_job.manifest.integration_key)
 
             with httpx.Client(
                 base_url=sandbox.url, headers={"Authorization": f"SSWS {sandbox.token}"}
             ) as okta:
-                changes = _change_the_org(okta, filtered_report)
+                active = directory.list_employees(
+                    integration=filtered_job.manifest.integration_key, active=True
+                )
+                changes = _change_the_org(okta, active)
             stdout.print("\n[bold]Meanwhile in Okta:[/] " + "; ".join(changes), highlight=False)
             plan = run_job(filtered_job, directory, settings, dry_run=True)
             print_plan(plan, limit=10)

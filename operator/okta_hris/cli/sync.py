@@ -191,9 +191,11 @@ def print_plan(report: SyncReport, limit: int) -> None:
         f"({plan.unchanged} unchanged, {report.stats.api_requests} Okta requests)",
         highlight=False,
     )
+    reactivated = {c.okta_id for c in plan.reactivated}
     for label, style, changes in (
         ("create", "green", plan.created),
-        ("update", "yellow", plan.updated),
+        ("reactivate", "green", plan.reactivated),
+        ("update", "yellow", [c for c in plan.updated if c.okta_id not in reactivated]),
         ("deactivate", "red", plan.deactivated),
     ):
         for line in _names(changes, limit):

@@ -1,0 +1,224 @@
+"""``okta-hris run`` (the operator) and ``okta-hris resync`` (ask it for a full sync now)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+import click
+
+from okta_hris.cli.common import fail, stdout, user_errors
+from okta_hris.controller import conditions as c
+from okta_hris.controller.config import LaunchOptions
+from okta_hris.controller.kube import KubeApi, ObjectNotFound, load_configuration
+from okta_hris.errors import ConfigError
+from okta_hris.spec import RESYNC_ANNOTATION
+
+EXIT_NOT_READY = 1
+POLL_INTERVAL_S = 1.0
+
+
+def _port(value: int | None) -> int | None:
+    return value if value else None
+
+
+@click.command("run")
+@click.option(
+    "-n",
+    "--namespace",
+    "namespaces",
+    multiple=True,
+    metavar="NS",
+    help="Watch OktaIntegrations in this namespace (repeatable).",
+)
+@click.option("-A", "--all-namespaces", "clusterwide", is_flag=True, help="Watch every namespace.")
+@click.option(
+    "--peering",
+    "peering_name",
+    envvar="HRIS_PEERING",
+    metavar="NAME",
+    help="Kopf peering object shared by the replicas; only the highest priority one is active.",
+)
+@click.option(
+    "--standalone", is_flag=True, help="No peering: the only replica (development, tests)."
+)
+@click.option(
+    "--priority",
+    type=int,
+    envvar="HRIS_PEERING_PRIORITY",
+    help="Peering priority (default: random, so that replicas never tie).",
+)
+@click.option(
+    "--liveness-port",
+    type=int,
+    default=8080,
+    show_default=True,
+    envvar="HRIS_LIVENESS_PORT",
+    help="Serve the liveness probe on http://0.0.0.0:PORT/healthz (0: off).",
+)
+@click.option(
+    "--metrics-port",
+    type=int,
+    default=9090,
+    show_default=True,
+    envvar="HRIS_METRICS_PORT",
+    help="Serve Prometheus metrics on http://0.0.0.0:PORT/metrics (0: off).",
+)
+@click.option(
+    "--kubeconfig", type=click.Path(dir_okay=False), help="Default: in-cluster, then $KUBECONFIG."
+)
+@click.option("--context", "kube_context", help="kubeconfig context (default: the current one).")
+@click.option("-v", "--verbose", is_flag=True, help="Log more.")
+@click.option("--debug", is_flag=True, help="Log everything (never Secret values).")
+@click.option(
+    "--log-format",
+    type=click.Choice(["plain", "full", "json"]),
+    default="full",
+    show_default=True,
+)
+@user_errors
+def run_command(
+    namespaces: tuple[str, ...],
+    clusterwide: bool,
+    peering_name: str | None,
+    standalone: bool,
+    priority: int | None,
+    liveness_port: int,
+    metrics_port: int,
+    kubeconfig: str | None,
+    kube_context: str | None,
+    verbose: bool,
+    debug: bool,
+    log_format: str,
+) -> None:
+    """Run the operator: sync every OktaIntegration on its schedule, on demand and on change.
+
+    Settings come from the environment (HRIS_DATABASE_URL, HRIS_ALLOWED_DOMAINS,
+    HRIS_MAX_CONCURRENT_SYNCS, ...; see docs/OPERATOR.md), read once at start-up.
+    """
+    import kopf
+
+    from okta_hris.controller.main import run_operator
+
+    if bool(namespaces) == clusterwide:
+        raise click.UsageError("give either -n NAMESPACE (repeatable) or -A, not both or neither")
+    if standalone and peering_name:
+        raise click.UsageError("--standalone and --peering exclude each other")
+    kopf.configure(debug=debug, verbose=verbose, log_format=kopf.LogFormat[log_format.upper()])
+    # Request lines of the HTTP clients add nothing an operator needs (and are noisy).
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    run_operator(
+        namespaces=namespaces,
+        clusterwide=clusterwide,
+        peering_name=peering_name,
+        standalone=standalone,
+        priority=priority,
+        liveness_port=_port(liveness_port),
+        launch=LaunchOptions(
+            metrics_port=_port(metrics_port), kubeconfig=kubeconfig, kube_context=kube_context
+        ),
+    )
+
+
+@click.command("resync")
+@click.argument("name")
+@click.option("-n", "--namespace", default="default", show_default=True, metavar="NS")
+@click.option("--wait", is_flag=True, help="Wait until the operator has finished the sync.")
+@click.option(
+    "--timeout",
+    type=float,
+    default=600.0,
+    show_default=True,
+    help="Seconds to wait with --wait.",
+)
+@click.option(
+    "--value",
+    metavar="TEXT",
+    help="The annotation's value (default: the current Unix time).",
+)
+@click.option(
+    "--kubeconfig", type=click.Path(dir_okay=False), help="Default: $KUBECONFIG, then in-cluster."
+)
+@click.option("--context", "kube_context", help="kubeconfig context (default: the current one).")
+@user_errors
+def resync_command(
+    name: str,
+    namespace: str,
+    wait: bool,
+    timeout: float,
+    value: str | None,
+    kubeconfig: str | None,
+    kube_context: str | None,
+) -> None:
+    """Ask the operator for a full sync of OktaIntegration NAME now.
+
+    Sets the annotation hris.dev/resync-requested-at; the operator echoes the value in
+    status.lastHandledResyncAt when the sync has finished.
+    """
+    token = value or str(int(time.time()))
+    status = asyncio.run(
+        _resync(namespace, name, token, timeout if wait else None, kubeconfig, kube_context)
+    )
+    key = f"{namespace}/{name}"
+    if not wait:
+        stdout.print(
+            f"requested a full sync of {key} ({RESYNC_ANNOTATION}={token})", highlight=False
+        )
+        return
+    if status is None:
+        fail(f"timed out after {timeout:g}s waiting for the sync of {key}")
+        return
+    ready = c.find(status.get("conditions") or [], c.READY) or {}
+    line = (
+        f"{key}: Ready={ready.get('status', 'Unknown')} {ready.get('reason', '')}: "
+        f"{ready.get('message', '')}"
+    )
+    if ready.get("status") == "True":
+        mode = status.get("lastSyncMode", "")
+        duration = status.get("lastSyncDurationSeconds")
+        took = f", {duration:g}s" if isinstance(duration, int | float) else ""
+        stdout.print(f"{line} ({mode} sync{took})", highlight=False)
+    else:
+        fail(line, EXIT_NOT_READY)
+
+
+async def _resync(
+    namespace: str,
+    name: str,
+    token: str,
+    wait_seconds: float | None,
+    kubeconfig: str | None,
+    kube_context: str | None,
+) -> dict[str, Any] | None:
+    """Set the annotation, then wait up to ``wait_seconds`` for the status to echo it.
+
+    Returns that status; None when not waiting or when the time ran out.
+    """
+    configuration = load_configuration(kubeconfig, kube_context, prefer_kubeconfig=True)
+    async with KubeApi(configuration) as api:
+        try:
+            found = await api.get_integration(namespace, name)
+        except ObjectNotFound:
+            raise ConfigError(
+                f'OktaIntegration "{name}" not found in namespace "{namespace}"'
+            ) from None
+        if (found.get("spec") or {}).get("sync", {}).get("suspend") is True:
+            raise ConfigError(
+                f"{namespace}/{name} is suspended (spec.sync.suspend: true): "
+                "the operator would not sync it"
+            )
+        await api.annotate_integration(namespace, name, {RESYNC_ANNOTATION: token})
+        if wait_seconds is None:
+            return None
+        try:
+            async with asyncio.timeout(wait_seconds):
+                while True:
+                    found = await api.get_integration(namespace, name)
+                    status: dict[str, Any] = found.get("status") or {}
+                    if status.get("lastHandledResyncAt") == token:
+                        return status
+                    await asyncio.sleep(POLL_INTERVAL_S)
+        except TimeoutError:
+            return None
