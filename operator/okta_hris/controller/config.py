@@ -1,0 +1,106 @@
+"""The operator's own knobs: scheduling and retry timing, and how it was launched.
+
+``Settings`` (``okta_hris.config``) holds what every command shares; ``ControllerConfig`` holds
+what only the long-running operator needs. Both are read once, at start-up, from the same
+environment. The timing knobs exist so a platform team can tune them and so tests run in
+seconds instead of hours; the defaults are what production wants.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from okta_hris.errors import ConfigError
+from okta_hris.spec import MIN_INTERVAL, parse_duration
+
+
+def _duration(env: Mapping[str, str], name: str, default: timedelta) -> timedelta:
+    """A Go-style duration (``90s``, ``5m``, ``1h``) or a plain number of seconds (``0.5``)."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = timedelta(seconds=float(raw))
+    except ValueError:
+        try:
+            value = parse_duration(raw)
+        except ValueError:
+            raise ConfigError(
+                f"{name} must be a duration like 30s, 5m or 1h, or a number of seconds, not {raw!r}"
+            ) from None
+    if value < timedelta(0):
+        raise ConfigError(f"{name} must not be negative")
+    return value
+
+
+def _fraction(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number between 0 and 1, not {raw!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise ConfigError(f"{name} must be between 0 and 1, not {raw!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class ControllerConfig:
+    """Scheduling and retry timing of the operator."""
+
+    # The shortest interval the operator honours, whatever spec.sync.interval says.
+    min_interval: timedelta = MIN_INTERVAL
+    # A random delay of up to this fraction of the interval (capped by max_jitter) is added to
+    # every scheduled sync, so that integrations created together drift apart.
+    jitter: float = 0.1
+    max_jitter: timedelta = timedelta(minutes=5)
+    # Syncs that fell due while no operator was running are spread over this window on start.
+    restart_spread: timedelta = timedelta(minutes=1)
+    # Transient failures (Okta unavailable, database errors) retry after this, doubling each
+    # time up to retry_backoff_max (and never later than the next scheduled sync).
+    retry_backoff: timedelta = timedelta(seconds=30)
+    retry_backoff_max: timedelta = timedelta(minutes=15)
+    # Permanent failures (401, 403, missing Secret) retry only on a spec or Secret change, or
+    # after this long (or the interval, if that is longer): no retry storm against Okta.
+    stalled_retry: timedelta = timedelta(hours=6)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> ControllerConfig:
+        env = os.environ if environ is None else environ
+        defaults = cls()
+        config = cls(
+            min_interval=_duration(env, "HRIS_MIN_SYNC_INTERVAL", defaults.min_interval),
+            jitter=_fraction(env, "HRIS_SYNC_JITTER", defaults.jitter),
+            max_jitter=_duration(env, "HRIS_SYNC_MAX_JITTER", defaults.max_jitter),
+            restart_spread=_duration(env, "HRIS_RESTART_SPREAD", defaults.restart_spread),
+            retry_backoff=_duration(env, "HRIS_RETRY_BACKOFF", defaults.retry_backoff),
+            retry_backoff_max=_duration(env, "HRIS_RETRY_BACKOFF_MAX", defaults.retry_backoff_max),
+            stalled_retry=_duration(env, "HRIS_STALLED_RETRY", defaults.stalled_retry),
+        )
+        if config.min_interval <= timedelta(0):
+            raise ConfigError("HRIS_MIN_SYNC_INTERVAL must be longer than zero")
+        if config.retry_backoff <= timedelta(0):
+            raise ConfigError("HRIS_RETRY_BACKOFF must be longer than zero")
+        if config.retry_backoff_max < config.retry_backoff:
+            raise ConfigError("HRIS_RETRY_BACKOFF_MAX must not be shorter than HRIS_RETRY_BACKOFF")
+        return config
+
+
+@dataclass(frozen=True)
+class LaunchOptions:
+    """How ``okta-hris run`` (or a test) started the operator; read by the start-up handler.
+
+    ``kopf run -m okta_hris.controller.handlers`` passes none: the defaults apply.
+    """
+
+    metrics_host: str = "0.0.0.0"  # a pod serves metrics on all its interfaces
+    metrics_port: int | None = 9090  # None: no metrics endpoint
+    kubeconfig: str | None = None  # None: in-cluster, else $KUBECONFIG, else ~/.kube/config
+    kube_context: str | None = None
+    # The environment to read Settings and ControllerConfig from (None: the process's own).
+    environ: Mapping[str, str] | None = field(default=None, repr=False)

@@ -1,0 +1,343 @@
+"""A Kubernetes API server for the operator tests: kmock's emulator with its gaps filled.
+
+kmock 0.8's ``KubernetesEmulator`` keeps objects and serves list/watch/fetch over real HTTP,
+but (see /work/shared/TESTING-K8S.md) it never assigns resourceVersion, uid,
+creationTimestamp or generation; answers a failed JSON-patch ``test`` with 500 instead of 422;
+ignores generateName; does not isolate the status subresource; serves no PUT and no
+namespaces; and its watch can miss an event that arrives while it replays existing objects.
+``ApiServer`` handles every writing request itself, the way the real apiserver does:
+
+- create: uid, creationTimestamp, resourceVersion, generation 1, generateName, 409 on a
+  duplicate, ``stringData`` folded into ``data`` for Secrets, ``status`` dropped for
+  resources with a status subresource;
+- patch (merge and JSON-patch) and put: a new resourceVersion per change (none when nothing
+  changed), ``generation`` bumped when ``spec`` changes, 422 for a failed ``test`` op, 409
+  for a stale resourceVersion, ``/status`` changing only status and the main endpoint
+  changing everything but status;
+- delete: deletionTimestamp while finalizers remain, DELETED once they are gone;
+- ``GET /api/v1/namespaces`` lists the namespaces that have objects or were declared.
+
+Reads go to kmock, except watch, which takes its position in the event bus before it replays
+the existing objects, so nothing written in between is lost.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import itertools
+import json
+import secrets
+import string
+from collections.abc import AsyncIterator, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp.web
+import attrs
+import jsonpatch
+import kmock
+from kmock._internal import rendering  # the Request type of the handler hooks we override
+
+NAMESPACES_PATH = "/api/v1/namespaces"
+_SUFFIX_ALPHABET = string.ascii_lowercase + string.digits
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7386 JSON merge-patch."""
+    if not isinstance(patch, Mapping):
+        return copy.deepcopy(patch)
+    result = dict(target) if isinstance(target, Mapping) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = merge_patch(result.get(key), value)
+    return result
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _status_error(code: int, reason: str, message: str) -> kmock.KubernetesError:
+    return kmock.KubernetesError(status=code, reason=reason, message=message, details={})
+
+
+@attrs.define(kw_only=True)
+class ApiServer(kmock.KubernetesEmulator):
+    namespaces: set[str] = attrs.field(factory=set)
+    _revision: itertools.count[int] = attrs.field(factory=lambda: itertools.count(1), init=False)
+
+    # -- declaring resources -------------------------------------------------------------------
+
+    def declare(
+        self,
+        resource: str,
+        *,
+        kind: str,
+        namespaced: bool = True,
+        subresources: tuple[str, ...] = (),
+        shortnames: tuple[str, ...] = (),
+    ) -> None:
+        self.resources[resource] = kmock.ResourceInfo(
+            kind=kind,
+            singular=kind.lower(),
+            namespaced=namespaced,
+            verbs={"get", "list", "watch", "create", "update", "patch", "delete"},
+            shortnames=set(shortnames),
+            subresources=set(subresources),
+        )
+
+    def _info(self, resource: kmock.resource) -> kmock.ResourceInfo | None:
+        for known in self.resources:
+            if known == resource:
+                found: kmock.ResourceInfo = self.resources[known]
+                return found
+        return None
+
+    def _has_status_subresource(self, resource: kmock.resource) -> bool:
+        info = self._info(resource)
+        return info is not None and "status" in info.subresources
+
+    # -- HTTP entry points ---------------------------------------------------------------------
+
+    async def __call__(self, raw_request: aiohttp.web.BaseRequest) -> aiohttp.web.StreamResponse:
+        # kmock's path parser fails on the namespaces collection (HTTP 500); serve it here.
+        path = raw_request.path.rstrip("/")
+        is_namespace = path.count("/") == 4 and path.startswith(NAMESPACES_PATH + "/")
+        if path == NAMESPACES_PATH or is_namespace:
+            body = await raw_request.read()
+            if raw_request.method == "POST" and path == NAMESPACES_PATH:
+                name = json.loads(body or b"{}").get("metadata", {}).get("name")
+                if name:
+                    self.namespaces.add(name)
+            elif raw_request.method == "DELETE" and is_namespace:
+                self.namespaces.discard(path.rsplit("/", 1)[-1])
+            return self._serve_namespaces(path)
+        return await super().__call__(raw_request)
+
+    async def _handle(self, request: rendering.Request) -> aiohttp.web.StreamResponse:
+        if request.resource is not None and request.method.value in (
+            "POST",
+            "PATCH",
+            "PUT",
+            "DELETE",
+        ):
+            return await self._write(request)
+        return await super()._handle(request)
+
+    # -- writes --------------------------------------------------------------------------------
+
+    async def _write(self, request: rendering.Request) -> aiohttp.web.StreamResponse:
+        assert request.resource is not None
+        async with self._lock:
+            method = request.method.value
+            if method == "POST" and request.name is None:
+                code, obj, event = self._create(request)
+            elif method == "PATCH" and request.name is not None:
+                code, obj, event = self._patch(request)
+            elif method == "PUT" and request.name is not None:
+                code, obj, event = self._replace(request)
+            elif method == "DELETE" and request.name is not None:
+                code, obj, event = self._delete(request)
+            else:
+                raise _status_error(405, "MethodNotAllowed", f"{method} {request.url.path}")
+            if event is not None:
+                await self._buses[request.resource].put({"type": event, "object": obj})
+        return aiohttp.web.json_response(obj, status=code)
+
+    def _key(self, request: rendering.Request, name: str) -> tuple[kmock.resource, str | None, str]:
+        assert request.resource is not None
+        return (request.resource, request.namespace, name)
+
+    def _current(self, request: rendering.Request) -> tuple[Any, dict[str, Any]]:
+        assert request.name is not None
+        key = self._key(request, request.name)
+        if key not in self.objects or self.objects[key].deleted:
+            raise _status_error(404, "NotFound", f'"{request.name}" not found')
+        stored = self.objects[key]
+        return key, copy.deepcopy(stored.raw)
+
+    def _stamp(self, obj: dict[str, Any]) -> None:
+        obj.setdefault("metadata", {})["resourceVersion"] = str(next(self._revision))
+
+    def _create(self, request: rendering.Request) -> tuple[int, dict[str, Any], str | None]:
+        assert request.resource is not None
+        obj = copy.deepcopy(request.data) if isinstance(request.data, dict) else None
+        if obj is None:
+            raise _status_error(400, "BadRequest", "the body must be a JSON object")
+        meta = obj.setdefault("metadata", {})
+        if request.namespace is not None:
+            meta["namespace"] = request.namespace
+        name = meta.get("name")
+        if not name and meta.get("generateName"):
+            suffix = "".join(secrets.choice(_SUFFIX_ALPHABET) for _ in range(5))
+            name = meta["name"] = f"{meta['generateName']}{suffix}"
+        if not name:
+            raise _status_error(422, "Invalid", "metadata.name or generateName is required")
+        key = self._key(request, name)
+        if key in self.objects and not self.objects[key].deleted:
+            raise _status_error(409, "AlreadyExists", f'"{name}" already exists')
+        if self._has_status_subresource(request.resource):
+            obj.pop("status", None)
+        if request.resource == kmock.resource("v1/secrets") and "stringData" in obj:
+            data = obj.setdefault("data", {})
+            for k, v in obj.pop("stringData").items():
+                data[k] = base64.b64encode(str(v).encode()).decode()
+        for managed in ("resourceVersion", "deletionTimestamp", "generation"):
+            meta.pop(managed, None)
+        meta["uid"] = f"{secrets.token_hex(4)}-{secrets.token_hex(2)}-{secrets.token_hex(6)}"
+        meta["creationTimestamp"] = _now()
+        if request.resource.group:  # custom resources count generations from 1
+            meta["generation"] = 1
+        self._stamp(obj)
+        if key in self.objects:
+            self.objects[key].create(obj)
+        else:
+            self.objects[key] = obj
+        return 201, obj, "ADDED"
+
+    def _patch(self, request: rendering.Request) -> tuple[int, dict[str, Any], str | None]:
+        key, old = self._current(request)
+        content_type = request.headers.get("Content-Type", "")
+        if "json-patch" in content_type:
+            if not isinstance(request.data, list):
+                raise _status_error(400, "BadRequest", "a JSON patch must be a list")
+            try:
+                new = jsonpatch.apply_patch(old, request.data, in_place=False)
+            except jsonpatch.JsonPatchTestFailed as exc:
+                raise _status_error(422, "Invalid", f"the patch test failed: {exc}") from None
+            except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException) as exc:
+                raise _status_error(422, "Invalid", f"the patch cannot be applied: {exc}") from None
+        else:
+            if not isinstance(request.data, dict):
+                raise _status_error(400, "BadRequest", "a merge patch must be a JSON object")
+            wanted = (request.data.get("metadata") or {}).get("resourceVersion")
+            if wanted is not None and wanted != old["metadata"].get("resourceVersion"):
+                raise _status_error(409, "Conflict", "the object has been modified")
+            new = merge_patch(old, request.data)
+        return self._store(request, key, old, new)
+
+    def _replace(self, request: rendering.Request) -> tuple[int, dict[str, Any], str | None]:
+        key, old = self._current(request)
+        if not isinstance(request.data, dict):
+            raise _status_error(400, "BadRequest", "the body must be a JSON object")
+        new = copy.deepcopy(request.data)
+        wanted = (new.get("metadata") or {}).get("resourceVersion")
+        if wanted is not None and wanted != old["metadata"].get("resourceVersion"):
+            raise _status_error(409, "Conflict", "the object has been modified")
+        return self._store(request, key, old, new)
+
+    def _store(
+        self,
+        request: rendering.Request,
+        key: Any,
+        old: dict[str, Any],
+        new: dict[str, Any],
+    ) -> tuple[int, dict[str, Any], str | None]:
+        assert request.resource is not None
+        if self._has_status_subresource(request.resource):
+            if request.subresource == "status":
+                new = {**old, "status": new.get("status")}
+                if new["status"] is None:
+                    del new["status"]
+            elif "status" in old:
+                new["status"] = old["status"]
+            else:
+                new.pop("status", None)
+        meta = new.setdefault("metadata", {})
+        for immutable in ("name", "namespace", "uid", "creationTimestamp", "generation"):
+            if immutable in old["metadata"]:
+                meta[immutable] = old["metadata"][immutable]
+        if old["metadata"].get("deletionTimestamp"):
+            meta["deletionTimestamp"] = old["metadata"]["deletionTimestamp"]
+        meta["resourceVersion"] = old["metadata"].get("resourceVersion")
+        if new == old:
+            return 200, old, None  # a no-op write: no new version, no watch event
+        if new.get("spec") != old.get("spec") and "generation" in meta:
+            meta["generation"] = int(meta["generation"]) + 1
+        self._stamp(new)
+        if meta.get("deletionTimestamp") and not meta.get("finalizers"):
+            self.objects[key].history.append(new)
+            self.objects[key].delete()
+            return 200, new, "DELETED"
+        self.objects[key].history.append(new)
+        return 200, new, "MODIFIED"
+
+    def _delete(self, request: rendering.Request) -> tuple[int, dict[str, Any], str | None]:
+        key, old = self._current(request)
+        if old["metadata"].get("finalizers"):
+            if old["metadata"].get("deletionTimestamp"):
+                return 200, old, None
+            new = copy.deepcopy(old)
+            new["metadata"]["deletionTimestamp"] = _now()
+            if "generation" in new["metadata"]:
+                new["metadata"]["generation"] = int(new["metadata"]["generation"]) + 1
+            self._stamp(new)
+            self.objects[key].history.append(new)
+            return 200, new, "MODIFIED"
+        self._stamp(old)
+        self.objects[key].history.append(old)
+        self.objects[key].delete()
+        return 200, old, "DELETED"
+
+    # -- reads ---------------------------------------------------------------------------------
+
+    def _live_objects(self, request: rendering.Request) -> list[dict[str, Any]]:
+        found = []
+        for (resource, namespace, name), obj in self.objects.items():
+            if resource != request.resource or obj.deleted:
+                continue
+            if request.namespace is not None and namespace != request.namespace:
+                continue
+            if request.name is not None and name != request.name:
+                continue
+            found.append(copy.deepcopy(obj.raw))
+        return found
+
+    async def _serve_list(self, request: rendering.Request) -> rendering.Payload:
+        if request.resource is None or self._info(request.resource) is None:
+            raise kmock.KubernetesResourceNotFoundError()
+        async with self._lock:
+            items = self._live_objects(request)
+            revision = str(next(self._revision))
+        return {"metadata": {"resourceVersion": revision}, "items": items}
+
+    async def _serve_watch(self, request: rendering.Request) -> AsyncIterator[rendering.Payload]:
+        yield b""  # send the headers: the stream is open even if nothing happens
+        assert request.resource is not None
+        bus = self._buses[request.resource]
+        async with self._lock:
+            # Mark the bus before the snapshot: every later write is streamed after it.
+            mark = await bus.mark()
+            existing = [{"type": "ADDED", "object": obj} for obj in self._live_objects(request)]
+        try:
+            for event in existing:
+                yield event
+            async for event in bus.stream(since=mark):
+                meta = event.get("object", {}).get("metadata", {})
+                if request.namespace is not None and meta.get("namespace") != request.namespace:
+                    continue
+                if request.name is not None and meta.get("name") != request.name:
+                    continue
+                yield event
+        finally:
+            await bus.unmark(mark)
+
+    def _serve_namespaces(self, path: str) -> aiohttp.web.Response:
+        names = set(self.namespaces)
+        names.update(ns for (_, ns, _), obj in self.objects.items() if ns and not obj.deleted)
+        items = [
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": n}, "status": {}}
+            for n in sorted(names)
+        ]
+        if path != NAMESPACES_PATH:
+            wanted = path.rsplit("/", 1)[-1]
+            for item in items:
+                if item["metadata"]["name"] == wanted:
+                    return aiohttp.web.json_response(item)
+            status = {"kind": "Status", "code": 404, "reason": "NotFound", "status": "Failure"}
+            return aiohttp.web.json_response(status, status=404)
+        body = {"kind": "NamespaceList", "apiVersion": "v1", "metadata": {}, "items": items}
+        return aiohttp.web.Response(text=json.dumps(body), content_type="application/json")

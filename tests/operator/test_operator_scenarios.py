@@ -1,0 +1,889 @@
+"""The operator end to end: real Kopf, an API server over HTTP, the Okta sandbox, a database.
+
+Each scenario runs against kmock (always) and against a real cluster (``-m cluster``). The
+timing knobs (``FAST_TIMING`` in conftest) make retries take fractions of a second; nothing
+here asserts how long anything took.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import signal
+import socket
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+from click.testing import CliRunner
+
+from okta_hris.cli.operator import resync_command
+from okta_hris.directory import schema
+from okta_hris.directory.store import Directory
+from okta_hris.sandbox import Fault, FaultKind, Sandbox
+
+from .conftest import Cluster, OperatorStarter
+from .operator_harness import (
+    LogCapture,
+    condition,
+    eventually,
+    integration,
+    probing,
+    wait_for_condition,
+    wait_for_status,
+)
+
+USERS = 60
+GROUPS = 6
+TOKEN_SECRET = "okta-token"
+# Long enough for an operator that would wrongly act on a change to have acted.
+QUIET_PERIOD_S = 1.0
+
+
+@pytest.fixture
+def org(sandbox_factory: Callable[..., Sandbox]) -> Sandbox:
+    """A small generated Okta org (the operator reaches it through HRIS_OKTA_URL)."""
+    return sandbox_factory(users=USERS, groups=GROUPS, seed=11, token="okta-ssws-5ecret-t0ken")
+
+
+@pytest.fixture
+def directory(sqlite_url: str) -> Iterator[Directory]:
+    with Directory.open(sqlite_url) as opened:
+        yield opened
+
+
+def rows(directory: Directory, key: str) -> list[dict[str, Any]]:
+    with directory.engine.connect() as conn:
+        query = sa.select(schema.employees).where(schema.employees.c.integration == key)
+        return [dict(row) for row in conn.execute(query).mappings()]
+
+
+def run_count(directory: Directory, key: str) -> int:
+    with directory.engine.connect() as conn:
+        query = (
+            sa.select(sa.func.count())
+            .select_from(schema.sync_runs)
+            .where(schema.sync_runs.c.integration == key)
+        )
+        return int(conn.scalar(query) or 0)
+
+
+def okta_requests(org: Sandbox, status: int | None = None) -> int:
+    return sum(1 for r in list(org.requests) if status is None or r.status == status)
+
+
+async def ready(cluster: Cluster, ns: str, name: str = "acme") -> dict[str, Any]:
+    return await wait_for_condition(cluster.kube, ns, name, "Ready", "True", "SyncSucceeded")
+
+
+async def setup_integration(
+    cluster: Cluster, org: Sandbox, *, secret: bool = True, name: str = "acme", **spec: Any
+) -> str:
+    ns = await cluster.namespace()
+    if secret:
+        await cluster.kube.apply_secret(ns, TOKEN_SECRET, {"token": org.token})
+    await cluster.kube.create(integration(ns, name, secret=TOKEN_SECRET, **spec))
+    return ns
+
+
+async def annotate(cluster: Cluster, ns: str, name: str, **annotations: str | None) -> None:
+    await cluster.kube.annotate_integration(
+        ns, name, {k.replace("_", "-"): v for k, v in annotations.items()}
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def most_common_country(directory: Directory, key: str) -> tuple[str, int]:
+    """The country of most active employees, and how many active employees are elsewhere."""
+    active = [r for r in rows(directory, key) if r["active"]]
+    counts: dict[str, int] = {}
+    for row in active:
+        if row["country_code"]:
+            counts[row["country_code"]] = counts.get(row["country_code"], 0) + 1
+    country = max(counts, key=lambda k: counts[k])
+    return country, len(active) - counts[country]
+
+
+async def test_create_syncs_and_reports_ready(
+    cluster: Cluster, start_operator: OperatorStarter, org: Sandbox, database_url: str
+) -> None:
+    """Also on PostgreSQL: ``database_url`` runs this scenario once per database."""
+    ns = await setup_integration(cluster, org)
+    operator = await start_operator(
+        [ns], database_url=database_url, okta_url=org.url, liveness_port=free_port()
+    )
+
+    status = await ready(cluster, ns)
+
+    with Directory.open(database_url) as directory:
+        summary = directory.summary(f"{ns}/acme")
+    assert summary.total > 0
+    assert status["observedGeneration"] == 1
+    assert status["lastSyncMode"] == "Full"
+    assert status["employees"] == {
+        "total": summary.total,
+        "active": summary.active,
+        "inactive": summary.inactive,
+    }
+    assert status["teams"] == summary.teams
+    assert (
+        condition(status, "Ready")["message"]
+        == f"{summary.active} employees, {summary.teams} teams"
+    )
+    assert condition(status, "Reconciling")["status"] == "False"
+    assert condition(status, "Stalled") | {"lastTransitionTime": None} == {
+        "type": "Stalled",
+        "status": "False",
+        "reason": "Healthy",
+        "message": "",
+        "observedGeneration": 1,
+        "lastTransitionTime": None,
+    }
+    assert status["lastSync"]["created"] == summary.total
+    assert status["lastSync"]["apiRequests"] > 0
+    assert status["lastSyncTime"] == status["lastSuccessfulSyncTime"]
+    assert status["nextSyncTime"] > status["lastSyncTime"]
+    events = await eventually(lambda: cluster.kube.events(ns, "acme"), what="an event for acme")
+    assert any(e["reason"] == "SyncSucceeded" for e in events)
+    async with httpx.AsyncClient() as http:
+        metrics = (await http.get(operator.metrics_url)).text
+    assert (
+        f'okta_hris_employees{{integration="{ns}/acme",state="active"}} {summary.active}.0'
+        in metrics
+    )
+    assert f'okta_hris_syncs_total{{integration="{ns}/acme",mode="Full"' in metrics
+    assert operator.liveness_port is not None
+    async with httpx.AsyncClient() as http:
+        probe = await http.get(f"http://127.0.0.1:{operator.liveness_port}/healthz")
+    assert probe.status_code == 200
+    if cluster.apiserver is not None:  # kmock keeps every version: Syncing was shown meanwhile
+        history = cluster.apiserver.objects[("hris.dev/v1alpha1/oktaintegrations", ns, "acme")]
+        shown = [
+            condition(dict(v.get("status") or {}), "Reconciling") for v in history.history if v
+        ]
+        assert {"status": "True", "reason": "Syncing"}.items() <= next(
+            c for c in shown if c.get("status") == "True"
+        ).items()
+
+
+async def test_filter_change_runs_a_full_sync_that_deactivates(
+    cluster: Cluster,
+    start_operator: OperatorStarter,
+    org: Sandbox,
+    directory: Directory,
+    sqlite_url: str,
+) -> None:
+    ns = await setup_integration(cluster, org)
+    await start_operator([ns], database_url=sqlite_url, okta_url=org.url)
+    first = await ready(cluster, ns)
+    key = f"{ns}/acme"
+    country, elsewhere = most_common_country(directory, key)
+    assert elsewhere > 0
+
+    await cluster.kube.patch_spec(
+        ns,
+        "acme",
+        {"sync": {"scope": "Filtered"}, "filters": {"countries": {"include": [country]}}},
+    )
+    status = await wait_for_status(
+        cluster.kube,
+        ns,
+        "acme",
+        lambda st: (
+            st.get("observedGeneration") == 2 and condition(st, "Ready").get("status") == "True"
+        ),
+        what="the sync of generation 2",
+    )
+
+    assert status["lastSyncMode"] == "Full"
+    assert status["lastSync"]["deactivated"] == elsewhere
+    assert status["employees"]["total"] == first["employees"]["total"]  # rows are never deleted
+    after = rows(directory, key)
+    assert all(r["country_code"] == country for r in after if r["active"])
+    assert sum(1 for r in after if not r["active"] and r["deactivated_at"]) >= elsewhere
+    assert condition(status, "Ready")["observedGeneration"] == 2
+
+
+async def test_resync_annotation_is_set_and_echoed_by_the_cli(
+    cluster: Cluster,
+    start_operator: OperatorStarter,
+    org: Sandbox,
+    directory: Directory,
+    sqlite_url: str,
+) -> None:
+    ns = await setup_integration(cluster, org)
+    await start_operator([ns], database_url=sqlite_url, okta_url=org.url)
+    await ready(cluster, ns)
+    runs = run_count(directory, f"{ns}/acme")
+
+    args = ["acme", "-n", ns, "--wait", "--timeout", "30", "--value", "2026-11-28T12:00:00Z"]
+    result = await asyncio.to_thread(
+        CliRunner().invoke, resync_command, [*args, "--kubeconfig", str(cluster.kubeconfig)]
+    )
+
+    assert result.exit_code == 0, result.output
+    assert f"{ns}/acme: Ready=True SyncSucceeded" in result.output
+    assert "Full sync" in result.output
+    found = await cluster.kube.get_integration(ns, "acme")
+    assert (
+        found["metadata"]["annotations"]["hris.dev/resync-requested-at"] == "2026-11-28T12:00:00Z"
+    )
+    assert found["status"]["lastHandledResyncAt"] == "2026-11-28T12:00:00Z"
+    assert found["status"]["lastSyncMode"] == "Full"
+    assert run_count(directory, f"{ns}/acme") == runs + 1
+
+    # Without --wait the value defaults to the Unix time, and the command returns at once.
+    result = await asyncio.to_thread(
+        CliRunner().invoke,
+        resync_command,
+        ["acme", "-n", ns, "--kubeconfig", str(cluster.kubeconfig)],
+    )
+    assert result.exit_code == 0, result.output
+    found = await cluster.kube.get_integration(ns, "acme")
+    token = found["metadata"]["annotations"]["hris.dev/resync-requested-at"]
+    assert token.isdigit()
+    await wait_for_status(
+        cluster.kube, ns, "acme", lambda st: st.get("lastHandledResyncAt") == token, what="echo"
+    )
+
+
+async def test_suspend_stops_syncs_until_resumed(
+    cluster: Cluster, start_operator: OperatorStarter, org: Sandbox, sqlite_url: str
+) -> None:
+    ns = await setup_integration(cluster, org)
+    await start_operator([ns], database_url=sqlite_url, okta_url=org.url)
+    before = await ready(cluster, ns)
+
+    await cluster.kube.patch_spec(ns, "acme", {"sync": {"suspend": True}})
+    status = await wait_for_condition(cluster.kube, ns, "acme", "Reconciling", "False", "Suspended")
+    assert condition(status, "Ready")["status"] == "True"  # the directory is still as synced
+    assert (
+        condition(status, "Ready")["lastTransitionTime"]
+        == condition(before, "Ready")["lastTransitionTime"]
+    )
+    assert "nextSyncTime" not in status
+    requests = okta_requests(org)
+
+    await annotate(cluster, ns, "acme", **{"hris.dev/resync-requested-at": "1"})
+    await asyncio.sleep(QUIET_PERIOD_S)
+    status = (await cluster.kube.get_integration(ns, "acme"))["status"]
+    assert "lastHandledResyncAt" not in status
+    assert okta_requests(org) == requests
+    reasons = [e["reason"] for e in await cluster.kube.events(ns, "acme")]
+    assert "Suspended" in reasons
+    refused = await asyncio.to_thread(
+        CliRunner().invoke,
+        resync_command,
+        ["acme", "-n", ns, "--wait", "--kubeconfig", str(cluster.kubeconfig)],
+    )
+    assert refused.exit_code == 1 and "suspended" in refused.output
+
+    await cluster.kube.patch_spec(ns, "acme", {"sync": {"suspend": False}})
+    status = await wait_for_status(
+        cluster.kube, ns, "acme", lambda st: st.get("lastHandledResyncAt") == "1", what="resumed"
+    )
+    assert condition(status, "Reconciling")["reason"] == "Idle"
+    assert okta_requests(org) > requests
+
+
+async def test_missing_secret_stalls_until_it_is_created(
+    cluster: Cluster, start_operator: OperatorStarter, org: Sandbox, sqlite_url: str
+) -> None:
+    ns = await setup_integration(cluster, org, secret=False)
+    await start_operator([ns], database_url=sqlite_url, okta_url=org.url)
+
+    status = await wait_for_condition(cluster.kube, ns, "acme", "Stalled", "True", "SecretNotFound")
+    assert condition(status, "Ready")["reason"] == "SecretNotFound"
+    assert TOKEN_SECRET in condition(status, "Stalled")["message"]
+    assert okta_requests(org) == 0
+
+    await cluster.kube.apply_secret(ns, TOKEN_SECRET, {"wrong-key": org.token})
+    status = await wait_for_status(
+        cluster.kube,
+        ns,
+        "acme",
+        lambda st: 'key "token"' in condition(st, "Stalled").get("message", ""),
+        what="a missing key reported",
+    )
+    assert condition(status, "Stalled")["reason"] == "SecretNotFound"
+
+    await cluster.kube.apply_secret(ns, TOKEN_SECRET, {"token": org.token})
+    status = await ready(cluster, ns)
+    assert condition(status, "Stalled")["status"] == "False"
+
+
+async def test_unauthorized_stalls_without_a_retry_storm(
+    cluster: Cluster, start_operator: OperatorStarter, org: Sandbox, sqlite_url: str
+) -> None:
+    ns = await cluster.namespace()
+    await cluster.kube.apply_secret(ns, TOKEN_SECRET, {"token": "revoked-token"})
+    await cluster.kube.create(integration(ns, "acme", secret=TOKEN_SECRET))
+    await start_operator([ns], database_url=sqlite_url, okta_url=org.url)
+
+    status = await wait_for_condition(cluster.kube, ns, "acme", "Stalled", "True", "Unauthorized")
+    assert condition(status, "Ready") | {"lastTransitionTime": None, "message": None} == {
+        "type": "Ready",
+        "status": "False",
+        "reason": "Unauthorized",
+        "observedGeneration": 1,
+        "lastTransitionTime": None,
+        "message": None,
+    }
+    failures = okta_requests(org, 401)
+    assert failures >= 1
+
+    # Changes that cannot fix a 401 do not retry it...
+    await annotate(cluster, ns, "acme", **{"example.com/note": "poke"})
+    await asyncio.sleep(QUIET_PERIOD_S)
+    assert okta_requests(org, 401) == failures
+    # ...a change of the Secret does, once.
+    await cluster.kube.apply_secret(ns, TOKEN_SECRET, {"token": "another-revoked-token"})
+    await eventually(probing(lambda: okta_requests(org, 401) > failures), what="a retry")
+    await asyncio.sleep(QUIET_PERIOD_S)
+    assert okta_requests(org, 401) == 2 * failures
+    warnings = [e for e in await cluster.kube.events(ns, "acme") if e["reason"] == "Unauthorized"]
+    assert len(warnings) == 1 and warnings[0]["type"] == "Warning"
+
+
+async def test_rotated_token_is_used_without_a_restart(
+    cluster: Cluster, start_operator: OperatorStarter, org: Sandbox, sqlite_url: str
+) -> None:
+    ns = await setup_integration(cluster, org)
+    await start_operator([ns], database_url=sqlite_url, okta_url=org.url)
+    await ready(cluster, ns)
+
+    # The token in the Secret is replaced: the next sync uses the new value...
+    await cluster.kube.apply_secret(ns, TOKEN_SECRET, {"token": "rotated-but-not-in-okta"})
+    await annotate(cluster, ns, "acme", **{"hris.dev/resync-requested-at": "a"})
+    await wait_for_condition(cluster.kube, ns, "acme", "Stalled", "True", "Unauthorized")
+    # ...and the Secret's next change is picked up on its own.
+    await cluster.kube.apply_secret(ns, TOKEN_SECRET, {"token": org.token})
+    status = await ready(cluster, ns)
+    assert status["lastHandledResyncAt"] == "a"
+
+
+async def test_okta_outage_is_retried_with_backoff(
+    cluster: Cluster, start_operator: OperatorStarter, org: Sandbox, sqlite_url: str
+) -> None:
+    # Every request fails; the Okta client retries with its own backoff, then gives up.
+    org.add_fault(Fault(kind=FaultKind.UNAVAILABLE))
+    ns = await setup_integration(cluster, org)
+    await start_operator([ns], database_url=sqlite_url, okta_url=org.url)
+
+    status = await wait_for_condition(
+        cluster.kube, ns, "acme", "Ready", "False", "OktaUnavailable", within=90
+    )
+    assert condition(status, "Stalled")["status"] == "False"  # it will retry on its own
+
+    org.clear_faults()
+    await ready(cluster, ns)
+
+
+async def test_restart_syncs_only_what_is_due(
+    cluster: Cluster,
+    start_operator: OperatorStarter,
+    org: Sandbox,
+    directory: Directory,
+    sqlite_url: str,
+) -> None:
+    ns = await setup_integration(cluster, org, name="due")
+    await cluster.kube.create(integration(ns, "not-due", secret=TOKEN_SECRET))
+    first = await start_operator([ns], database_url=sqlite_url, okta_url=org.url)
+    due = await ready(cluster, ns, "due")
+    not_due = await ready(cluster, ns, "not-due")
+    await first.stop()
+
+    # While no operator runs, the hour of "due" passes.
+    past = (datetime.now(UTC) - timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    await cluster.kube.patch_integration_status(ns, "due", {"nextSyncTime": past})
+    runs = run_count(directory, f"{ns}/not-due")
+    due_runs = run_count(directory, f"{ns}/due")
+
+    second = await start_operator([ns], database_url=sqlite_url, okta_url=org.url)
+    status = await wait_for_status(
+        cluster.kube,
+        ns,
+        "due",
+        lambda st: (
+            st.get("nextSyncTime", past) > past
+            and condition(st, "Reconciling").get("status") == "False"
+        ),
+        what="the overdue sync",
+    )
+    assert status["lastSyncMode"] == "Incremental"
+    assert condition(status, "Ready")["status"] == "True"
+    assert run_count(directory, f"{ns}/due") == due_runs + 1
+    assert status["lastSyncTime"] >= due["lastSyncTime"]
+
+    async def scheduled() -> bool:
+        async with httpx.AsyncClient() as http:
+            text = (await http.get(second.metrics_url)).text
+        return f'okta_hris_next_sync_timestamp_seconds{{integration="{ns}/not-due"}}' in text
+
+    await eventually(scheduled, what="the restarted operator to schedule not-due")
+    assert run_count(directory, f"{ns}/not-due") == runs
+    after = (await cluster.kube.get_integration(ns, "not-due"))["status"]
+    assert after["lastSyncTime"] == not_due["lastSyncTime"]
+    assert after["nextSyncTime"] == not_due["nextSyncTime"]
+
+
+async def test_a_restarted_operator_notices_secret_changes_made_while_it_was_down(
+    cluster: Cluster, start_operator: OperatorStarter, org: Sandbox, sqlite_url: str
+) -> None:
+    ns = await setup_integration(cluster, org)
+    first = await start_operator([ns], database_url=sqlite_url, okta_url=org.url)
+    await ready(cluster, ns)
+    await first.stop()
+    requests = okta_requests(org)
+
+    await cluster.kube.delete_secret(ns, TOKEN_SECRET)
+    second = await start_operator([ns], database_url=sqlite_url, okta_url=org.url)
+    status = await wait_for_condition(cluster.kube, ns, "acme", "Stalled", "True", "SecretNotFound")
+    assert okta_requests(org) == requests  # found on resume, without a sync
+    assert status["observedGeneration"] == 1
+    await second.stop()
+
+    await cluster.kube.apply_secret(ns, TOKEN_SECRET, {"token": org.token})
+    await start_operator([ns], database_url=sqlite_url, okta_url=org.url)
+    await ready(cluster, ns)  # stalled on its Secret: tried again on resume
+
+
+async def test_namespaces_are_isolated(
+    cluster: Cluster,
+    start_operator: OperatorStarter,
+    org: Sandbox,
+    directory: Directory,
+    sqlite_url: str,
+) -> None:
+    ns1 = await setup_integration(cluster, org)
+    ns2 = await setup_integration(cluster, org, secret=False)  # its Secret is only in ns1
+    ns3 = await setup_integration(cluster, org)  # not watched
+    await start_operator([ns1, ns2], database_url=sqlite_url, okta_url=org.url)
+
+    await ready(cluster, ns1)
+    await wait_for_condition(cluster.kube, ns2, "acme", "Stalled", "True", "SecretNotFound")
+    await cluster.kube.apply_secret(ns2, TOKEN_SECRET, {"token": org.token})
+    await ready(cluster, ns2)
+
+    assert directory.summary(f"{ns1}/acme").total == directory.summary(f"{ns2}/acme").total > 0
+    assert rows(directory, f"{ns3}/acme") == []
+    assert "status" not in await cluster.kube.get_integration(ns3, "acme")
+
+
+async def test_delete_stops_syncs_and_keeps_rows(
+    cluster: Cluster,
+    start_operator: OperatorStarter,
+    org: Sandbox,
+    directory: Directory,
+    sqlite_url: str,
+) -> None:
+    ns = await setup_integration(cluster, org)
+    await start_operator([ns], database_url=sqlite_url, okta_url=org.url)
+    await ready(cluster, ns)
+    key = f"{ns}/acme"
+    kept = len(rows(directory, key))
+    found = await cluster.kube.get_integration(ns, "acme")
+    assert "hris.dev/finalizer" in found["metadata"]["finalizers"]
+
+    await cluster.kube.delete_integration(ns, "acme")
+    await eventually(lambda: _gone(cluster, ns, "acme"), what="the finalizer to be removed")
+    requests = okta_requests(org)
+
+    assert len(rows(directory, key)) == kept
+    with directory.engine.connect() as conn:
+        removed_at = conn.scalar(
+            sa.select(schema.integrations.c.removed_at).where(
+                schema.integrations.c.integration == key
+            )
+        )
+    assert removed_at is not None
+    await asyncio.sleep(QUIET_PERIOD_S)
+    assert okta_requests(org) == requests
+
+
+async def _gone(cluster: Cluster, ns: str, name: str) -> bool:
+    return not await cluster.kube.integration_exists(ns, name)
+
+
+async def test_safety_hold_is_released_by_an_approval_of_its_size(
+    cluster: Cluster,
+    start_operator: OperatorStarter,
+    org: Sandbox,
+    directory: Directory,
+    sqlite_url: str,
+) -> None:
+    ns = await setup_integration(cluster, org, safety={"maxDeactivations": "2"})
+    await start_operator([ns], database_url=sqlite_url, okta_url=org.url)
+    await ready(cluster, ns)
+    key = f"{ns}/acme"
+    country, elsewhere = most_common_country(directory, key)
+    assert elsewhere > 2
+    active = directory.summary(key).active
+
+    await cluster.kube.patch_spec(
+        ns,
+        "acme",
+        {"sync": {"scope": "Filtered"}, "filters": {"countries": {"include": [country]}}},
+    )
+    status = await wait_for_condition(
+        cluster.kube, ns, "acme", "Stalled", "True", "DeactivationThresholdExceeded"
+    )
+    assert status["heldDeactivations"] == elsewhere
+    assert condition(status, "Ready")["status"] == "False"
+    assert (
+        f'hris.dev/approve-deactivations: "{elsewhere}"' in condition(status, "Stalled")["message"]
+    )
+    assert directory.summary(key).active == active  # nothing applied
+    events = await cluster.kube.events(ns, "acme")
+    assert any(
+        e["reason"] == "DeactivationThresholdExceeded" and str(elsewhere) in e["message"]
+        for e in events
+    )
+
+    # An approval of another size releases nothing.
+    await annotate(cluster, ns, "acme", **{"hris.dev/approve-deactivations": str(elsewhere - 1)})
+    await asyncio.sleep(QUIET_PERIOD_S)
+    assert directory.summary(key).active == active
+
+    await annotate(cluster, ns, "acme", **{"hris.dev/approve-deactivations": str(elsewhere)})
+    status = await ready(cluster, ns)
+    assert status["lastSync"]["deactivated"] == elsewhere
+    assert "heldDeactivations" not in status
+    assert directory.summary(key).active == active - elsewhere
+
+
+async def test_invalid_spec_is_stalled_until_fixed(
+    cluster: Cluster, start_operator: OperatorStarter, org: Sandbox, sqlite_url: str
+) -> None:
+    """What the CRD schema cannot know: the operator's allow-list of Okta domains."""
+    ns = await setup_integration(cluster, org, okta={"domain": "okta.attacker.example"})
+    await start_operator([ns], database_url=sqlite_url, okta_url=org.url)
+
+    status = await wait_for_condition(cluster.kube, ns, "acme", "Stalled", "True", "InvalidSpec")
+    message = condition(status, "Stalled")["message"]
+    assert "spec.okta.domain" in message and "HRIS_ALLOWED_DOMAINS" in message
+    assert condition(status, "Ready")["reason"] == "InvalidSpec"
+    assert okta_requests(org) == 0
+
+    await cluster.kube.patch_spec(ns, "acme", {"okta": {"domain": "okta.com"}})
+    status = await ready(cluster, ns)
+    assert status["observedGeneration"] == 2
+
+
+async def test_secret_values_never_leak(
+    cluster: Cluster,
+    start_operator: OperatorStarter,
+    org: Sandbox,
+    sqlite_url: str,
+    logs: LogCapture,
+) -> None:
+    """Not in status, Events, logs (DEBUG included), nor any request the operator makes."""
+    ns = await setup_integration(cluster, org)
+    await start_operator([ns], database_url=sqlite_url, okta_url=org.url)
+    await ready(cluster, ns)
+    # A failure path too: a wrong token, reported in status and an Event.
+    await cluster.kube.apply_secret(ns, TOKEN_SECRET, {"token": "wr0ng-t0ken-value"})
+    await annotate(cluster, ns, "acme", **{"hris.dev/resync-requested-at": "leak"})
+    await wait_for_condition(cluster.kube, ns, "acme", "Stalled", "True", "Unauthorized")
+
+    secrets_ = [org.token, "wr0ng-t0ken-value"]
+    encoded = [base64.b64encode(v.encode()).decode() for v in secrets_]
+    found = await cluster.kube.get_integration(ns, "acme")
+    events = await cluster.kube.events(ns)
+    for value in secrets_ + encoded:
+        assert value not in json.dumps(found), "status or metadata"
+        assert value not in json.dumps(events), "events"
+        assert value not in logs.text, "logs"
+    assert f"{ns}/acme" in logs.text  # the capture did see the operator's logs
+    if cluster.apiserver is not None:
+        operator_requests = [
+            r
+            for r in list(cluster.apiserver)
+            if not (
+                r.resource is not None
+                and r.resource.plural == "secrets"
+                and r.method.value != "GET"
+            )
+        ]
+        assert operator_requests
+        for request in operator_requests:
+            blob = request.text + json.dumps(dict(request.headers)) + str(request.url)
+            for value in secrets_ + encoded:
+                assert value not in blob, f"{request.method} {request.url}"
+
+
+@dataclass
+class Relay:
+    """An SMTP relay (aiosmtpd, in its own thread) that requires a login."""
+
+    username: str = "mailer"
+    password: str = "smtp-pa55w0rd"
+    received: list[Envelope] = field(default_factory=list)
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        self.received.append(envelope)
+        return "250 OK"
+
+    def authenticate(
+        self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any
+    ) -> AuthResult:
+        ok = isinstance(data, LoginPassword) and (data.login, data.password) == (
+            self.username.encode(),
+            self.password.encode(),
+        )
+        return AuthResult(success=ok, handled=False)
+
+    def secret(self, port: int) -> dict[str, str]:
+        return {
+            "host": "127.0.0.1",
+            "port": str(port),
+            "security": "none",
+            "username": self.username,
+            "password": self.password,
+        }
+
+
+@pytest.fixture
+def relay() -> Iterator[tuple[Relay, int]]:
+    mailbox = Relay()
+    controller = Controller(
+        mailbox,
+        hostname="127.0.0.1",
+        port=free_port(),
+        authenticator=mailbox.authenticate,
+        auth_required=True,
+        auth_require_tls=False,
+    )
+    controller.start()
+    try:
+        yield mailbox, controller.port
+    finally:
+        controller.stop()
+
+
+INVITATIONS = {
+    "dashboardUrl": "https://dashboard.example.com",
+    "from": "People Ops <people-ops@example.com>",
+    "smtpSecretRef": {"name": "smtp"},
+}
+
+
+async def test_invitations_are_sent_and_counted(
+    cluster: Cluster,
+    start_operator: OperatorStarter,
+    org: Sandbox,
+    directory: Directory,
+    sqlite_url: str,
+    relay: tuple[Relay, int],
+    logs: LogCapture,
+) -> None:
+    mailbox, port = relay
+    ns = await setup_integration(cluster, org)
+    await cluster.kube.apply_secret(ns, "smtp", mailbox.secret(port))
+    await start_operator([ns], database_url=sqlite_url, okta_url=org.url)
+    await ready(cluster, ns)
+    assert mailbox.received == []
+
+    # Turned on later: employees synced before are not invited by a sync...
+    await cluster.kube.patch_spec(ns, "acme", {"invitations": {"enabled": True, **INVITATIONS}})
+    status = await wait_for_status(
+        cluster.kube, ns, "acme", lambda st: st.get("observedGeneration") == 2, what="generation 2"
+    )
+    assert status["invitations"] == {"sent": 0, "pending": 0, "failed": 0}
+
+    # ...but on request, through the annotation.
+    await annotate(cluster, ns, "acme", **{"hris.dev/invite-all-pending": "first"})
+    status = await wait_for_status(
+        cluster.kube,
+        ns,
+        "acme",
+        lambda st: st.get("lastHandledInviteAllPending") == "first",
+        what="the invitations",
+    )
+    invitable = [r for r in rows(directory, f"{ns}/acme") if r["active"] and r["work_email"]]
+    assert status["invitations"] == {"sent": len(invitable), "pending": 0, "failed": 0}
+    assert sorted(r for e in mailbox.received for r in e.rcpt_tos) == sorted(
+        r["work_email"] for r in invitable
+    )
+    reasons = [e["reason"] for e in await cluster.kube.events(ns, "acme")]
+    assert "InvitationsQueued" in reasons and "InvitationsSent" in reasons
+    assert mailbox.password not in logs.text
+
+    # A second request invites nobody twice.
+    await annotate(cluster, ns, "acme", **{"hris.dev/invite-all-pending": "second"})
+    await wait_for_status(
+        cluster.kube,
+        ns,
+        "acme",
+        lambda st: st.get("lastHandledInviteAllPending") == "second",
+        what="the second request",
+    )
+    assert len(mailbox.received) == len(invitable)
+
+
+async def syncs_seen(operator: Any, key: str) -> float:
+    """How many syncs of ``key`` this operator's metrics count (any outcome)."""
+    async with httpx.AsyncClient() as http:
+        text = (await http.get(operator.metrics_url)).text
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith("okta_hris_syncs_total{") and f'integration="{key}"' in line:
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+async def test_replicas_peer_and_only_the_highest_priority_one_syncs(
+    cluster: Cluster,
+    start_operator: OperatorStarter,
+    org: Sandbox,
+    sqlite_url: str,
+    logs: LogCapture,
+) -> None:
+    ns = await cluster.namespace()
+    await cluster.kube.create(
+        {
+            "apiVersion": "kopf.dev/v1",
+            "kind": "KopfPeering",
+            "metadata": {"name": "okta-hris", "namespace": ns},
+        }
+    )
+    await cluster.kube.apply_secret(ns, TOKEN_SECRET, {"token": org.token})
+    common = {"database_url": sqlite_url, "okta_url": org.url, "peering": "okta-hris"}
+    standby = await start_operator([ns], priority=100, **common)
+    active = await start_operator([ns], priority=200, **common)
+    await eventually(
+        probing(lambda: "Pausing operations in favour of" in logs.text),
+        what="the standby to pause",
+    )
+
+    await cluster.kube.create(integration(ns, "acme", secret=TOKEN_SECRET))
+    await ready(cluster, ns)
+    key = f"{ns}/acme"
+    assert await syncs_seen(active, key) == 1
+    assert await syncs_seen(standby, key) == 0
+
+    # The active replica goes away: the standby takes over and answers requests.
+    await active.stop()
+    await annotate(cluster, ns, "acme", **{"hris.dev/resync-requested-at": "failover"})
+    await wait_for_status(
+        cluster.kube,
+        ns,
+        "acme",
+        lambda st: st.get("lastHandledResyncAt") == "failover",
+        what="the standby to take over",
+        within=60,
+    )
+    assert await syncs_seen(standby, key) == 1
+
+
+async def test_the_run_command_serves_until_terminated(
+    cluster: Cluster, org: Sandbox, sqlite_url: str, tmp_path: Path
+) -> None:
+    """``okta-hris run`` as a process: the handlers, probes, metrics and SIGTERM."""
+    ns = await setup_integration(cluster, org)
+    liveness, metrics = free_port(), free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("HRIS_", "KUBECONFIG"))},
+        "HRIS_DATABASE_URL": sqlite_url,
+        "HRIS_OKTA_URL": org.url,
+    }
+    process = await asyncio.create_subprocess_exec(
+        str(Path(sys.executable).with_name("okta-hris")),
+        "run",
+        "-n",
+        ns,
+        "--standalone",
+        "--kubeconfig",
+        str(cluster.kubeconfig),
+        f"--liveness-port={liveness}",
+        f"--metrics-port={metrics}",
+        "--log-format=json",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    try:
+        await ready(cluster, ns)
+        async with httpx.AsyncClient() as http:
+            probe = await eventually(
+                lambda: _get(http, f"http://127.0.0.1:{liveness}/healthz"), what="liveness"
+            )
+            assert probe.status_code == 200
+            text = (await http.get(f"http://127.0.0.1:{metrics}/metrics")).text
+        assert f'okta_hris_employees{{integration="{ns}/acme",state="active"}}' in text
+    finally:
+        if process.returncode is None:
+            process.send_signal(signal.SIGTERM)
+        output, _ = await asyncio.wait_for(process.communicate(), timeout=60)
+    assert process.returncode == 0, output.decode()[-3000:]
+    assert org.token not in output.decode()
+
+
+async def _get(http: httpx.AsyncClient, url: str) -> httpx.Response | None:
+    try:
+        return await http.get(url)
+    except httpx.TransportError:
+        return None
+
+
+def sync_windows(cluster: Cluster, ns: str, name: str) -> list[tuple[int, int]]:
+    """(resourceVersion shown Syncing, resourceVersion shown done) of each sync, from kmock's
+    history of the object: resource versions order every write of the API server."""
+    assert cluster.apiserver is not None
+    history = cluster.apiserver.objects[("hris.dev/v1alpha1/oktaintegrations", ns, name)].history
+    windows: list[tuple[int, int]] = []
+    started: int | None = None
+    for version in history:
+        if version is None:
+            continue
+        reconciling = condition(dict(version.get("status") or {}), "Reconciling").get("status")
+        revision = int(version["metadata"]["resourceVersion"])
+        if reconciling == "True" and started is None:
+            started = revision
+        elif reconciling == "False" and started is not None:
+            windows.append((started, revision))
+            started = None
+    return windows
+
+
+@pytest.mark.parametrize("limit", [1, 3])
+async def test_concurrent_syncs_are_capped(
+    cluster: Cluster, start_operator: OperatorStarter, org: Sandbox, sqlite_url: str, limit: int
+) -> None:
+    if cluster.apiserver is None:
+        pytest.skip("reads the API server's history of writes (kmock only)")
+    org.set_latency(0.05)
+    names = ["a", "b", "c"]
+    ns = await setup_integration(cluster, org, name=names[0])
+    for name in names[1:]:
+        await cluster.kube.create(integration(ns, name, secret=TOKEN_SECRET))
+    environ = {"HRIS_MAX_CONCURRENT_SYNCS": str(limit)}
+    await start_operator([ns], database_url=sqlite_url, okta_url=org.url, environ=environ)
+    for name in names:
+        await ready(cluster, ns, name)
+
+    windows = sorted(w for name in names for w in sync_windows(cluster, ns, name))
+    assert len(windows) == len(names)
+    overlapping = max(
+        sum(1 for start, end in windows if start <= moment < end) for moment, _ in windows
+    )
+    if limit == 1:
+        assert overlapping == 1
+    else:
+        assert overlapping > 1  # they do run side by side when allowed
