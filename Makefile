@@ -32,6 +32,7 @@ test: venv lint typecheck pytest
 
 crd: venv
 	$(BIN)/python -m okta_hris.crd > crds/oktaintegrations.hris.dev.yaml
+	cp crds/oktaintegrations.hris.dev.yaml charts/okta-hris-operator/crds/
 
 bench: venv
 	$(BIN)/python bench/sandbox_throughput.py

@@ -56,6 +56,7 @@ class Settings:
     allowed_domains: tuple[str, ...] = DEFAULT_OKTA_DOMAINS
     okta_url: str | None = None
     max_concurrent_syncs: int = 4
+    okta_max_retries: int = 6  # retries of one Okta request (429, 5xx, timeouts) before giving up
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -67,18 +68,23 @@ class Settings:
         okta_url = env.get("HRIS_OKTA_URL") or None
         if okta_url:
             okta_url = check_okta_url_override(okta_url)
-        raw_max = env.get("HRIS_MAX_CONCURRENT_SYNCS", "4")
-        try:
-            max_syncs = int(raw_max)
-        except ValueError:
-            raise ConfigError(
-                f"HRIS_MAX_CONCURRENT_SYNCS must be a whole number, not {raw_max!r}"
-            ) from None
-        if max_syncs < 1:
-            raise ConfigError("HRIS_MAX_CONCURRENT_SYNCS must be at least 1")
+        max_syncs = _whole_number(env, "HRIS_MAX_CONCURRENT_SYNCS", 4, minimum=1)
+        retries = _whole_number(env, "HRIS_OKTA_MAX_RETRIES", 6, minimum=0)
         return cls(
             database_url=env.get("HRIS_DATABASE_URL") or default_database_url(),
             allowed_domains=domains,
             okta_url=okta_url,
             max_concurrent_syncs=max_syncs,
+            okta_max_retries=retries,
         )
+
+
+def _whole_number(env: Mapping[str, str], name: str, default: int, *, minimum: int) -> int:
+    raw = env.get(name, str(default))
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, not {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}")
+    return value

@@ -687,6 +687,16 @@ class OktaIntegrationStatus(_StatusModel):
     )
     teams: Count | None = Field(default=None, description="Teams in the directory.")
     invitations: InvitationCounts | None = Field(default=None, description="Dashboard invitations.")
+    held_deactivations: int | None = Field(
+        default=None,
+        ge=0,
+        description=f"Deactivations the safety hold is holding; {APPROVE_DEACTIVATIONS_ANNOTATION} "
+        "with this count releases it.",
+    )
+    last_handled_invite_all_pending: str | None = Field(
+        default=None,
+        description="The hris.dev/invite-all-pending value whose invitations have been queued.",
+    )
 
     def condition(self, type_: str) -> Condition | None:
         """The condition of that type, if set."""

@@ -354,6 +354,8 @@ def full_status() -> OktaIntegrationStatus:
         employees=EmployeeCounts(total=430, active=412, inactive=18),
         teams=37,
         invitations=InvitationCounts(sent=3, pending=0, failed=0),
+        held_deactivations=12,
+        last_handled_invite_all_pending="2026-11-28T12:00:00Z",
     )
 
 

@@ -8,9 +8,11 @@ worker thread, since SQLAlchemy is synchronous). Deciding who belongs and what c
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -168,7 +170,9 @@ class _Fetcher:
             return group_id, frozenset(ids)
 
         # One listing per group, run concurrently under the client's own concurrency cap.
-        return dict(await asyncio.gather(*(one(g) for g in group_ids)))
+        async with _failing_fast() as group:
+            tasks = [group.create_task(one(g)) for g in group_ids]
+        return dict(t.result() for t in tasks)
 
     async def deleted_user_ids(self, since: datetime, until: datetime) -> set[str]:
         deleted: set[str] = set()
@@ -180,16 +184,24 @@ class _Fetcher:
         return deleted
 
     async def full(self) -> OktaSnapshot:
-        users, groups = await asyncio.gather(self.users(SEARCH_ALL_USERS), self.team_groups())
+        async with _failing_fast() as group:
+            users_task = group.create_task(self.users(SEARCH_ALL_USERS))
+            groups_task = group.create_task(self.team_groups())
+        groups = groups_task.result()
         members = await self.members(groups)
+        users = users_task.result()
         return OktaSnapshot(users={u.id: u for u in users}, groups=groups, members=members)
 
     async def incremental(self, state: DirectoryState, watermark: datetime) -> OktaSnapshot:
         since = watermark.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-        changed_users, groups, deleted = await asyncio.gather(
-            self.users(f'lastUpdated gt "{since}"'),
-            self.team_groups(),
-            self.deleted_user_ids(watermark, _now()),
+        async with _failing_fast() as group:
+            users_task = group.create_task(self.users(f'lastUpdated gt "{since}"'))
+            groups_task = group.create_task(self.team_groups())
+            deleted_task = group.create_task(self.deleted_user_ids(watermark, _now()))
+        changed_users, groups, deleted = (
+            users_task.result(),
+            groups_task.result(),
+            deleted_task.result(),
         )
         # Groups are listed whole (one cheap page for most orgs) so that deleted groups show;
         # members are re-listed only where Okta says membership or the group moved.
@@ -210,6 +222,29 @@ class _Fetcher:
             for gid in groups
         }
         return OktaSnapshot(users=users, groups=groups, members=members)
+
+
+@contextlib.asynccontextmanager
+async def _failing_fast() -> AsyncIterator[asyncio.TaskGroup]:
+    """A TaskGroup whose first failure cancels the other listings and is raised as itself.
+
+    Unlike ``asyncio.gather``, no listing keeps calling Okta after another failed; unlike a
+    bare TaskGroup, callers see ``OktaUnavailable`` rather than an ExceptionGroup.
+    """
+    try:
+        async with asyncio.TaskGroup() as group:
+            yield group
+    except BaseExceptionGroup as failure:
+        raise _first_error(failure) from None
+
+
+def _first_error(failure: BaseExceptionGroup[BaseException]) -> BaseException:
+    for error in failure.exceptions:
+        if isinstance(error, BaseExceptionGroup):
+            return _first_error(error)
+        if not isinstance(error, asyncio.CancelledError):
+            return error
+    return failure.exceptions[0]
 
 
 def _next_state(
@@ -236,7 +271,7 @@ async def run_sync(
     settings: Settings,
     *,
     progress: SyncProgress | None = None,
-    client_factory: ClientFactory = OktaClient,
+    client_factory: ClientFactory | None = None,
 ) -> SyncReport:
     """Sync one integration. Raises the errors of ``okta_hris.errors``; a failure changes nothing.
 
@@ -255,7 +290,10 @@ async def run_sync(
     )
     stats = SyncStats()
     try:
-        async with client_factory(base_url, request.token) as client:
+        factory = client_factory or functools.partial(
+            OktaClient, max_retries=settings.okta_max_retries
+        )
+        async with factory(base_url, request.token) as client:
             fetcher = _Fetcher(client, request.spec, progress)
             try:
                 if mode == "Full":
