@@ -285,3 +285,13 @@ def test_a_killed_sync_leaves_the_directory_as_it_was(
     sandbox.set_latency(0.0)
     after = okta_hris("directory", "employees", "--database", sqlite_url, "-o", "json").stdout
     assert after == rows
+
+
+def test_plan_creates_no_directory(sandbox: Sandbox, manifest: Path, tmp_path: Path) -> None:
+    target = tmp_path / "not-yet.db"
+    result = okta_hris(
+        "plan", "-f", str(manifest), "--okta-url", sandbox.url, "--database", f"sqlite:///{target}"
+    )
+    assert result.returncode == 0, result.stderr
+    assert "would create" in result.stdout
+    assert not target.exists()

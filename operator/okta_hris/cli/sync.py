@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from sqlalchemy import make_url
 
 from okta_hris.cli.common import (
     EXIT_CHANGES,
@@ -237,6 +238,19 @@ def deliver_invitations(job: SyncJob, directory: Directory) -> None:
     )
 
 
+def _existing_or_empty(url: str) -> str:
+    """A plan writes nothing, not even a new SQLite file: plan against an empty one in memory."""
+    parsed = make_url(url)
+    on_disk = parsed.get_backend_name() == "sqlite" and parsed.database not in (
+        None,
+        "",
+        ":memory:",
+    )
+    if on_disk and not Path(str(parsed.database)).exists():
+        return "sqlite://"
+    return url
+
+
 _file_option = click.option(
     "-f",
     "--file",
@@ -316,7 +330,7 @@ def plan_command(
     """Show what a sync of FILE would change, writing nothing."""
     settings = load_settings()
     job = load_job(file, name, token_file, okta_url, settings)
-    with Directory.open(resolve_database_url(database, settings)) as directory:
+    with Directory.open(_existing_or_empty(resolve_database_url(database, settings))) as directory:
         report = run_job(job, directory, settings, dry_run=True, force_full=full)
     print_plan(report, limit)
     if exit_code and report.changed:
