@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+
 from okta_hris.sandbox import Sandbox, SandboxConfig, run_sandbox
 
 POSTGRES_ADMIN_URL = os.environ.get(
