@@ -18,14 +18,13 @@ import argparse
 import re
 import shlex
 import signal
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
 
 import httpx
 
-TOKEN = "bench-token"
+from sandbox_process import TOKEN, start_sandbox
 
 
 @dataclass
@@ -64,22 +63,6 @@ def page_through(client: httpx.Client, limit: int, *, decode: bool = True) -> Pa
     return Pass(users, pages, size, elapsed)
 
 
-def start_sandbox(users: int, groups: int) -> tuple[subprocess.Popen[str], str]:
-    command = [
-        sys.executable, "-m", "okta_hris", "sandbox",
-        "--users", str(users), "--groups", str(groups), "--seed", "7",
-        "--port", "0", "--token", TOKEN, "--no-rate-limits",
-    ]  # fmt: skip
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    assert process.stdout is not None
-    line = process.stdout.readline()
-    match = re.search(r"listening on (http://\S+)", line)
-    if match is None:
-        process.kill()
-        raise SystemExit(f"the sandbox did not start: {line!r}")
-    return process, match.group(1)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--users", type=int, default=10_000)
@@ -89,7 +72,7 @@ def main() -> None:
     args = parser.parse_args()
 
     started = time.perf_counter()
-    process, url = start_sandbox(args.users, args.groups)
+    process, url = start_sandbox(args.users, args.groups, "--no-rate-limits")
     print(f"sandbox with {args.users:,} users up in {time.perf_counter() - started:.1f} s at {url}")
     try:
         headers = {"Authorization": f"SSWS {TOKEN}"}

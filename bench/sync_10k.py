@@ -14,9 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import re
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -27,27 +24,12 @@ from okta_hris.config import Settings
 from okta_hris.directory.store import Directory
 from okta_hris.spec import OktaIntegrationSpec
 from okta_hris.sync.engine import SyncReport, SyncRequest, run_sync
+from sandbox_process import TOKEN, start_sandbox
 
-TOKEN = "bench-token"
 KEY = "bench/acme"
 SPEC = OktaIntegrationSpec.model_validate(
     {"okta": {"subdomain": "bench", "tokenSecretRef": {"name": "okta"}}}
 )
-
-
-def start_sandbox(users: int, groups: int) -> tuple[subprocess.Popen[str], str]:
-    command = [
-        sys.executable, "-m", "okta_hris", "sandbox", "--users", str(users),
-        "--groups", str(groups), "--seed", "7", "--port", "0", "--token", TOKEN,
-    ]  # fmt: skip
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    assert process.stdout is not None
-    line = process.stdout.readline()
-    match = re.search(r"listening on (http://\S+)", line)
-    if match is None:
-        process.kill()
-        raise SystemExit(f"the sandbox did not start: {line!r}")
-    return process, match.group(1)
 
 
 def timed_sync(url: str, directory: Directory) -> tuple[SyncReport, float]:
