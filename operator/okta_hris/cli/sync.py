@@ -10,7 +10,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import click
-from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    Progress,
+    SpinnerColumn,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 from sqlalchemy import make_url
 
@@ -93,9 +100,15 @@ class ListingProgress:
         self._progress = progress
         self._tasks: dict[str, TaskID] = {}
 
+    def start(self, listing: str, total: int | None) -> None:
+        if listing in self._tasks:
+            self._progress.update(self._tasks[listing], total=total)
+        else:
+            self._tasks[listing] = self._progress.add_task(f"Okta {listing}", total=total)
+
     def advance(self, listing: str, count: int) -> None:
         if listing not in self._tasks:
-            self._tasks[listing] = self._progress.add_task(f"Okta {listing}", total=None)
+            self.start(listing, None)
         self._progress.advance(self._tasks[listing], count)
 
 
@@ -106,7 +119,8 @@ def listing_progress(enabled: bool) -> Iterator[ListingProgress | None]:
         return
     progress = Progress(
         SpinnerColumn(),
-        TextColumn("{task.description}"),
+        TextColumn("{task.description:<18}"),
+        BarColumn(),
         TextColumn("[bold]{task.completed:,.0f}"),
         TimeElapsedColumn(),
         console=stderr,

@@ -57,6 +57,8 @@ DELETION_EVENT = "user.lifecycle.delete.initiated"
 class SyncProgress(Protocol):
     """Told about listings as they go (the CLI draws a progress bar from it)."""
 
+    def start(self, listing: str, total: int | None) -> None: ...
+
     def advance(self, listing: str, count: int) -> None: ...
 
 
@@ -169,6 +171,9 @@ class _Fetcher:
             self._advance("memberships", 1)
             return group_id, frozenset(ids)
 
+        group_ids = list(group_ids)
+        if self.progress is not None:
+            self.progress.start("memberships", len(group_ids))
         # One listing per group, run concurrently under the client's own concurrency cap.
         async with _failing_fast() as group:
             tasks = [group.create_task(one(g)) for g in group_ids]
