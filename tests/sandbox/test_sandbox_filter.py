@@ -83,6 +83,7 @@ def test_and_or_with_parentheses(http: httpx.Client, users: list[User]) -> None:
         'created gt "2020-01-01T00:00:00.000Z"',  # only lastUpdated takes dates
         'status gt "A"',  # comparisons only on lastUpdated
         'not status eq "ACTIVE"',
+        'not (status eq "ACTIVE")',  # Okta's user filter has no not; only the System Log's does
         "status eq",
     ],
 )

@@ -45,6 +45,7 @@ def snapshot(users: int, groups: int, seed: int) -> list[Any]:
 def test_the_same_seed_gives_the_same_org() -> None:
     assert snapshot(300, 25, seed=7) == snapshot(300, 25, seed=7)
     assert snapshot(300, 25, seed=7) != snapshot(300, 25, seed=8)
+    assert snapshot(50, 9, seed=3) == snapshot(50, 9, seed=3)
 
 
 def test_the_same_seed_serves_the_same_org_over_http(
@@ -88,7 +89,7 @@ def test_names_are_unicode_long_and_punctuated(users: list[User]) -> None:
     assert sum(not n.isascii() for n in names) > 100
     assert any(re.search(r"[\u3040-\u30ff\u4e00-\u9fff]", n) for n in names)  # CJK
     assert any("'" in n for n in names) and any("-" in n for n in names)
-    assert any(len(n) >= 30 for n in last)
+    assert any(len(n) >= 30 for n in last) and any(len(n) == 50 for n in last)
     assert all(u["profile"]["login"].isascii() for u in users)
     assert len({u["profile"]["login"].casefold() for u in users}) == len(users)
 
@@ -210,6 +211,33 @@ def test_group_sizes_and_memberships(org: Any) -> None:
     in_none = [u for u in org.all_users() if u.id not in memberships]
     assert 20 < len(in_none) < 150
     assert max(memberships.values()) >= 8
+
+
+@pytest.mark.parametrize("seed", range(12))
+@pytest.mark.parametrize(("groups", "app_groups"), [(8, 0), (9, 1), (20, 2), (50, 6)])
+def test_app_groups_are_a_quota_not_a_coin_flip(seed: int, groups: int, app_groups: int) -> None:
+    org = generate_org(users=60, groups=groups, seed=seed, clock=Clock(), custom_attributes=())
+    others = [g for g in org.all_groups() if g.type != "BUILT_IN"]
+    assert sum(g.type == "APP_GROUP" for g in others) == app_groups
+    # The core teams keep their names, whatever comes after them.
+    assert {*CORE[: min(groups, 8)]} <= {g.name for g in others}
+
+
+def test_the_shared_org_has_an_app_group(http: httpx.Client) -> None:
+    groups = http.get("/api/v1/groups", params={"filter": 'type eq "APP_GROUP"'}).json()
+    assert len(groups) == 2 and all(g["profile"]["name"].startswith("AD: ") for g in groups)
+
+
+@pytest.mark.parametrize("seed", range(12))
+@pytest.mark.parametrize("users", [50, 200, 1000])
+def test_some_surname_is_exactly_at_the_limit(seed: int, users: int) -> None:
+    org = generate_org(users=users, groups=0, seed=seed, clock=Clock(), custom_attributes=())
+    at_limit = [u for u in org.all_users() if len(u.profile["lastName"]) == 50]
+    assert at_limit
+    for user in at_limit:
+        assert len(user.profile["login"]) <= 100 and len(user.profile["email"]) <= 100
+    small = generate_org(users=49, groups=0, seed=seed, clock=Clock(), custom_attributes=())
+    assert all(len(u.profile["lastName"]) <= 50 for u in small.all_users())
 
 
 def test_shared_org_is_the_documented_size(http: httpx.Client) -> None:

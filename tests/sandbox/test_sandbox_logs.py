@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 
+from okta_hris.sandbox import Sandbox
 from okta_hris.sandbox.clock import format_time
 
-from .sandbox_http import links, list_all, pages
+from .sandbox_http import client_for, links, list_all, pages
 
 Event = dict[str, Any]
 
@@ -165,3 +167,74 @@ def test_pages_default_to_100_events(empty_http: httpx.Client) -> None:
     assert len(first.json()) == 100 and "next" in links(first)
     rest = empty_http.get(links(first)["next"])
     assert len(rest.json()) == 10 and "next" not in links(rest)
+
+
+def cursor_of(url: str) -> str:
+    return str(httpx.URL(url).params["after"])
+
+
+def test_a_cursor_past_the_end_is_400_not_a_silent_skip(empty_http: httpx.Client) -> None:
+    cursor = cursor_of(links(empty_http.get("/api/v1/logs"))["next"])
+    seq, _, log_id = cursor.partition("_")
+    assert seq == "0" and log_id
+    # A cursor beyond the last event would skip the events written up to it later on.
+    ahead = empty_http.get("/api/v1/logs", params={"after": f"5_{log_id}"})
+    assert ahead.status_code == 400
+    body = ahead.json()
+    assert body["errorCode"] == "E0000001"
+    assert body["errorSummary"] == "Api validation failed: after"
+    make_user(empty_http, "Ann", activate=True)
+    # The cursor handed out before is still good and sees the new events.
+    fresh = empty_http.get("/api/v1/logs", params={"after": cursor})
+    assert [e["eventType"] for e in fresh.json()] == [
+        "user.lifecycle.create",
+        "user.lifecycle.activate",
+    ]
+    assert empty_http.get("/api/v1/logs", params={"after": f"2_{log_id}"}).status_code == 200
+    assert empty_http.get("/api/v1/logs", params={"after": f"3_{log_id}"}).status_code == 400
+
+
+def test_a_cursor_from_another_sandbox_is_400(
+    empty_http: httpx.Client, sandbox_factory: Callable[..., Sandbox]
+) -> None:
+    other = sandbox_factory(users=0, groups=0)
+    with client_for(other) as client:
+        foreign = cursor_of(links(client.get("/api/v1/logs"))["next"])
+    response = empty_http.get("/api/v1/logs", params={"after": foreign})
+    assert response.status_code == 400
+    assert response.json()["errorSummary"] == "Api validation failed: after"
+
+
+@pytest.mark.parametrize("after", ["", "5", "-1", "x_y", "1_"])
+def test_a_malformed_cursor_names_after(empty_http: httpx.Client, after: str) -> None:
+    for params in ({"after": after}, {"after": after, "until": future()}):
+        response = empty_http.get("/api/v1/logs", params=params)
+        assert response.status_code == 400
+        body = response.json()
+        assert body["errorCode"] == "E0000001"
+        assert body["errorSummary"] == "Api validation failed: after"
+
+
+def test_the_log_filter_takes_not(empty_http: httpx.Client, history: list[Event]) -> None:
+    got = list_all(
+        empty_http,
+        "/api/v1/logs",
+        {"until": future(), "filter": 'not (eventType eq "user.lifecycle.create")'},
+    )
+    wanted = [e["uuid"] for e in history if e["eventType"] != "user.lifecycle.create"]
+    assert [e["uuid"] for e in got] == wanted and len(wanted) == 4
+    nested = list_all(
+        empty_http,
+        "/api/v1/logs",
+        {
+            "until": future(),
+            "filter": 'eventType sw "user." and not (eventType eq "user.lifecycle.create" '
+            'or eventType eq "nothing")',
+        },
+    )
+    assert [e["eventType"] for e in nested] == ["user.lifecycle.activate"] * 2
+
+
+def test_invalid_dates_in_the_log_filter_are_e0000030(empty_http: httpx.Client) -> None:
+    response = empty_http.get("/api/v1/logs", params={"filter": 'published gt "noon"'})
+    assert (response.status_code, response.json()["errorCode"]) == (400, "E0000030")

@@ -130,7 +130,22 @@ def test_concurrency_cap_answers_429_with_limit_zero(
     assert sorted(r.headers["x-rate-limit-remaining"] for r in admitted) == ["598", "599"]
 
 
-@pytest.mark.parametrize("bad", [{"users": 0}, {"window": 0}, {"concurrency": 0}])
+def test_a_token_share_limits_the_token_to_part_of_each_bucket() -> None:
+    assert RateLimitConfig().token_share == 1.0 and RateLimitConfig().limit_for("users") == 600
+    okta_default = RateLimitConfig(token_share=0.5)
+    assert [okta_default.limit_for(b) for b in ("users", "groups", "logs")] == [300, 250, 60]
+    limiter = RateLimiter(RateLimitConfig(users=4, token_share=0.5), clock=FakeTime(5.0))
+    first = limiter.acquire("users")
+    assert (first.limit, first.remaining) == (2, 1)
+    assert limiter.acquire("users").allowed and not limiter.acquire("users").allowed
+    tiny = RateLimiter(RateLimitConfig(logs=1, token_share=0.1), clock=FakeTime(5.0))
+    assert tiny.acquire("logs").allowed and not tiny.acquire("logs").allowed
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [{"users": 0}, {"window": 0}, {"concurrency": 0}, {"token_share": 0}, {"token_share": 1.5}],
+)
 def test_rate_limit_config_is_validated(bad: dict[str, float]) -> None:
     with pytest.raises(ValueError):
         RateLimitConfig(**bad)

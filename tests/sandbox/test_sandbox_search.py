@@ -207,7 +207,6 @@ def test_lt_or_gt_stands_in_for_ne(http: httpx.Client, users: list[User]) -> Non
         ('status ne "ACTIVE"', "no ne"),
         ('not (status eq "ACTIVE")', "no not"),
         ('profile.favouriteColour eq "blue"', "not in the profile schema"),
-        ('lastUpdated gt "yesterday"', "not a timestamp"),
         ('nickname eq "x"', "not an attribute"),
         ('status eq "ACTIVE" and', "syntax"),
     ],
@@ -219,6 +218,73 @@ def test_invalid_searches_are_400_e0000031(http: httpx.Client, expression: str, 
     assert body["errorCode"] == "E0000031"
     assert body["errorSummary"] == "Invalid search criteria."
     assert body["errorCauses"], why
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        'lastUpdated gt "yesterday"',
+        'created lt "2024-02-30T00:00:00.000Z"',
+        "lastUpdated gt 20240101",
+        'status eq "ACTIVE" and lastLogin ge "soon"',
+    ],
+)
+def test_invalid_dates_are_400_e0000030(http: httpx.Client, expression: str) -> None:
+    response = http.get("/api/v1/users", params={"search": expression})
+    assert response.status_code == 400
+    body = response.json()
+    assert body["errorCode"] == "E0000030"
+    assert body["errorSummary"] == (
+        "Dates must be of the form yyyy-MM-dd'T'HH:mm:ss.SSSZZ, e.g. 2013-01-01T12:00:00.000-07:00."
+    )
+
+
+@pytest.mark.parametrize(
+    ("path", "params"),
+    [
+        ("/api/v1/users", {"filter": 'lastUpdated gt "yesterday"'}),
+        ("/api/v1/groups", {"filter": 'lastMembershipUpdated gt "2026-01-01T25:00:00Z"'}),
+        ("/api/v1/groups", {"search": 'created gt "last year"'}),
+    ],
+)
+def test_invalid_dates_in_filters_are_e0000030_too(
+    http: httpx.Client, path: str, params: dict[str, str]
+) -> None:
+    response = http.get(path, params=params)
+    assert (response.status_code, response.json()["errorCode"]) == (400, "E0000030")
+
+
+@pytest.mark.parametrize("path", ["/api/v1/users", "/api/v1/groups"])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"search": 'status eq "ACTIVE"', "filter": 'status eq "ACTIVE"'},
+        {"search": 'status eq "ACTIVE"', "q": "a"},
+        {"filter": 'id eq "x"', "q": "a"},
+        {"search": "", "filter": ""},
+    ],
+)
+def test_search_filter_and_q_exclude_each_other(
+    http: httpx.Client, path: str, params: dict[str, str]
+) -> None:
+    response = http.get(path, params=params)
+    assert response.status_code == 400
+    body = response.json()
+    assert body["errorCode"] == "E0000033"
+    assert body["errorSummary"] == "Cannot specify a search query and filter in the same request."
+
+
+@pytest.mark.parametrize("path", ["/api/v1/users", "/api/v1/groups"])
+@pytest.mark.parametrize("name", ["search", "filter"])
+@pytest.mark.parametrize("value", ["", " ", "%20"])
+def test_an_empty_expression_is_400_however_it_is_spelled(
+    http: httpx.Client, path: str, name: str, value: str
+) -> None:
+    # httpx encodes "%20" as "%2520"; send the query string as it is instead.
+    query = f"{name}={value}" if value == "%20" else None
+    response = http.get(f"{path}?{query}") if query else http.get(path, params={name: value})
+    assert response.status_code == 400
+    assert response.json()["errorCode"] == "E0000031"
 
 
 def test_q_is_a_prefix_lookup_without_deprovisioned_users(

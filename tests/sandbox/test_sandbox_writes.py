@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
 
-from .sandbox_http import OKTA_TIME, list_all
+from okta_hris.sandbox import Sandbox
+
+from .sandbox_http import OKTA_TIME, client_for, every_user, list_all
 
 Json = dict[str, Any]
 
@@ -204,6 +207,56 @@ def test_suspend_and_unsuspend(empty_http: httpx.Client) -> None:
     assert event_types(empty_http)[-2:] == ["user.lifecycle.suspend", "user.lifecycle.unsuspend"]
 
 
+def test_suspend_and_unsuspend_preconditions_name_the_operation(empty_http: httpx.Client) -> None:
+    staged = create(empty_http, "Ida", activate=False)
+    for action, operation, cause in (
+        ("suspend", "suspendUser", "Cannot suspend a user that is not active"),
+        ("unsuspend", "unsuspendUser", "Cannot unsuspend a user that is not suspended"),
+    ):
+        body = lifecycle(empty_http, staged["id"], action).json()
+        assert body["errorCode"] == "E0000001"
+        assert body["errorSummary"] == f"Api validation failed: {operation}"
+        assert [c["errorSummary"] for c in body["errorCauses"]] == [cause]
+
+
+def test_unlock(sandbox_factory: Callable[..., Sandbox]) -> None:
+    sandbox = sandbox_factory(users=60, groups=0, seed=4)
+    with client_for(sandbox) as client:
+        locked = list_all(client, "/api/v1/users", {"filter": 'status eq "LOCKED_OUT"'})[0]
+        active = list_all(client, "/api/v1/users", {"filter": 'status eq "ACTIVE"'})[0]
+        refused = lifecycle(client, active["id"], "unlock")
+        assert refused.status_code == 403
+        body = refused.json()
+        assert body["errorCode"] == "E0000032"
+        assert body["errorSummary"] == "Unlock is not allowed for this user."
+        assert [c["errorSummary"] for c in body["errorCauses"]] == ["The user is not locked out."]
+        assert lifecycle(client, locked["id"], "unlock").status_code == 200
+        assert get_user(client, locked["id"])["status"] == "ACTIVE"
+        assert event_types(client) == ["user.account.unlock_by_admin"]
+
+
+def test_user_links_only_advertise_what_the_sandbox_serves(
+    sandbox_factory: Callable[..., Sandbox],
+) -> None:
+    sandbox = sandbox_factory(users=60, groups=0, seed=4)
+    with client_for(sandbox) as client:
+        users = every_user(client)
+        by_status = {user["status"]: user["id"] for user in users}
+        assert len(by_status) == 8
+        for status, user_id in sorted(by_status.items()):
+            links = get_user(client, user_id)["_links"]
+            assert "self" in links and "resetPassword" not in links, status
+            for name, link in links.items():
+                if name == "self":
+                    assert client.get(link["href"]).status_code == 200
+                    continue
+                assert link["method"] == "POST", (status, name)
+                # Following it may be refused (the user's status has moved on), but the
+                # endpoint exists.
+                response = client.post(link["href"])
+                assert response.status_code != 404, (status, name, response.text)
+
+
 def test_deactivate_and_activate_again(empty_http: httpx.Client) -> None:
     user = create(empty_http, "Kim", activate=True)
     assert lifecycle(empty_http, user["id"], "deactivate").status_code == 200
@@ -232,7 +285,7 @@ def test_activation_preconditions(empty_http: httpx.Client) -> None:
     reactivated = lifecycle(empty_http, provisioned["id"], "reactivate")
     assert reactivated.status_code == 200 and reactivated.json()["activationUrl"]
     assert error_code(lifecycle(empty_http, active["id"], "reactivate")) == (403, "E0000038")
-    assert error_code(lifecycle(empty_http, active["id"], "unlock")) == (403, "E0000038")
+    assert error_code(lifecycle(empty_http, active["id"], "unlock")) == (403, "E0000032")
     assert error_code(lifecycle(empty_http, active["id"], "teleport")) == (404, "E0000008")
 
 

@@ -20,6 +20,7 @@ from aiohttp import web
 from okta_hris.sandbox import errors
 from okta_hris.sandbox.clock import parse_time
 from okta_hris.sandbox.expressions import (
+    DateFormatError,
     ExpressionError,
     Grammar,
     Predicate,
@@ -166,8 +167,20 @@ async def read_body(request: web.Request) -> dict[str, Any]:
 def compile_or_reject(text: str, grammar: Grammar) -> Predicate:
     try:
         return compile_text(text, grammar)
+    except DateFormatError:
+        raise errors.invalid_date() from None
     except ExpressionError as problem:
         raise errors.invalid_search(str(problem)) from None
+
+
+def query_parameters(request: web.Request) -> tuple[str | None, str | None, str | None]:
+    """``search``, ``filter`` and ``q`` of a listing; Okta takes at most one of them. A present
+    but empty ``search`` or ``filter`` is an empty expression, not an absent one."""
+    query = request.query
+    search, filter_text, q = query.get("search"), query.get("filter"), query.get("q")
+    if sum(value is not None for value in (search, filter_text, q)) > 1:
+        raise errors.search_and_filter()
+    return search, filter_text, q
 
 
 def take(
@@ -253,9 +266,9 @@ async def list_users(request: web.Request) -> web.Response:
     org = state.org
     query = request.query
     base = base_url(request)
-    search, filter_text, q = query.get("search"), query.get("filter"), query.get("q")
+    search, filter_text, q = query_parameters(request)
 
-    if search:
+    if search is not None:
         predicate = compile_or_reject(search, state.user_search)
         limit = limit_param(request, USERS_DEFAULT_LIMIT, USERS_MAX_LIMIT)
         sort_by = query.get("sortBy")
@@ -274,7 +287,7 @@ async def list_users(request: web.Request) -> web.Response:
             items = [user_list_bytes(org.users[i], base) for i in ids]
             return page_response(request, items, next_after)
         users, more = take(org.users_after(query.get("after")), limit, predicate)
-    elif filter_text:
+    elif filter_text is not None:
         predicate = compile_or_reject(filter_text, state.user_filter)
         limit = limit_param(request, USERS_DEFAULT_LIMIT, USERS_MAX_LIMIT)
         users, more = take(org.users_after(query.get("after")), limit, predicate)
@@ -387,10 +400,10 @@ async def list_groups(request: web.Request) -> web.Response:
     query = request.query
     base = base_url(request)
     stats = _wants_stats(request)
-    search, filter_text, q = query.get("search"), query.get("filter"), query.get("q")
+    search, filter_text, q = query_parameters(request)
     keep: Predicate | None = None
 
-    if search:
+    if search is not None:
         keep = compile_or_reject(search, state.group_search)
         limit = limit_param(request, GROUPS_DEFAULT_LIMIT, GROUPS_MAX_LIMIT)
         sort_by = query.get("sortBy")
@@ -408,7 +421,7 @@ async def list_groups(request: web.Request) -> web.Response:
             )
             items = [group_bytes(org.groups[i], base, stats=stats) for i in ids]
             return page_response(request, items, next_after)
-    elif filter_text:
+    elif filter_text is not None:
         keep = compile_or_reject(filter_text, state.group_filter)
         limit = limit_param(request, GROUPS_DEFAULT_LIMIT, GROUPS_MAX_LIMIT)
     elif q is not None:
@@ -520,7 +533,7 @@ async def list_logs(request: web.Request) -> web.Response:
             descending=order == "DESCENDING",
         )
     except LogQueryError as problem:
-        raise errors.validation_failed("since", str(problem)) from None
+        raise errors.validation_failed(problem.parameter, str(problem)) from None
     return page_response(request, [event.json for event in page.events], page.next_after)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from enum import StrEnum
 from typing import Self
 
@@ -18,6 +19,10 @@ class RateLimitConfig(BaseModel):
 
     The defaults are Okta's last published per-minute limits. ``window`` is configurable so a
     benchmark or a test can run Okta's ratios in seconds instead of minutes.
+
+    ``token_share`` is the share of each bucket the (single) API token may use. Okta's default
+    for a token is 0.5 (half of each org-wide limit); the sandbox defaults to 1.0, the whole
+    bucket, and reports the token's limit in ``X-Rate-Limit-Limit`` when a share is set.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -29,10 +34,14 @@ class RateLimitConfig(BaseModel):
     other: int = Field(default=600, ge=1, description="every other path")
     window: float = Field(default=60.0, gt=0, description="seconds")
     concurrency: int = Field(default=75, ge=1, description="requests in flight per org")
+    token_share: float = Field(
+        default=1.0, gt=0.0, le=1.0, description="share of each bucket one token may use"
+    )
 
     def limit_for(self, bucket: str) -> int:
+        """The requests per window the token may make in the bucket (at least one)."""
         limit: int = getattr(self, bucket)
-        return limit
+        return max(1, math.floor(limit * self.token_share))
 
 
 class FaultKind(StrEnum):

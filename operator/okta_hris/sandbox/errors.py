@@ -40,10 +40,11 @@ def validation_failed(field: str, *causes: str) -> ApiError:
     return ApiError(400, "E0000001", f"Api validation failed: {field}", list(causes))
 
 
-def precondition_failed(summary: str) -> ApiError:
+def precondition_failed(operation: str, cause: str) -> ApiError:
     """Okta answers a lifecycle call in the wrong status (suspend a non-active user, ...) with a
-    generic 400 E0000001 whose summary names the precondition."""
-    return ApiError(400, "E0000001", summary)
+    400 E0000001 that names the operation (``Api validation failed: suspendUser``) and gives the
+    reason as its cause."""
+    return validation_failed(operation, cause)
 
 
 def malformed_body() -> ApiError:
@@ -52,6 +53,20 @@ def malformed_body() -> ApiError:
 
 def invalid_search(*causes: str) -> ApiError:
     return ApiError(400, "E0000031", "Invalid search criteria.", list(causes))
+
+
+def search_and_filter() -> ApiError:
+    return ApiError(
+        400, "E0000033", "Cannot specify a search query and filter in the same request."
+    )
+
+
+def invalid_date() -> ApiError:
+    return ApiError(
+        400,
+        "E0000030",
+        "Dates must be of the form yyyy-MM-dd'T'HH:mm:ss.SSSZZ, e.g. 2013-01-01T12:00:00.000-07:00.",
+    )
 
 
 def invalid_token() -> ApiError:
@@ -68,6 +83,12 @@ def already_active() -> ApiError:
 
 def wrong_status() -> ApiError:
     return ApiError(403, "E0000038", "This operation is not allowed in the user's current status.")
+
+
+def unlock_not_allowed() -> ApiError:
+    return ApiError(
+        403, "E0000032", "Unlock is not allowed for this user.", ["The user is not locked out."]
+    )
 
 
 def not_found(resource_id: str, kind: str) -> ApiError:

@@ -5,8 +5,9 @@ or status eq "ACTIVE")`` into a tree; ``compile_expression`` checks the tree aga
 ``Grammar`` (what one query parameter of one endpoint accepts) and returns a predicate.
 
 ``and`` binds tighter than ``or``; parentheses group; operators and ``and``/``or`` are
-case-insensitive, attribute names are case-sensitive. ``not`` and SCIM's ``[...]`` value
-filters parse but no Okta endpoint the sandbox serves accepts them.
+case-insensitive, attribute names are case-sensitive. ``not`` parses everywhere but only
+grammars that list it in ``logical`` accept it (the System Log's filter; Okta rejects it in
+user and group searches). SCIM's ``[...]`` value filters are not supported anywhere.
 """
 
 from __future__ import annotations
@@ -31,6 +32,10 @@ _NUMBER = re.compile(r"-?\d+(\.\d+)?([eE][-+]?\d+)?\Z")
 
 class ExpressionError(ValueError):
     """The expression does not parse, or uses what the grammar does not allow."""
+
+
+class DateFormatError(ExpressionError):
+    """A date attribute compared with something that is not a timestamp (Okta's E0000030)."""
 
 
 @dataclass(frozen=True)
@@ -201,7 +206,8 @@ class AttributeRule:
 @dataclass
 class Grammar:
     """What one query parameter accepts. ``resolve`` maps an attribute name to its rule, or
-    None when the parameter does not support that attribute."""
+    None when the parameter does not support that attribute; ``logical`` lists the logical
+    operators it takes (``and``, ``or`` and, for some, ``not``)."""
 
     name: str
     resolve: Callable[[str], AttributeRule | None]
@@ -217,7 +223,10 @@ class Grammar:
 
 def compile_expression(expression: Expression, grammar: Grammar) -> Predicate:
     if isinstance(expression, Negation):
-        raise ExpressionError(f"{grammar.name} does not support 'not'")
+        if "not" not in grammar.logical:
+            raise ExpressionError(f"{grammar.name} does not support 'not'")
+        inner = compile_expression(expression.term, grammar)
+        return lambda record: not inner(record)
     if isinstance(expression, Logical):
         if expression.operator not in grammar.logical:
             raise ExpressionError(f"{grammar.name} does not support '{expression.operator}'")
@@ -246,11 +255,11 @@ def _compile_comparison(comparison: Comparison, grammar: Grammar) -> Predicate:
     fold = not grammar.case_sensitive
     if rule.kind == "date":
         if not isinstance(value, str):
-            raise ExpressionError(f"'{comparison.attribute}' needs a quoted timestamp")
+            raise DateFormatError(f"'{comparison.attribute}' needs a quoted timestamp")
         try:
             value = normalize_time(value)
         except ValueError:
-            raise ExpressionError(f"{value!r} is not a valid timestamp") from None
+            raise DateFormatError(f"{value!r} is not a valid timestamp") from None
         fold = False
     test = _value_test(operator, value, fold)
     return lambda record: _any(getter(record), test)

@@ -5,11 +5,13 @@ comes from one ``random.Random(seed)`` and every timestamp from a fixed base dat
 the clock, so all generated timestamps lie in the past and anything written through the API
 later is newer than all of them.
 
-The mess is deliberate, because the sync must cope with it: unicode and very long names,
+The mess is deliberate, because the sync must cope with it: unicode and very long names (in
+orgs of 50 users or more, at least one surname of exactly Okta's 50-character limit),
 missing display names, phones and addresses, phone numbers in a dozen national formats
 (some unparseable), lower-case and blank country codes, ``userType`` in mixed case, a custom
 ``employeeType``, every user status, users in many groups and in none, power-law group sizes,
-APP_GROUPs imported from Active Directory and the BUILT_IN Everyone group.
+APP_GROUPs imported from Active Directory (about 15% of the groups after the first eight, at
+least one) and the BUILT_IN Everyone group.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ STATUS_SHARES: tuple[tuple[str, float], ...] = (
     ("DEPROVISIONED", 0.08),
 )
 GROUPLESS_SHARE = 0.06  # users in no group but Everyone
-APP_GROUP_SHARE = 0.15  # of the groups after the first eight
+APP_GROUP_SHARE = 0.15  # of the groups after the first eight (at least one, if there are any)
 MAX_NAME = 50  # Okta's limit on firstName and lastName
 
 _ASCII = str.maketrans(
@@ -120,6 +122,9 @@ class OrgGenerator:
         self.user_count = users
         self.group_count = groups
         self.rng = random.Random(seed)
+        # The surname at the length limit draws from its own stream, so that it leaves the
+        # rest of the org as the main stream makes it.
+        self.long_name_rng = random.Random(f"{seed}/long-name")
         self.ids = IdFactory(random.Random(f"{seed}/ids"))
         self._emails: set[str] = set()
         self._ad_app_id: str | None = None
@@ -129,7 +134,13 @@ class OrgGenerator:
         employment = _quota(
             self.rng, self.user_count, [(e[0], e[1] / 100) for e in data.EMPLOYMENT]
         )
-        people = [self._person(s, e) for s, e in zip(statuses, employment, strict=True)]
+        long_name_at = (
+            self.long_name_rng.randrange(self.user_count) if self.user_count >= 50 else None
+        )
+        people = [
+            self._person(status, kind, long_name=index == long_name_at)
+            for index, (status, kind) in enumerate(zip(statuses, employment, strict=True))
+        ]
         for person in people:
             org.insert_user(person.user)
         self._assign_managers(people)
@@ -138,7 +149,7 @@ class OrgGenerator:
 
     # -- users ----------------------------------------------------------------------------------
 
-    def _person(self, status: str, employment: str) -> _Person:
+    def _person(self, status: str, employment: str, *, long_name: bool = False) -> _Person:
         rng = self.rng
         country = _weighted(rng, list(data.COUNTRIES), [c.weight for c in data.COUNTRIES])
         # Big offices are multicultural: one in five draws a name from another country.
@@ -146,6 +157,8 @@ class OrgGenerator:
         if rng.random() < 0.2:
             name_source = rng.choice(data.COUNTRIES)
         first, last = self._names(name_source)
+        if long_name:
+            last = self._surname_at_limit(name_source)
         profile = self._profile(country, first, last, employment, name_source.code == "JP")
         user = self._user(status, profile)
         return _Person(user, country.code, employment, rng.random() < GROUPLESS_SHARE)
@@ -167,6 +180,38 @@ class OrgGenerator:
             if len(joined) <= MAX_NAME:
                 first = _Name(joined, f"{first.ascii} {second.ascii}")
         return first, last
+
+    def _surname_at_limit(self, country: data.Country) -> _Name:
+        """A multi-barrelled surname of exactly ``MAX_NAME`` characters, from the country's
+        surnames where they can make one, else from another country's."""
+        rng = self.long_name_rng
+        others = [c for c in data.COUNTRIES if c is not country and c.code != "JP"]
+        rng.shuffle(others)
+        for source in [country, *others]:
+            names = [_name(entry) for entry in source.last_names]
+            for _ in range(200):
+                parts = [rng.choice(names)]
+                while True:
+                    room = MAX_NAME - len("-".join(p.display for p in parts)) - 1
+                    unused = [n for n in names if n not in parts]
+                    fits = [n for n in unused if len(n.display) == room]
+                    if fits:
+                        parts.append(rng.choice(fits))
+                        return _Name(
+                            "-".join(p.display for p in parts), "-".join(p.ascii for p in parts)
+                        )
+                    shorter = [n for n in unused if len(n.display) < room]
+                    if not shorter:
+                        break
+                    # Long parts first: three or four barrels, not seven short ones.
+                    weights = [len(n.display) ** 2 for n in shorter]
+                    parts.append(rng.choices(shorter, weights=weights, k=1)[0])
+        # Not reached with the reference data; an HR import would truncate at the limit.
+        surnames = [_name(entry) for source in others for entry in source.last_names]
+        return _Name(
+            "-".join(n.display for n in surnames)[:MAX_NAME],
+            "-".join(n.ascii for n in surnames)[:MAX_NAME],
+        )
 
     def _email(self, first: _Name, last: _Name) -> str:
         def clean(text: str) -> str:
@@ -371,11 +416,16 @@ class OrgGenerator:
         """(name, description, kind) for each group besides Everyone, in generation order."""
         rng = self.rng
         specs: list[tuple[str, str, str]] = list(data.CORE_GROUPS[: self.group_count])
+        extra = self.group_count - len(specs)
+        # A quota, not a coin flip per group: every org with groups beyond the core teams has
+        # an APP_GROUP, whatever the seed.
+        app_count = min(len(data.APP_GROUPS), max(round(extra * APP_GROUP_SHARE), min(extra, 1)))
+        app_slots = set(rng.sample(range(extra), app_count))
         more = list(data.MORE_GROUPS)
         apps = list(data.APP_GROUPS)
         serial = 0
-        while len(specs) < self.group_count:
-            if apps and rng.random() < APP_GROUP_SHARE:
+        for slot in range(extra):
+            if slot in app_slots:
                 name, description = apps.pop(0)
                 specs.append((name, description, "app"))
             elif more:

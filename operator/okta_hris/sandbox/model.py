@@ -175,22 +175,16 @@ class GroupRecord:
 # --- JSON rendering ----------------------------------------------------------------------------
 
 _POST = "POST"
+# The lifecycle operations each status allows, as Okta lists them in a user's ``_links``. Okta
+# also links the password, recovery-question and factor operations; the sandbox does not serve
+# those, so it does not advertise them either (nor the schema and type metadata links).
 _USER_LINKS: dict[str, tuple[str, ...]] = {
     "STAGED": ("activate", "deactivate"),
-    "PROVISIONED": ("reactivate", "resetPassword", "deactivate"),
-    "ACTIVE": (
-        "suspend",
-        "resetPassword",
-        "expirePassword",
-        "forgotPassword",
-        "changeRecoveryQuestion",
-        "deactivate",
-        "changePassword",
-        "resetFactors",
-    ),
-    "RECOVERY": ("resetPassword", "expirePassword", "deactivate", "reactivate"),
-    "PASSWORD_EXPIRED": ("resetPassword", "expirePassword", "deactivate", "changePassword"),
-    "LOCKED_OUT": ("unlock", "resetPassword", "deactivate"),
+    "PROVISIONED": ("reactivate", "deactivate"),
+    "ACTIVE": ("suspend", "deactivate"),
+    "RECOVERY": ("deactivate", "reactivate"),
+    "PASSWORD_EXPIRED": ("deactivate",),
+    "LOCKED_OUT": ("unlock", "deactivate"),
     "SUSPENDED": ("unsuspend", "deactivate"),
     "DEPROVISIONED": ("activate",),
 }
@@ -201,12 +195,6 @@ _LINK_PATHS = {
     "suspend": "lifecycle/suspend",
     "unsuspend": "lifecycle/unsuspend",
     "unlock": "lifecycle/unlock",
-    "resetPassword": "lifecycle/reset_password",
-    "expirePassword": "lifecycle/expire_password",
-    "resetFactors": "lifecycle/reset_factors",
-    "forgotPassword": "credentials/forgot_password",
-    "changeRecoveryQuestion": "credentials/change_recovery_question",
-    "changePassword": "credentials/change_password",
 }
 
 
@@ -215,8 +203,9 @@ def dumps(value: Any) -> bytes:
 
 
 def user_json(user: UserRecord, base: str, *, full: bool) -> dict[str, Any]:
-    """A User as Okta returns it: ``full`` for a single user (every link the status allows),
-    otherwise the collection form, whose ``_links`` holds only ``self``."""
+    """A User as Okta returns it: ``full`` for a single user (a link for every lifecycle
+    operation the status allows that the sandbox serves), otherwise the collection form, whose
+    ``_links`` holds only ``self``."""
     profile = dict(user.profile)
     for name in ALWAYS_PRESENT_ATTRIBUTES:
         profile.setdefault(name, None)
@@ -231,8 +220,6 @@ def user_json(user: UserRecord, base: str, *, full: bool) -> dict[str, Any]:
     if full:
         for name in _USER_LINKS.get(user.status, ()):
             links[name] = {"href": f"{href}/{_LINK_PATHS[name]}", "method": _POST}
-        links["schema"] = {"href": f"{base}/api/v1/meta/schemas/user/osc{user.type_id[3:]}"}
-        links["type"] = {"href": f"{base}/api/v1/meta/types/user/{user.type_id}"}
     links["self"] = {"href": href}
     return {
         "id": user.id,
@@ -608,7 +595,9 @@ class Org:
 
     def suspend(self, user: UserRecord, context: RequestContext | None) -> None:
         if user.status != "ACTIVE":
-            raise errors.precondition_failed("Cannot suspend a user that is not active")
+            raise errors.precondition_failed(
+                "suspendUser", "Cannot suspend a user that is not active"
+            )
         self._set_status(user, "SUSPENDED")
         self.log.append(
             "user.lifecycle.suspend",
@@ -620,7 +609,9 @@ class Org:
 
     def unsuspend(self, user: UserRecord, context: RequestContext | None) -> None:
         if user.status != "SUSPENDED":
-            raise errors.precondition_failed("Cannot unsuspend a user that is not suspended")
+            raise errors.precondition_failed(
+                "unsuspendUser", "Cannot unsuspend a user that is not suspended"
+            )
         self._set_status(user, "ACTIVE")
         self.log.append(
             "user.lifecycle.unsuspend",
@@ -632,11 +623,11 @@ class Org:
 
     def unlock(self, user: UserRecord, context: RequestContext | None) -> None:
         if user.status != "LOCKED_OUT":
-            raise errors.wrong_status()
+            raise errors.unlock_not_allowed()
         self._set_status(user, "ACTIVE")
         self.log.append(
-            "user.account.unlock",
-            "Unlock user account",
+            "user.account.unlock_by_admin",
+            "Unlock user account by admin",
             [_user_target(user)],
             context,
             legacy_event_type="core.user.config.user_status.account_unlock",

@@ -7,7 +7,8 @@
   takes ``gt/ge/lt/le``; values are case-sensitive.
 - ``/api/v1/groups?filter=``: ``id``, ``type``, ``lastUpdated``, ``lastMembershipUpdated``.
 - ``/api/v1/groups?search=``: any group profile attribute and the top-level properties.
-- ``/api/v1/logs?filter=``: any LogEvent attribute path, every operator.
+- ``/api/v1/logs?filter=``: any LogEvent attribute path, every operator, and ``not`` (Okta:
+  "all operators except [ ] are supported").
 """
 
 from __future__ import annotations
@@ -125,4 +126,4 @@ def log_filter_grammar() -> Grammar:
             return AttributeRule(event_attribute(attribute), _DATES, "date")
         return AttributeRule(event_attribute(attribute), _ALL)
 
-    return Grammar("filter", resolve, case_sensitive=False)
+    return Grammar("filter", resolve, case_sensitive=False, logical=frozenset({"and", "or", "not"}))

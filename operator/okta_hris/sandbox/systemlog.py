@@ -4,11 +4,17 @@ A *bounded* request (``until`` given, or ``sortOrder=DESCENDING``) reads a fixed
 of events and ends with a page that has no ``next`` link. A *polling* request (ascending, no
 ``until``) reads an open-ended stream: every response carries a ``next`` link, empty pages
 included, so a client can keep following it to receive new events.
+
+An ``after`` cursor is ``<seq>_<log id>``: the position of the last event read, in the log that
+handed it out. A cursor of another log (a sandbox since restarted) or past the last event
+written is rejected with a 400 rather than silently skipping the events written later.
 """
 
 from __future__ import annotations
 
 import json
+import re
+import secrets
 import uuid
 from bisect import bisect_left
 from dataclasses import dataclass
@@ -70,10 +76,6 @@ class StoredEvent:
     data: dict[str, Any]
     json: bytes
 
-    @property
-    def cursor(self) -> str:
-        return f"{self.seq}"
-
 
 @dataclass(frozen=True)
 class LogPage:
@@ -82,7 +84,14 @@ class LogPage:
 
 
 class LogQueryError(ValueError):
-    pass
+    """A query the System Log cannot answer; ``parameter`` names the query parameter at fault."""
+
+    def __init__(self, parameter: str, message: str) -> None:
+        super().__init__(message)
+        self.parameter = parameter
+
+
+_CURSOR = re.compile(r"(\d{1,18})_([0-9a-f]+)\Z")
 
 
 class SystemLog:
@@ -92,6 +101,7 @@ class SystemLog:
         self._token_id = token_id
         self._events: list[StoredEvent] = []
         self._published: list[str] = []
+        self._log_id = secrets.token_hex(4)  # tells this log's cursors from another one's
 
     def __len__(self) -> int:
         return len(self._events)
@@ -178,9 +188,9 @@ class SystemLog:
         end = until or self._clock.peek()
         start = since or end - DEFAULT_SINCE
         if since is not None and until is not None and since > until:
-            raise LogQueryError("since must not be after until")
+            raise LogQueryError("since", "since must not be after until")
         start_text, end_text = format_time(start), format_time(end)
-        after_seq = _parse_cursor(after) if after is not None else None
+        after_seq = self._parse_cursor(after) if after is not None else None
 
         # Events are stored in publication order, so the time window is one slice.
         low = bisect_left(self._published, start_text)
@@ -211,19 +221,33 @@ class SystemLog:
             last_scanned = index
 
         if bounded:
-            next_after = events[-1].cursor if more and events else None
+            next_after = self._cursor(events[-1].seq) if more and events else None
             return LogPage(events, next_after)
         # Polling: the cursor always advances to the last event looked at, so the next
         # request starts with what is written after this one.
         if events and more:
-            next_after = events[-1].cursor
+            next_seq = events[-1].seq
         elif last_scanned is not None:
-            next_after = self._events[last_scanned].cursor
-        elif after is not None:
-            next_after = str(after_seq)
+            next_seq = self._events[last_scanned].seq
+        elif after_seq is not None:
+            next_seq = after_seq
         else:
-            next_after = str(high)
-        return LogPage(events, next_after)
+            next_seq = high
+        return LogPage(events, self._cursor(next_seq))
+
+    def _cursor(self, seq: int) -> str:
+        return f"{seq}_{self._log_id}"
+
+    def _parse_cursor(self, after: str) -> int:
+        match = _CURSOR.match(after)
+        if match is None:
+            raise LogQueryError("after", f"after: invalid cursor {after!r}")
+        seq, log_id = int(match.group(1)), match.group(2)
+        if log_id != self._log_id:
+            raise LogQueryError("after", f"after: cursor {after!r} is not from this System Log")
+        if seq > len(self._events):
+            raise LogQueryError("after", f"after: cursor {after!r} is past the last event")
+        return seq
 
 
 def _matches(event: StoredEvent, predicate: Predicate | None, keywords: list[str]) -> bool:
@@ -233,16 +257,6 @@ def _matches(event: StoredEvent, predicate: Predicate | None, keywords: list[str
         text = event.json.decode().casefold()
         return all(keyword in text for keyword in keywords)
     return True
-
-
-def _parse_cursor(after: str) -> int:
-    try:
-        seq = int(after)
-    except ValueError:
-        raise LogQueryError(f"invalid after cursor {after!r}") from None
-    if seq < 0:
-        raise LogQueryError(f"invalid after cursor {after!r}")
-    return seq
 
 
 def event_attribute(path: str) -> Any:
