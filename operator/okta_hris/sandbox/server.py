@@ -321,6 +321,11 @@ def run_sandbox(config: SandboxConfig | None = None) -> Iterator[Sandbox]:
             return
         ready.set()
         loop.run_forever()
+        # Requests still held (a slow fault, a client that went away) end with the sandbox.
+        pending = asyncio.all_tasks(loop)
+        for task in pending:
+            task.cancel()
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
         loop.run_until_complete(loop.shutdown_asyncgens())
         loop.close()
 
