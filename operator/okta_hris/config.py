@@ -39,6 +39,10 @@ def is_loopback_host(host: str | None) -> bool:
 def check_okta_url_override(url: str) -> str:
     """A base URL replacing ``https://<subdomain>.<domain>``: https anywhere, http only on loopback."""
     parts = urlsplit(url)
+    try:
+        parts.port  # noqa: B018 - urlsplit checks the port only when asked
+    except ValueError:
+        raise ConfigError(f"Okta URL {url!r} has an invalid port") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(f"Okta URL {url!r} must be an absolute http(s) URL")
     if parts.scheme == "http" and not is_loopback_host(parts.hostname):

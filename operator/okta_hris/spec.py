@@ -290,7 +290,7 @@ class SyncSettings(_Model):
 
 
 # Codes people write that ISO 3166-1 does not have, and names pycountry does not know.
-_COUNTRY_HINTS = {
+COUNTRY_ALIASES = {
     "UK": "GB",
     "EL": "GR",
     "ENGLAND": "GB",
@@ -311,7 +311,7 @@ def _country_code(value: str) -> str:
     code = value.upper()
     if _COUNTRY_RE.fullmatch(value) and pycountry.countries.get(alpha_2=code) is not None:
         return code
-    suggestion = _COUNTRY_HINTS.get(code)
+    suggestion = COUNTRY_ALIASES.get(code)
     if suggestion is None:
         try:
             suggestion = pycountry.countries.lookup(value).alpha_2
@@ -648,6 +648,20 @@ class InvitationCounts(_StatusModel):
     failed: Count = Field(description="Invitations given up on.")
 
 
+class HandledApproval(_StatusModel):
+    """The last approval annotation the operator acted on; each value is used once."""
+
+    value: str = Field(description=f"The {APPROVE_DEACTIVATIONS_ANNOTATION} value.")
+    deactivations: Count | None = Field(
+        default=None, description="The size of the hold it answered (absent when none was held)."
+    )
+    result: Literal["Released", "HoldChanged", "NoMatchingHold"] = Field(
+        description="Released: the held sync applied. HoldChanged: the sync would now "
+        "deactivate another number, and is held again. NoMatchingHold: no hold of that size."
+    )
+    time: KubernetesTime = Field(description="When it was handled.")
+
+
 class OktaIntegrationStatus(_StatusModel):
     """The observed state of the integration, written by the operator."""
 
@@ -696,6 +710,11 @@ class OktaIntegrationStatus(_StatusModel):
     last_handled_invite_all_pending: str | None = Field(
         default=None,
         description="The hris.dev/invite-all-pending value whose invitations have been queued.",
+    )
+    last_handled_approval: HandledApproval | None = Field(
+        default=None,
+        description=f"The last {APPROVE_DEACTIVATIONS_ANNOTATION} value handled, and the hold "
+        "it answered: an approval is never used twice.",
     )
 
     def condition(self, type_: str) -> Condition | None:
@@ -880,10 +899,11 @@ def load_spec(
 # --- multi-document manifest files (okta-hris sync -f FILE) -------------------------------
 
 
-def _same_namespace(a: str | None, b: str | None) -> bool:
-    # A document without a namespace lands wherever kubectl's current namespace is, as does
-    # an integration without one, so an unset namespace matches any.
-    return a is None or b is None or a == b
+def _same_namespace(secret: str | None, integration: str | None) -> bool:
+    # A Secret without a namespace lands wherever the integration does. An integration without
+    # one is "default" for a sync without a cluster (its key is default/<name>), so a Secret
+    # named into another namespace is not its Secret: the same file must fail in a cluster too.
+    return secret is None or secret == (integration or "default")
 
 
 @dataclass(frozen=True)
@@ -1008,8 +1028,10 @@ def _secret_from(obj: dict[str, Any], label: str, source: str) -> SecretManifest
     for key, value in encoded.items():
         if not isinstance(value, str):
             raise ConfigError(f"{where}: data.{key} must be a base64 string")
+        # Kubernetes' decoder skips line breaks: block scalars and 76-column wrapping are fine.
+        unwrapped = value.replace("\r", "").replace("\n", "")
         try:
-            values[str(key)] = base64.b64decode(value, validate=True).decode("utf-8")
+            values[str(key)] = base64.b64decode(unwrapped, validate=True).decode("utf-8")
         except (binascii.Error, ValueError):
             raise ConfigError(
                 f"{where}: data.{key} is not valid base64 text (use stringData for plain text)"

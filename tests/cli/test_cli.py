@@ -295,3 +295,89 @@ def test_plan_creates_no_directory(sandbox: Sandbox, manifest: Path, tmp_path: P
     assert result.returncode == 0, result.stderr
     assert "would create" in result.stdout
     assert not target.exists()
+
+
+def test_review_regressions(sandbox: Sandbox, manifest: Path, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {"HOME": str(home), "XDG_DATA_HOME": str(home / ".local/share")}
+    tilde = "sqlite:///~/e.db"
+    assert (
+        okta_hris(
+            "sync", "-f", str(manifest), "--okta-url", sandbox.url, "--database", tilde, env=env
+        ).returncode
+        == 0
+    )
+    assert (home / "e.db").exists()
+    # plan reads the same ~ database as sync: nothing to do
+    plan = okta_hris(
+        "plan",
+        "-f",
+        str(manifest),
+        "--okta-url",
+        sandbox.url,
+        "--database",
+        tilde,
+        "--exit-code",
+        env=env,
+    )
+    assert plan.returncode == 0, plan.stdout
+    # a bad port, a token file that is not text: one line, no traceback
+    bad_port = okta_hris(
+        "plan", "-f", str(manifest), "--okta-url", "http://127.0.0.1:99999", env=env
+    )
+    assert (
+        bad_port.returncode == 1
+        and "invalid port" in bad_port.stderr
+        and "Traceback" not in bad_port.stderr
+    )
+    binary = tmp_path / "token.bin"
+    binary.write_bytes(b"\xff\xfe")
+    bad_token = okta_hris(
+        "plan", "-f", str(manifest), "--okta-url", sandbox.url, "--token-file", str(binary), env=env
+    )
+    assert bad_token.returncode == 1 and "not UTF-8" in bad_token.stderr
+    # reading a directory that does not exist creates nothing
+    missing = tmp_path / "missing.db"
+    listed = okta_hris(
+        "directory", "employees", "--database", f"sqlite:///{missing}", "-o", "json", env=env
+    )
+    assert listed.returncode == 0 and json.loads(listed.stdout) == [] and not missing.exists()
+
+
+def test_file_from_stdin(sandbox: Sandbox, manifest: Path, sqlite_url: str) -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "okta_hris",
+            "plan",
+            "-f",
+            "-",
+            "--okta-url",
+            sandbox.url,
+            "--database",
+            sqlite_url,
+        ],
+        input=manifest.read_text(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "would create" in result.stdout
+
+
+def test_missing_smtp_secret_stops_the_sync_before_it_writes(
+    sandbox: Sandbox, manifest: Path, sqlite_url: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "invite.yaml"
+    path.write_text(
+        manifest.read_text()
+        + "  invitations:\n    enabled: true\n    dashboardUrl: https://dashboard.example.com\n"
+        + "    from: People Ops <people-ops@example.com>\n    smtpSecretRef: {name: smtp}\n"
+    )
+    result = okta_hris("sync", "-f", str(path), "--okta-url", sandbox.url, "--database", sqlite_url)
+    assert result.returncode == 1 and "smtp" in result.stderr
+    listed = okta_hris("directory", "employees", "--database", sqlite_url, "-o", "json")
+    assert json.loads(listed.stdout) == []

@@ -25,6 +25,7 @@ from okta_hris.errors import InvalidSpec
 from okta_hris.spec import (
     Condition,
     EmployeeCounts,
+    HandledApproval,
     InvitationCounts,
     OktaIntegrationStatus,
     SyncCounts,
@@ -356,6 +357,9 @@ def full_status() -> OktaIntegrationStatus:
         invitations=InvitationCounts(sent=3, pending=0, failed=0),
         held_deactivations=12,
         last_handled_invite_all_pending="2026-11-28T12:00:00Z",
+        last_handled_approval=HandledApproval(
+            value="12", deactivations=12, result="Released", time=NOW
+        ),
     )
 
 

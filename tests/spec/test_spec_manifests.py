@@ -102,11 +102,26 @@ def test_secret_of_another_namespace_is_not_used() -> None:
     assert load_manifests(text).secret("okta-api-token") is None
 
 
-def test_documents_without_namespace_match_any() -> None:
-    text = integration(namespace=None) + "---\n" + secret("stringData: {token: t}")
-    manifests = load_manifests(text)
-    assert manifests.integration.integration_key == "default/acme"
-    assert manifests.secret_value("okta-api-token", "token") == "t"
+def test_an_integration_without_namespace_is_in_default() -> None:
+    unnamespaced = "apiVersion: v1\nkind: Secret\nmetadata: {name: okta-api-token}\n"
+    body = "stringData: {token: t}\n"
+    for other in (unnamespaced + body, secret(body, namespace="default")):
+        text = integration(namespace=None) + "---\n" + other
+        manifests = load_manifests(text)
+        assert manifests.integration.integration_key == "default/acme"
+        assert manifests.secret_value("okta-api-token", "token") == "t"
+    # A Secret named into another namespace is not this integration's, as in a cluster.
+    elsewhere = integration(namespace=None) + "---\n" + secret("stringData: {token: t}")
+    with pytest.raises(SecretNotFound):
+        load_manifests(elsewhere).secret_value("okta-api-token", "token")
+
+
+def test_wrapped_base64_is_read_as_kubernetes_reads_it() -> None:
+    token = "t" * 80
+    encoded = b64(token)
+    wrapped = "\n    ".join(encoded[i : i + 76] for i in range(0, len(encoded), 76))
+    text = integration() + "---\n" + secret(f"data:\n  token: |\n    {wrapped}\n")
+    assert load_manifests(text).secret_value("okta-api-token", "token") == token
 
 
 def test_bad_base64_names_the_key_not_the_value() -> None:

@@ -97,7 +97,18 @@ def test_raw_phone_is_kept_when_it_does_not_parse() -> None:
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
-    [("de", "DE"), (" US ", "US"), ("Germany", "DE"), ("", None), ("Atlantis", None), (None, None)],
+    [
+        ("de", "DE"),
+        (" US ", "US"),
+        ("Germany", "DE"),
+        ("uk", "GB"),
+        ("England", "GB"),
+        ("xk", "XK"),
+        ("", None),
+        ("  ", None),
+        ("Atlantis", None),
+        (None, None),
+    ],
 )
 def test_country_normalised(raw: str | None, expected: str | None) -> None:
     assert normalise_country(raw) == expected

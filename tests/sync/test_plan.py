@@ -190,3 +190,36 @@ def test_teams_filter_uses_group_membership() -> None:
     plan = compute_plan(spec, KEY, DirectoryState(), snap, NOW)
     assert [r.okta_id for r in plan.changes.employees_create] == ["00u1"]
     assert plan.matched == 1
+
+
+def test_rows_out_of_scope_keep_teams_in_step_with_the_teams_table() -> None:
+    spec = make_spec(sync={"scope": "Filtered"}, filters={"teams": {"include": ["Engineering"]}})
+    groups = [group("00g1", "Engineering"), group("00g2", "Guild")]
+    snap = snapshot([user("00u1")], groups, {"00g1": ["00u1"], "00g2": ["00u1"]})
+    state = applied(DirectoryState(), compute_plan(spec, KEY, DirectoryState(), snap, NOW).changes)
+    left = snapshot([user("00u1")], groups, {"00g2": ["00u1"]})  # removed from Engineering
+    state = applied(state, compute_plan(spec, KEY, state, left, LATER).changes)
+    assert state.employees["00u1"].teams == ("Engineering", "Guild")  # frozen when it left
+    renamed = snapshot(
+        [user("00u1")], [groups[0], group("00g2", "Craft Guild")], {"00g2": ["00u1"]}
+    )
+    plan = compute_plan(spec, KEY, state, renamed, LATER)
+    [row] = plan.changes.employees_update
+    assert row.teams == ("Craft Guild", "Engineering") and not row.active
+    assert plan.updated[0].fields == ("teams",)
+    deleted = snapshot([user("00u1")], [groups[0]], {})
+    [row] = compute_plan(
+        spec, KEY, applied(state, plan.changes), deleted, LATER
+    ).changes.employees_update
+    assert row.teams == ("Engineering",)
+
+
+def test_a_new_empty_team_is_a_change() -> None:
+    snap = snapshot([user("00u1")])
+    state = applied(
+        DirectoryState(), compute_plan(make_spec(), KEY, DirectoryState(), snap, NOW).changes
+    )
+    plan = compute_plan(
+        make_spec(), KEY, state, snapshot([user("00u1")], [group("00g9", "Empty")]), LATER
+    )
+    assert plan.changed and not plan.created and not plan.updated

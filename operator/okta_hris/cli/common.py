@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import functools
+import logging
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 import click
 from rich.console import Console
 
 from okta_hris.config import Settings
+from okta_hris.directory.database import parse_url
 from okta_hris.errors import DeactivationThresholdExceeded, HrisError
 
 P = ParamSpec("P")
@@ -42,6 +45,32 @@ def resolve_database_url(option: str | None, settings: Settings) -> str:
     return option or settings.database_url
 
 
+def existing_or_empty(url: str) -> str:
+    """For commands that only read: a SQLite file that does not exist yet is an empty directory
+    in memory, so reading never creates (or migrates) a database file."""
+    parsed = parse_url(url)
+    on_disk = parsed.get_backend_name() == "sqlite" and parsed.database not in (
+        None,
+        "",
+        ":memory:",
+    )
+    if on_disk and not Path(str(parsed.database)).exists():
+        return "sqlite://"
+    return url
+
+
+def configure_logging(verbose: bool) -> None:
+    """Retries and waits are routine for a CLI run; show them only when asked (-v)."""
+    logging.basicConfig(format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("okta_hris").setLevel(logging.INFO if verbose else logging.ERROR)
+
+
+def verbose_option(func: Callable[P, R]) -> Callable[P, R]:
+    return click.option(
+        "-v", "--verbose", is_flag=True, help="Log Okta retries, rate-limit waits and progress."
+    )(func)
+
+
 def fail(message: str, code: int = EXIT_ERROR) -> None:
     """Print one clear line and exit; user errors never show a traceback."""
     stderr.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
@@ -56,7 +85,13 @@ def user_errors(func: Callable[P, R]) -> Callable[P, R]:
         try:
             return func(*args, **kwargs)
         except DeactivationThresholdExceeded as exc:
-            fail(str(exc), EXIT_HELD)
+            fail(
+                f"sync held, nothing applied: it would deactivate {exc.would_deactivate} of "
+                f"{exc.directory_size} active employees, more than safety.maxDeactivations "
+                f"allows ({exc.limit}); approve with --approve-deactivations "
+                f"{exc.would_deactivate}, or fix the spec",
+                EXIT_HELD,
+            )
         except HrisError as exc:
             fail(f"{exc.reason}: {exc}" if exc.reason not in str(exc) else str(exc))
         except KeyboardInterrupt:

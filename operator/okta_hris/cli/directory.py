@@ -12,6 +12,7 @@ from rich.table import Table
 
 from okta_hris.cli.common import (
     database_option,
+    existing_or_empty,
     load_settings,
     render_value,
     resolve_database_url,
@@ -91,7 +92,7 @@ def employees_command(
 ) -> None:
     """List employees, optionally by team or country."""
     url = resolve_database_url(database, load_settings())
-    with Directory.open(url) as directory:
+    with Directory.open(existing_or_empty(url)) as directory:
         rows = directory.list_employees(
             integration=integration, team=team, country=country, active=active
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -19,22 +20,24 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 from rich.table import Table
-from sqlalchemy import make_url
 
 from okta_hris.cli.common import (
     EXIT_CHANGES,
+    configure_logging,
     database_option,
+    existing_or_empty,
     load_settings,
     resolve_database_url,
     stderr,
     stdout,
     user_errors,
+    verbose_option,
 )
 from okta_hris.config import Settings, check_okta_url_override
 from okta_hris.directory.store import Directory
 from okta_hris.errors import ConfigError, SecretNotFound
 from okta_hris.invitations import SmtpSettings, deliver_pending
-from okta_hris.spec import Manifests, OktaIntegration, load_manifest_file
+from okta_hris.spec import Manifests, OktaIntegration, load_manifest_file, load_manifests
 from okta_hris.sync.engine import SyncReport, SyncRequest, run_sync
 from okta_hris.sync.plan import EmployeeChange
 
@@ -59,7 +62,12 @@ def load_job(
     okta_url: str | None,
     settings: Settings,
 ) -> SyncJob:
-    manifests = load_manifest_file(path, name, allowed_domains=settings.allowed_domains)
+    if path == "-":  # as kubectl apply -f -
+        manifests = load_manifests(
+            sys.stdin.read(), name, allowed_domains=settings.allowed_domains, source="<stdin>"
+        )
+    else:
+        manifests = load_manifest_file(path, name, allowed_domains=settings.allowed_domains)
     return job_from_manifests(manifests, token_file, okta_url, settings)
 
 
@@ -73,6 +81,10 @@ def job_from_manifests(
         except OSError as exc:
             raise ConfigError(
                 f"cannot read --token-file {token_file}: {exc.strerror or exc}"
+            ) from None
+        except UnicodeDecodeError:
+            raise ConfigError(
+                f"cannot read --token-file {token_file}: it is not UTF-8 text"
             ) from None
     elif os.environ.get("OKTA_API_TOKEN"):
         token = os.environ["OKTA_API_TOKEN"].strip()
@@ -215,6 +227,13 @@ def print_plan(report: SyncReport, limit: int) -> None:
     ):
         for line in _names(changes, limit):
             stdout.print(f"  [{style}]{label:>10}[/] {line}", highlight=False)
+    writes = plan.changes
+    if writes.teams_upsert or writes.teams_delete:
+        stdout.print(
+            f"  teams: {len(writes.teams_upsert)} created or changed, "
+            f"{len(writes.teams_delete)} removed",
+            highlight=False,
+        )
     if report.held:
         stdout.print(
             f"[bold red]held:[/] a sync would deactivate {len(plan.deactivated)} employees, "
@@ -225,17 +244,23 @@ def print_plan(report: SyncReport, limit: int) -> None:
         )
 
 
-def deliver_invitations(job: SyncJob, directory: Directory) -> None:
-    """Send what this sync queued (the outbox is committed already; a failure here loses nothing)."""
+def smtp_settings(job: SyncJob) -> SmtpSettings:
+    """The SMTP Secret of FILE, checked before a sync so a missing one stops it early."""
     settings = job.manifest.spec.invitations
     assert settings.smtp_secret_ref is not None
     secret = job.manifests.secret(settings.smtp_secret_ref.name)
     if secret is None:
         raise SecretNotFound(
             f"invitations are enabled but {job.manifests.source} has no Secret "
-            f"{settings.smtp_secret_ref.name!r} with the SMTP settings"
+            f"{settings.smtp_secret_ref.name!r} with the SMTP settings "
+            "(or pass --no-invitations)"
         )
-    smtp = SmtpSettings.from_secret_data(secret.data)
+    return SmtpSettings.from_secret_data(secret.data)
+
+
+def deliver_invitations(job: SyncJob, directory: Directory, smtp: SmtpSettings) -> None:
+    """Send what this sync queued (the outbox is committed already; a failure here loses nothing)."""
+    settings = job.manifest.spec.invitations
     delivery = asyncio.run(
         deliver_pending(
             directory.engine,
@@ -252,26 +277,13 @@ def deliver_invitations(job: SyncJob, directory: Directory) -> None:
     )
 
 
-def _existing_or_empty(url: str) -> str:
-    """A plan writes nothing, not even a new SQLite file: plan against an empty one in memory."""
-    parsed = make_url(url)
-    on_disk = parsed.get_backend_name() == "sqlite" and parsed.database not in (
-        None,
-        "",
-        ":memory:",
-    )
-    if on_disk and not Path(str(parsed.database)).exists():
-        return "sqlite://"
-    return url
-
-
 _file_option = click.option(
     "-f",
     "--file",
     "file",
     required=True,
     metavar="FILE",
-    help="YAML with the OktaIntegration and the Secrets it references.",
+    help="YAML with the OktaIntegration and the Secrets it references ('-' reads stdin).",
 )
 _name_option = click.option(
     "--name", metavar="[NS/]NAME", help="Which OktaIntegration of FILE, when it holds several."
@@ -300,6 +312,7 @@ _okta_url_option = click.option(
 )
 @click.option("--no-invitations", is_flag=True, help="Queue invitations but do not send them now.")
 @database_option
+@verbose_option
 @user_errors
 def sync_command(
     file: str,
@@ -310,15 +323,19 @@ def sync_command(
     approve_deactivations: int | None,
     no_invitations: bool,
     database: str | None,
+    verbose: bool,
 ) -> None:
     """Sync the OktaIntegration in FILE once, without Kubernetes."""
+    configure_logging(verbose)
     settings = load_settings()
     job = load_job(file, name, token_file, okta_url, settings)
+    invite = job.manifest.spec.invitations.enabled and not no_invitations
+    smtp = smtp_settings(job) if invite else None
     with Directory.open(resolve_database_url(database, settings)) as directory:
         report = run_job(job, directory, settings, force_full=full, approved=approve_deactivations)
         print_report(report)
-        if job.manifest.spec.invitations.enabled and not no_invitations:
-            deliver_invitations(job, directory)
+        if smtp is not None:
+            deliver_invitations(job, directory, smtp)
 
 
 @click.command("plan")
@@ -330,6 +347,7 @@ def sync_command(
 @click.option("--exit-code", is_flag=True, help="Exit 2 when the sync would change the directory.")
 @click.option("--limit", default=50, show_default=True, help="Names shown per kind of change.")
 @database_option
+@verbose_option
 @user_errors
 def plan_command(
     file: str,
@@ -340,11 +358,13 @@ def plan_command(
     exit_code: bool,
     limit: int,
     database: str | None,
+    verbose: bool,
 ) -> None:
     """Show what a sync of FILE would change, writing nothing."""
+    configure_logging(verbose)
     settings = load_settings()
     job = load_job(file, name, token_file, okta_url, settings)
-    with Directory.open(_existing_or_empty(resolve_database_url(database, settings))) as directory:
+    with Directory.open(existing_or_empty(resolve_database_url(database, settings))) as directory:
         report = run_job(job, directory, settings, dry_run=True, force_full=full)
     print_plan(report, limit)
     if exit_code and report.changed:

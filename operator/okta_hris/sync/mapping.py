@@ -9,7 +9,7 @@ from typing import Any
 import phonenumbers
 import pycountry
 
-from okta_hris.spec import ACTIVE_OKTA_STATUSES, OktaIntegrationSpec
+from okta_hris.spec import ACTIVE_OKTA_STATUSES, COUNTRY_ALIASES, OktaIntegrationSpec
 from okta_hris.sync.model import Employee, OktaUserRecord
 
 
@@ -26,15 +26,18 @@ def _text(profile: dict[str, Any], attribute: str) -> str | None:
 
 @functools.lru_cache(maxsize=4096)
 def normalise_country(value: str | None) -> str | None:
-    """ISO 3166-1 alpha-2, upper-case. Okta does not validate countryCode, so names and
-    lower-case codes occur in real orgs; anything that is no country is dropped."""
-    if not value:
+    """ISO 3166-1 alpha-2, upper-case. Okta accepts any two characters in countryCode, so
+    lower-case codes, "UK" and names occur in real orgs: codes are upper-cased (and the common
+    aliases mapped), names looked up, and what is neither is dropped."""
+    if not value or not value.strip():
         return None
-    code = value.strip().upper()
-    if len(code) == 2 and pycountry.countries.get(alpha_2=code) is not None:
+    text = value.strip()
+    code = COUNTRY_ALIASES.get(text.upper(), text.upper())
+    if len(code) == 2 and code.isalpha():
+        # Also user-assigned codes such as XK (Kosovo), which pycountry does not list.
         return code
     try:
-        return str(pycountry.countries.lookup(value.strip()).alpha_2)
+        return str(pycountry.countries.lookup(text).alpha_2)
     except LookupError:
         return None
 

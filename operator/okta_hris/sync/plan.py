@@ -72,7 +72,14 @@ class SyncPlan:
 
     @property
     def changed(self) -> bool:
-        return bool(self.created or self.updated or self.deactivated)
+        """Whether the sync writes anything a reader of the directory can see."""
+        return bool(
+            self.created
+            or self.updated
+            or self.deactivated
+            or self.changes.teams_upsert
+            or self.changes.teams_delete
+        )
 
 
 def _differing(old: Employee, new: Employee) -> tuple[str, ...]:
@@ -130,11 +137,24 @@ def compute_plan(
             _classify(plan, existing, desired, changed)
         elif existing is not None:
             # Out of scope: the row stays, inactive, and we stop syncing the person's details.
-            _leave_scope(plan, changes, existing, user.status, user.last_updated, now)
+            memberships = state.memberships.get(user.id, frozenset())
+            _leave_scope(
+                plan, changes, existing, memberships, snapshot, user.status, user.last_updated, now
+            )
 
     for okta_id, existing in state.employees.items():
         if okta_id not in snapshot.users:
-            _leave_scope(plan, changes, existing, DELETED_STATUS, existing.okta_last_updated, now)
+            memberships = state.memberships.get(okta_id, frozenset())
+            _leave_scope(
+                plan,
+                changes,
+                existing,
+                memberships,
+                snapshot,
+                DELETED_STATUS,
+                existing.okta_last_updated,
+                now,
+            )
 
     _plan_teams(changes, state, snapshot)
     _plan_memberships(changes, state, snapshot, membership_target)
@@ -154,15 +174,24 @@ def _classify(
         plan.updated.append(change)
 
 
+def _frozen_teams(memberships: frozenset[str], snapshot: OktaSnapshot) -> tuple[str, ...]:
+    """Teams of a row out of scope: its last memberships minus deleted teams, by current name
+    (so ``employees.teams`` always agrees with ``employee_teams`` and ``teams``)."""
+    return tuple(sorted({snapshot.groups[g].name for g in memberships if g in snapshot.groups}))
+
+
 def _leave_scope(
     plan: SyncPlan,
     changes: DirectoryChanges,
     existing: EmployeeRow,
+    memberships: frozenset[str],
+    snapshot: OktaSnapshot,
     okta_status: str,
     okta_last_updated: datetime,
     now: datetime,
 ) -> None:
-    if not existing.active and existing.okta_status == okta_status:
+    teams = _frozen_teams(memberships, snapshot)
+    if not existing.active and existing.okta_status == okta_status and existing.teams == teams:
         plan.unchanged += 1
         return
     row = existing.model_copy(
@@ -170,12 +199,13 @@ def _leave_scope(
             "active": False,
             "okta_status": okta_status,
             "okta_last_updated": okta_last_updated,
+            "teams": teams,
             "last_synced_at": now,
             "deactivated_at": existing.deactivated_at if not existing.active else now,
         }
     )
     changes.employees_update.append(row)
-    change = EmployeeChange(existing.okta_id, existing.display_name, ("active", "okta_status"))
+    change = EmployeeChange(existing.okta_id, existing.display_name, _differing(existing, row))
     if existing.active:
         plan.deactivated.append(change)
     else:
