@@ -19,6 +19,11 @@ namespaces; and its watch can miss an event that arrives while it replays existi
 
 Reads go to kmock, except watch, which takes its position in the event bus before it replays
 the existing objects, so nothing written in between is lost.
+
+Two faults a real API server has, on demand: ``refuse`` answers the next writes of a kind with
+an error (429 from API priority and fairness, a 5xx), and ``expire_watches`` ends the watches
+of a resource with "410 Gone", after which a client lists again (Kopf replays what it lists as
+events of type None).
 """
 
 from __future__ import annotations
@@ -64,10 +69,55 @@ def _status_error(code: int, reason: str, message: str) -> kmock.KubernetesError
     return kmock.KubernetesError(status=code, reason=reason, message=message, details={})
 
 
+@attrs.define
+class Refusal:
+    """Answer the next ``times`` writes of ``method`` to ``plural`` (``/subresource``) so."""
+
+    method: str
+    plural: str
+    subresource: str | None
+    code: int
+    times: int
+
+
 @attrs.define(kw_only=True)
 class ApiServer(kmock.KubernetesEmulator):
     namespaces: set[str] = attrs.field(factory=set)
+    refusals: list[Refusal] = attrs.field(factory=list)
     _revision: itertools.count[int] = attrs.field(factory=lambda: itertools.count(1), init=False)
+
+    # -- faults --------------------------------------------------------------------------------
+
+    def refuse(
+        self,
+        method: str,
+        plural: str,
+        *,
+        subresource: str | None = None,
+        code: int = 429,
+        times: int = 1,
+    ) -> Refusal:
+        refusal = Refusal(method, plural, subresource, code, times)
+        self.refusals.append(refusal)
+        return refusal
+
+    def _refusal(self, request: rendering.Request) -> Refusal | None:
+        assert request.resource is not None
+        for refusal in self.refusals:
+            if (
+                refusal.times > 0
+                and refusal.method == request.method.value
+                and refusal.plural == request.resource.plural
+                and refusal.subresource == request.subresource
+            ):
+                refusal.times -= 1
+                return refusal
+        return None
+
+    async def expire_watches(self, resource: str) -> None:
+        """End every watch of ``resource`` (e.g. "v1/secrets") with 410 Gone."""
+        gone = {"kind": "Status", "code": 410, "reason": "Expired", "message": "too old"}
+        await self._buses[kmock.resource(resource)].put({"type": "ERROR", "object": gone})
 
     # -- declaring resources -------------------------------------------------------------------
 
@@ -131,6 +181,10 @@ class ApiServer(kmock.KubernetesEmulator):
 
     async def _write(self, request: rendering.Request) -> aiohttp.web.StreamResponse:
         assert request.resource is not None
+        refusal = self._refusal(request)
+        if refusal is not None:
+            reason = "TooManyRequests" if refusal.code == 429 else "InternalError"
+            raise _status_error(refusal.code, reason, f"refused on purpose ({refusal.code})")
         async with self._lock:
             method = request.method.value
             if method == "POST" and request.name is None:
@@ -316,6 +370,9 @@ class ApiServer(kmock.KubernetesEmulator):
             for event in existing:
                 yield event
             async for event in bus.stream(since=mark):
+                if event.get("type") == "ERROR":
+                    yield event
+                    return
                 meta = event.get("object", {}).get("metadata", {})
                 if request.namespace is not None and meta.get("namespace") != request.namespace:
                     continue

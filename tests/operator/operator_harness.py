@@ -195,6 +195,15 @@ class TestKube(KubeApi):
             content_type="application/merge-patch+json",
         )
 
+    async def label_secret(self, namespace: str, name: str, labels: Mapping[str, str]) -> None:
+        """Change the Secret's metadata only (its data stays as it is)."""
+        await self._request(
+            "PATCH",
+            f"/api/v1/namespaces/{namespace}/secrets/{name}",
+            payload={"metadata": {"labels": dict(labels)}},
+            content_type="application/merge-patch+json",
+        )
+
     async def delete_secret(self, namespace: str, name: str) -> None:
         await self._request("DELETE", f"/api/v1/namespaces/{namespace}/secrets/{name}")
 

@@ -17,9 +17,12 @@ from okta_hris.controller import conditions as c
 from okta_hris.controller import scheduling as sch
 from okta_hris.controller import status as s
 from okta_hris.controller.config import ControllerConfig
+from okta_hris.controller.kube import default_namespace
 from okta_hris.controller.reconciler import run_in_own_loop, secret_references
+from okta_hris.controller.runtime import IntegrationState, TokenSeen, token_fingerprint
 from okta_hris.directory.store import DirectorySummary
 from okta_hris.errors import ConfigError, DeactivationThresholdExceeded
+from okta_hris.spec import HandledApproval
 from okta_hris.sync.model import SyncStats
 
 NOW = datetime(2026, 11, 28, 12, 0, 0, tzinfo=UTC)
@@ -114,18 +117,81 @@ class TestDecide:
         held = synced(heldDeactivations=12)
         approving = {"hris.dev/approve-deactivations": "12"}
         action = sch.decide(view(held, annotations=approving), None, sch.Memory(), NOW)
-        assert action == sch.Sync(sch.Trigger.DEACTIVATIONS_APPROVED, force_full=False)
-        assert view(held, annotations=approving).approved_deactivations == 12
-        tried = sch.Memory(approval_attempted=12)
+        assert action == sch.Sync(
+            sch.Trigger.DEACTIVATIONS_APPROVED, force_full=False, approval="12"
+        )
+        # Tried and failed (Okta down): not at once again, but by the next scheduled sync.
+        tried = sch.Memory(approval_attempted="12")
         assert isinstance(sch.decide(view(held, annotations=approving), None, tried, NOW), sch.Wait)
-        wrong = {"hris.dev/approve-deactivations": "11"}
-        assert isinstance(
-            sch.decide(view(held, annotations=wrong), None, sch.Memory(), NOW), sch.Wait
+        due = NOW + timedelta(hours=1)
+        assert sch.decide(view(held, annotations=approving), None, tried, due) == sch.Sync(
+            sch.Trigger.SCHEDULED, force_full=False, approval="12"
         )
 
-    def test_approval_is_passed_only_while_held(self) -> None:
+    def test_an_approval_of_another_count_is_spent_releasing_nothing(self) -> None:
+        held = synced(heldDeactivations=12)
+        wrong = {"hris.dev/approve-deactivations": "11"}
+        action = sch.decide(view(held, annotations=wrong), None, sch.Memory(), NOW)
+        assert action == sch.IgnoreApproval("11", 12)
+        unheld = sch.decide(view(synced(), annotations=wrong), None, sch.Memory(), NOW)
+        assert unheld == sch.IgnoreApproval("11", None)
+
+    def test_a_spent_approval_never_releases_a_later_hold(self) -> None:
+        """The stale annotation of an earlier hold of the same size, after a restart too."""
+        record = {"value": "12", "result": "Released", "deactivations": 12, "time": "x"}
+        held_again = synced(heldDeactivations=12, lastHandledApproval=record)
         approving = {"hris.dev/approve-deactivations": "12"}
-        assert view(synced(), annotations=approving).approved_deactivations is None
+        stale = view(held_again, annotations=approving)
+        assert stale.pending_approval is None
+        assert isinstance(sch.decide(stale, None, sch.Memory(), NOW), sch.Wait)
+        due = NOW + timedelta(hours=1)
+        assert sch.decide(stale, None, sch.Memory(), due) == sch.Sync(
+            sch.Trigger.SCHEDULED, force_full=False, approval=None
+        )
+        # A note after the count makes a new approval of the same size.
+        again = view(held_again, annotations={"hris.dev/approve-deactivations": "12/2"})
+        assert sch.decide(again, None, sch.Memory(), NOW) == sch.Sync(
+            sch.Trigger.DEACTIVATIONS_APPROVED, force_full=False, approval="12/2"
+        )
+
+    @pytest.mark.parametrize(
+        ("value", "count"),
+        [("12", 12), (" 12 ", 12), ("12/2", 12), ("12 CHG-1234", 12), ("12#3", 12)],
+    )
+    def test_approval_values(self, value: str, count: int) -> None:
+        assert sch.approval_count(value) == count
+
+    @pytest.mark.parametrize("value", ["twelve", "12x", "-12", "1.5", ""])
+    def test_approval_values_that_approve_nothing(self, value: str) -> None:
+        assert sch.approval_count(value) is None
+
+    def test_resync_value_is_kept_exactly(self) -> None:
+        requested = view(synced(), annotations={"hris.dev/resync-requested-at": " x"})
+        assert requested.pending_resync == " x"
+        echoed = view(
+            synced(lastHandledResyncAt=" x"), annotations={"hris.dev/resync-requested-at": " x"}
+        )
+        assert isinstance(sch.decide(echoed, None, sch.Memory(), NOW), sch.Wait)
+
+    def test_resync_of_an_invalid_spec_is_answered(self) -> None:
+        status = s.merge_patch(synced(), s.invalid_spec(s.StatusContext(synced(), 2, NOW), "bad"))
+        annotations = {"hris.dev/resync-requested-at": "r1"}
+        action = sch.decide(view(status, 2, annotations), "bad", sch.Memory(), NOW)
+        assert action == sch.ReportInvalidSpec("bad", "r1")
+        echoed = s.merge_patch(status, s.invalid_spec(s.StatusContext(status, 2, NOW), "bad", "r1"))
+        assert echoed["lastHandledResyncAt"] == "r1"
+        assert sch.decide(view(echoed, 2, annotations), "bad", sch.Memory(), NOW) == sch.Wait(None)
+
+    def test_invite_all_backs_off_after_a_failure(self) -> None:
+        annotations = {"hris.dev/invite-all-pending": "t1"}
+        retry = NOW + timedelta(seconds=30)
+        memory = sch.Memory(invite_all_not_before=retry)
+        assert sch.decide(view(synced(), annotations=annotations), None, memory, NOW) == sch.Wait(
+            retry
+        )
+        assert sch.decide(
+            view(synced(), annotations=annotations), None, memory, retry
+        ) == sch.InviteAllPending("t1")
 
     @pytest.mark.parametrize("reason", ["SecretNotFound", "Unauthorized", "Forbidden"])
     def test_secret_change_retries_what_a_secret_can_fix(self, reason: str) -> None:
@@ -169,16 +235,37 @@ class TestClock:
 
     def test_transient_failures_back_off_exponentially_up_to_a_cap(self) -> None:
         interval = timedelta(hours=1)
-        delays = [sch.retry_after(NOW, n, interval, CONFIG) - NOW for n in range(1, 8)]
+        no_jitter = _FixedRandom(0.0)
+        delays = [sch.retry_after(NOW, n, interval, CONFIG, no_jitter) - NOW for n in range(1, 8)]
         assert delays[:3] == [timedelta(seconds=30), timedelta(seconds=60), timedelta(seconds=120)]
         assert delays[-1] == CONFIG.retry_backoff_max
         short = timedelta(minutes=2)
-        assert sch.retry_after(NOW, 7, short, CONFIG) - NOW == short
+        assert sch.retry_after(NOW, 7, short, CONFIG, no_jitter) - NOW == short
+
+    def test_retries_after_a_shared_outage_are_spread(self) -> None:
+        """Integrations failing together must not retry in lockstep, capped or not."""
+        rng = random.Random(3)
+        for failures, ceiling in ((1, timedelta(seconds=30)), (9, CONFIG.retry_backoff_max)):
+            delays = [
+                sch.retry_after(NOW, failures, timedelta(hours=1), CONFIG, rng) - NOW
+                for _ in range(100)
+            ]
+            assert all(ceiling * (1 - sch.RETRY_JITTER) <= d <= ceiling for d in delays)
+            assert len(set(delays)) > 90
 
     def test_permanent_failures_wait_long(self) -> None:
         assert sch.stalled_retry_after(NOW, timedelta(hours=1), CONFIG) == NOW + timedelta(hours=6)
         day = timedelta(days=1)
         assert sch.stalled_retry_after(NOW, day, CONFIG) == NOW + day
+
+
+class _FixedRandom(random.Random):
+    def __init__(self, value: float) -> None:
+        super().__init__()
+        self.value = value
+
+    def random(self) -> float:
+        return self.value
 
 
 class TestConditions:
@@ -291,6 +378,78 @@ class TestStatus:
         assert reconciling is not None and reconciling["reason"] == "Suspended"
         assert patch["nextSyncTime"] is None
 
+    def test_suspension_restamps_ready_and_stalled_with_the_generation(self) -> None:
+        """``kubectl wait --for=condition=Ready`` must see the suspended generation."""
+        conds = c.set_condition([], "Ready", "False", "Unauthorized", "401", 1, NOW)
+        conds = c.set_condition(conds, "Stalled", "True", "Unauthorized", "401", 1, NOW)
+        later = NOW + timedelta(hours=1)
+        patch = s.suspended(s.StatusContext({"conditions": conds}, 2, later))
+        for type_ in ("Ready", "Reconciling", "Stalled"):
+            found = c.find(patch["conditions"], type_)
+            assert found is not None and found["observedGeneration"] == 2
+        ready = c.find(patch["conditions"], "Ready")
+        stalled_cond = c.find(patch["conditions"], "Stalled")
+        assert ready is not None and stalled_cond is not None
+        assert (ready["status"], ready["reason"]) == ("False", "Unauthorized")
+        assert (
+            ready["lastTransitionTime"] == stalled_cond["lastTransitionTime"] == c.format_time(NOW)
+        )
+        assert (stalled_cond["status"], stalled_cond["message"]) == ("True", "401")
+
+    def test_a_check_that_is_not_a_sync_leaves_the_sync_times(self) -> None:
+        patch = s.failed(
+            s.StatusContext(synced(), 1, NOW),
+            reason="SecretNotFound",
+            message="gone",
+            permanent=True,
+            finished=None,
+            next_attempt=NOW + timedelta(hours=6),
+            resync_token=None,
+        )
+        assert "lastSyncTime" not in patch
+
+    def test_a_new_generation_resolves_a_hold(self) -> None:
+        held_status = synced(heldDeactivations=12)
+        for patch in (
+            s.failed(
+                s.StatusContext(held_status, 2, NOW),
+                reason="OktaUnavailable",
+                message="503",
+                permanent=False,
+                finished=NOW,
+                next_attempt=NOW,
+                resync_token=None,
+            ),
+            s.invalid_spec(s.StatusContext(held_status, 2, NOW), "bad"),
+        ):
+            assert "heldDeactivations" not in s.merge_patch(held_status, patch)
+        same = s.failed(
+            s.StatusContext(held_status, 1, NOW),
+            reason="OktaUnavailable",
+            message="503",
+            permanent=False,
+            finished=NOW,
+            next_attempt=NOW,
+            resync_token=None,
+        )
+        assert s.merge_patch(held_status, same)["heldDeactivations"] == 12
+
+    def test_compose_patches_is_applying_one_then_the_other(self) -> None:
+        current = {"a": 1, "b": {"c": 1, "d": 2}, "e": 5}
+        first = {"a": None, "b": {"c": 3}, "f": 1}
+        then = {"b": {"d": None}, "f": None, "g": {"h": 1}}
+        composed = s.compose_patches(first, then)
+        assert s.merge_patch(current, composed) == s.merge_patch(
+            s.merge_patch(current, first), then
+        )
+
+    def test_a_handled_approval_is_a_valid_status_record(self) -> None:
+        patch = s.approval_handled("12/2", s.APPROVAL_HOLD_CHANGED, 12, NOW)
+        record = HandledApproval.model_validate(patch["lastHandledApproval"])
+        assert (record.value, record.deactivations, record.result) == ("12/2", 12, "HoldChanged")
+        unheld = s.approval_handled("3", s.APPROVAL_NO_MATCHING_HOLD, None, NOW)
+        assert HandledApproval.model_validate(unheld["lastHandledApproval"]).deactivations is None
+
     def test_merge_patch(self) -> None:
         merged = s.merge_patch({"a": 1, "b": {"c": 1, "d": 2}}, {"a": None, "b": {"c": 3}})
         assert merged == {"b": {"c": 3, "d": 2}}
@@ -320,6 +479,90 @@ class TestConfig:
     def test_bad_values_name_the_variable(self, env: dict[str, str]) -> None:
         with pytest.raises(ConfigError, match="HRIS_"):
             ControllerConfig.from_env(env)
+
+
+class TestSecretChanges:
+    """Which Secret events retry an integration stalled on its token (401, 403, missing)."""
+
+    def test_only_a_new_token_value_counts(self) -> None:
+        state = IntegrationState("people/acme")
+        state.token_seen = TokenSeen("okta", "token", token_fingerprint({"token": "old"}, "token"))
+        state.secret_changed("okta", {"token": "old", "note": "a label or another key"})
+        state.secret_changed("smtp", {"token": "new"})
+        assert not state.memory.secret_changed and not state.wake.is_set()
+        state.secret_changed("okta", {"token": "rotated"})
+        assert state.memory.secret_changed and state.wake.is_set()
+
+    @pytest.mark.parametrize(
+        ("found", "same", "changed"),
+        [
+            (None, None, {"other": "x"}),  # created: a new problem (no key) to report
+            ({"other": "x"}, {"other": "y"}, {"token": "t"}),
+            ({"token": " "}, {"token": "", "other": "x"}, {"token": "t"}),
+        ],
+    )
+    def test_a_missing_token_counts_when_the_secret_or_key_appears(
+        self,
+        found: dict[str, str] | None,
+        same: dict[str, str] | None,
+        changed: dict[str, str],
+    ) -> None:
+        state = IntegrationState("people/acme")
+        state.token_seen = TokenSeen("okta", "token", token_fingerprint(found, "token"))
+        if same is not None:
+            state.secret_changed("okta", same)
+            assert not state.memory.secret_changed
+        state.secret_changed("okta", changed)
+        assert state.memory.secret_changed
+
+    def test_before_any_attempt_every_change_counts(self) -> None:
+        state = IntegrationState("people/acme")
+        state.secret_changed("okta", {})
+        assert state.memory.secret_changed
+
+    def test_the_fingerprint_is_not_the_value(self) -> None:
+        fingerprint = token_fingerprint({"token": "s3cret-t0ken"}, "token")
+        assert "s3cret" not in fingerprint
+        assert token_fingerprint({"token": " s3cret-t0ken\n"}, "token") == fingerprint
+        assert token_fingerprint({"token": "other"}, "token") != fingerprint
+
+
+class TestDefaultNamespace:
+    """``okta-hris resync`` without -n uses the namespace kubectl would."""
+
+    @staticmethod
+    def kubeconfig(path: Path, namespaces: dict[str, str | None], current: str) -> Path:
+        contexts = []
+        for name, namespace in namespaces.items():
+            context: dict[str, str] = {"cluster": "c", "user": "u"}
+            if namespace:
+                context["namespace"] = namespace
+            contexts.append({"name": name, "context": context})
+        config = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": "c", "cluster": {"server": "https://127.0.0.1:6443"}}],
+            "users": [{"name": "u", "user": {"token": "t"}}],
+            "contexts": contexts,
+            "current-context": current,
+        }
+        path.write_text(yaml.safe_dump(config), encoding="utf-8")
+        return path
+
+    def test_the_context_namespace(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        path = self.kubeconfig(tmp_path / "config", {"a": "people", "b": None}, current="a")
+        monkeypatch.setenv("KUBECONFIG", str(path))
+        assert default_namespace() == "people"
+        assert default_namespace(context="b") == "default"
+        other = self.kubeconfig(tmp_path / "other", {"x": "ops"}, current="x")
+        assert default_namespace(str(other)) == "ops"
+
+    def test_default_without_a_kubeconfig(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.delenv("KUBECONFIG", raising=False)
+        monkeypatch.setenv("HOME", str(tmp_path))
+        assert default_namespace() == "default"
 
 
 def test_secret_references_stay_in_the_namespace() -> None:
@@ -363,7 +606,8 @@ def test_every_status_field_the_operator_writes_is_in_the_crd() -> None:
             resync_token="1",
         )
     )
-    written |= set(s.invalid_spec(ctx, "x")) | set(s.suspended(ctx))
+    written |= set(s.invalid_spec(ctx, "x", "1")) | set(s.suspended(ctx))
+    written |= set(s.approval_handled("3", s.APPROVAL_RELEASED, 3, NOW))
     written |= set(s.invitations(SUMMARY, handled_token="t"))
     assert written - _crd_status_fields() == set()
 

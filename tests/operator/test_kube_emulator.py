@@ -136,3 +136,24 @@ async def test_namespaces_are_listed(server: ApiServer) -> None:
     code, body = await call(server, "GET", "/api/v1/namespaces")
     assert code == 200
     assert {item["metadata"]["name"] for item in body["items"]} == {"ns", "other"}
+
+
+async def test_refused_writes(server: ApiServer) -> None:
+    await create(server)
+    server.refuse("PATCH", PLURAL, subresource="status", code=429, times=1)
+    status_patch = merge({"status": {"observedGeneration": 1}})
+    code, body = await call(server, "PATCH", f"{BASE}/acme/status", **status_patch)
+    assert code == 429 and body["reason"] == "TooManyRequests"
+    code, _ = await call(server, "PATCH", f"{BASE}/acme", **merge({"spec": {"a": 1}}))
+    assert code == 200  # only the status subresource was refused
+    code, body = await call(server, "PATCH", f"{BASE}/acme/status", **status_patch)
+    assert code == 200 and body["status"] == {"observedGeneration": 1}
+
+
+async def test_expired_watches_end_with_410(server: ApiServer) -> None:
+    url = server.url.with_path("/api/v1/namespaces/ns/secrets").with_query(watch="true")
+    async with aiohttp.ClientSession() as session, session.get(url) as response:
+        await server.expire_watches("v1/secrets")
+        line = await response.content.readline()
+        assert b'"ERROR"' in line and b"410" in line
+        assert await response.content.readline() == b""  # the stream has ended

@@ -23,6 +23,7 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
+import yaml
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 from click.testing import CliRunner
@@ -31,6 +32,7 @@ from okta_hris.cli.operator import resync_command
 from okta_hris.directory import schema
 from okta_hris.directory.store import Directory
 from okta_hris.sandbox import Fault, FaultKind, Sandbox
+from okta_hris.spec import PLURAL
 
 from .conftest import Cluster, OperatorStarter
 from .operator_harness import (
@@ -232,7 +234,9 @@ async def test_resync_annotation_is_set_and_echoed_by_the_cli(
     await ready(cluster, ns)
     runs = run_count(directory, f"{ns}/acme")
 
-    args = ["acme", "-n", ns, "--wait", "--timeout", "30", "--value", "2026-11-28T12:00:00Z"]
+    # The value is echoed exactly as given, spaces included.
+    value = " 2026-11-28T12:00:00Z"
+    args = ["acme", "-n", ns, "--wait", "--timeout", "30", "--value", value]
     result = await asyncio.to_thread(
         CliRunner().invoke, resync_command, [*args, "--kubeconfig", str(cluster.kubeconfig)]
     )
@@ -241,25 +245,29 @@ async def test_resync_annotation_is_set_and_echoed_by_the_cli(
     assert f"{ns}/acme: Ready=True SyncSucceeded" in result.output
     assert "Full sync" in result.output
     found = await cluster.kube.get_integration(ns, "acme")
-    assert (
-        found["metadata"]["annotations"]["hris.dev/resync-requested-at"] == "2026-11-28T12:00:00Z"
-    )
-    assert found["status"]["lastHandledResyncAt"] == "2026-11-28T12:00:00Z"
+    assert found["metadata"]["annotations"]["hris.dev/resync-requested-at"] == value
+    assert found["status"]["lastHandledResyncAt"] == value
     assert found["status"]["lastSyncMode"] == "Full"
     assert run_count(directory, f"{ns}/acme") == runs + 1
 
-    # Without --wait the value defaults to the Unix time, and the command returns at once.
-    result = await asyncio.to_thread(
-        CliRunner().invoke,
-        resync_command,
-        ["acme", "-n", ns, "--kubeconfig", str(cluster.kubeconfig)],
-    )
-    assert result.exit_code == 0, result.output
-    found = await cluster.kube.get_integration(ns, "acme")
-    token = found["metadata"]["annotations"]["hris.dev/resync-requested-at"]
-    assert token.isdigit()
+    # Without --wait the command returns at once; without -n it uses the namespace of the
+    # kubeconfig context, as kubectl does; two requests in a row are two distinct values.
+    config = yaml.safe_load(cluster.kubeconfig.read_text())
+    config["contexts"][0]["context"]["namespace"] = ns
+    in_context = cluster.kubeconfig.with_name("in-context")
+    in_context.write_text(yaml.safe_dump(config))
+    tokens = []
+    for _ in range(2):
+        result = await asyncio.to_thread(
+            CliRunner().invoke, resync_command, ["acme", "--kubeconfig", str(in_context)]
+        )
+        assert result.exit_code == 0, result.output
+        found = await cluster.kube.get_integration(ns, "acme")
+        tokens.append(found["metadata"]["annotations"]["hris.dev/resync-requested-at"])
+    assert tokens[0] != tokens[1]
+    assert all(datetime.strptime(t, "%Y-%m-%dT%H:%M:%S.%fZ") for t in tokens)
     await wait_for_status(
-        cluster.kube, ns, "acme", lambda st: st.get("lastHandledResyncAt") == token, what="echo"
+        cluster.kube, ns, "acme", lambda st: st.get("lastHandledResyncAt") == tokens[1], what="echo"
     )
 
 
@@ -277,6 +285,10 @@ async def test_suspend_stops_syncs_until_resumed(
         condition(status, "Ready")["lastTransitionTime"]
         == condition(before, "Ready")["lastTransitionTime"]
     )
+    # kubectl wait --for=condition=Ready looks only at conditions of the current generation.
+    generation = (await cluster.kube.get_integration(ns, "acme"))["metadata"]["generation"]
+    assert status["observedGeneration"] == generation == 2
+    assert {condition(status, t)["observedGeneration"] for t in ("Ready", "Stalled")} == {2}
     assert "nextSyncTime" not in status
     requests = okta_requests(org)
 
@@ -334,7 +346,8 @@ async def test_unauthorized_stalls_without_a_retry_storm(
     ns = await cluster.namespace()
     await cluster.kube.apply_secret(ns, TOKEN_SECRET, {"token": "revoked-token"})
     await cluster.kube.create(integration(ns, "acme", secret=TOKEN_SECRET))
-    await start_operator([ns], database_url=sqlite_url, okta_url=org.url)
+    operator = await start_operator([ns], database_url=sqlite_url, okta_url=org.url)
+    key = f"{ns}/acme"
 
     status = await wait_for_condition(cluster.kube, ns, "acme", "Stalled", "True", "Unauthorized")
     assert condition(status, "Ready") | {"lastTransitionTime": None, "message": None} == {
@@ -347,16 +360,23 @@ async def test_unauthorized_stalls_without_a_retry_storm(
     }
     failures = okta_requests(org, 401)
     assert failures >= 1
+    assert await syncs_seen(operator, key) == 1
 
-    # Changes that cannot fix a 401 do not retry it...
+    # Changes that cannot fix a 401 do not retry it: an annotation, a label of the Secret,
+    # another key of it, or the Secret replayed by a new listing after the watch expired...
     await annotate(cluster, ns, "acme", **{"example.com/note": "poke"})
+    await cluster.kube.label_secret(ns, TOKEN_SECRET, {"example.com/touched": "1"})
+    await cluster.kube.apply_secret(ns, TOKEN_SECRET, {"token": "revoked-token", "note": "x"})
+    if cluster.apiserver is not None:
+        await cluster.apiserver.expire_watches("v1/secrets")
     await asyncio.sleep(QUIET_PERIOD_S)
     assert okta_requests(org, 401) == failures
+    assert await syncs_seen(operator, key) == 1
     # ...a change of the Secret does, once.
     await cluster.kube.apply_secret(ns, TOKEN_SECRET, {"token": "another-revoked-token"})
     await eventually(probing(lambda: okta_requests(org, 401) > failures), what="a retry")
     await asyncio.sleep(QUIET_PERIOD_S)
-    assert okta_requests(org, 401) == 2 * failures
+    assert await syncs_seen(operator, key) == 2
     warnings = [e for e in await cluster.kube.events(ns, "acme") if e["reason"] == "Unauthorized"]
     assert len(warnings) == 1 and warnings[0]["type"] == "Warning"
 
@@ -381,10 +401,12 @@ async def test_rotated_token_is_used_without_a_restart(
 async def test_okta_outage_is_retried_with_backoff(
     cluster: Cluster, start_operator: OperatorStarter, org: Sandbox, sqlite_url: str
 ) -> None:
-    # Every request fails; the Okta client retries with its own backoff, then gives up.
+    # Every request fails; the Okta client retries with its own backoff (twice, not the
+    # default six times: the suite stays fast), then gives up.
     org.add_fault(Fault(kind=FaultKind.UNAVAILABLE))
     ns = await setup_integration(cluster, org)
-    await start_operator([ns], database_url=sqlite_url, okta_url=org.url)
+    environ = {"HRIS_OKTA_MAX_RETRIES": "2"}
+    await start_operator([ns], database_url=sqlite_url, okta_url=org.url, environ=environ)
 
     status = await wait_for_condition(
         cluster.kube, ns, "acme", "Ready", "False", "OktaUnavailable", within=90
@@ -448,7 +470,7 @@ async def test_a_restarted_operator_notices_secret_changes_made_while_it_was_dow
 ) -> None:
     ns = await setup_integration(cluster, org)
     first = await start_operator([ns], database_url=sqlite_url, okta_url=org.url)
-    await ready(cluster, ns)
+    synced = await ready(cluster, ns)
     await first.stop()
     requests = okta_requests(org)
 
@@ -457,6 +479,7 @@ async def test_a_restarted_operator_notices_secret_changes_made_while_it_was_dow
     status = await wait_for_condition(cluster.kube, ns, "acme", "Stalled", "True", "SecretNotFound")
     assert okta_requests(org) == requests  # found on resume, without a sync
     assert status["observedGeneration"] == 1
+    assert status["lastSyncTime"] == synced["lastSyncTime"]  # a check is not a sync
     await second.stop()
 
     await cluster.kube.apply_secret(ns, TOKEN_SECRET, {"token": org.token})
@@ -579,6 +602,17 @@ async def test_invalid_spec_is_stalled_until_fixed(
     message = condition(status, "Stalled")["message"]
     assert "spec.okta.domain" in message and "HRIS_ALLOWED_DOMAINS" in message
     assert condition(status, "Ready")["reason"] == "InvalidSpec"
+    assert okta_requests(org) == 0
+
+    # A resync request is answered at once (echoed), and the CLI names why nothing synced.
+    args = ["acme", "-n", ns, "--wait", "--timeout", "20", "--value", "r1"]
+    result = await asyncio.to_thread(
+        CliRunner().invoke, resync_command, [*args, "--kubeconfig", str(cluster.kubeconfig)]
+    )
+    assert result.exit_code == 1, result.output
+    assert "Ready=False InvalidSpec" in result.output and "timed out" not in result.output
+    status = (await cluster.kube.get_integration(ns, "acme"))["status"]
+    assert status["lastHandledResyncAt"] == "r1"
     assert okta_requests(org) == 0
 
     await cluster.kube.patch_spec(ns, "acme", {"okta": {"domain": "okta.com"}})
@@ -887,3 +921,220 @@ async def test_concurrent_syncs_are_capped(
         assert overlapping == 1
     else:
         assert overlapping > 1  # they do run side by side when allowed
+
+
+async def test_an_approval_is_used_once_and_never_for_a_later_hold(
+    cluster: Cluster,
+    start_operator: OperatorStarter,
+    org: Sandbox,
+    directory: Directory,
+    sqlite_url: str,
+) -> None:
+    ns = await setup_integration(cluster, org, safety={"maxDeactivations": "2"})
+    operator = await start_operator([ns], database_url=sqlite_url, okta_url=org.url)
+    await ready(cluster, ns)
+    key = f"{ns}/acme"
+    country, _ = most_common_country(directory, key)
+    everyone = directory.summary(key).active
+    filtered = {"sync": {"scope": "Filtered"}, "filters": {"countries": {"include": [country]}}}
+
+    async def generation(number: int, what: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+        return await wait_for_status(
+            cluster.kube,
+            ns,
+            "acme",
+            lambda st: st.get("observedGeneration") == number and what(st),
+            what=f"generation {number}",
+        )
+
+    await cluster.kube.patch_spec(ns, "acme", filtered)
+    count = (await generation(2, lambda st: "heldDeactivations" in st))["heldDeactivations"]
+    await annotate(cluster, ns, "acme", **{"hris.dev/approve-deactivations": str(count)})
+    status = await ready(cluster, ns)
+    assert status["lastHandledApproval"] | {"time": None} == {
+        "value": str(count),
+        "deactivations": count,
+        "result": "Released",
+        "time": None,
+    }
+    assert directory.summary(key).active == everyone - count
+
+    # Everyone again, then the same filter again: a new hold of the same size, which the
+    # annotation (still there, already used) must not release, now or after a restart.
+    await cluster.kube.patch_spec(ns, "acme", {"sync": {"scope": "All"}})
+    await generation(3, lambda st: condition(st, "Ready").get("status") == "True")
+    assert directory.summary(key).active == everyone
+    await cluster.kube.patch_spec(ns, "acme", filtered)
+    status = await generation(4, lambda st: "heldDeactivations" in st)
+    assert status["heldDeactivations"] == count
+    assert f'e.g. "{count}/2"' in condition(status, "Stalled")["message"]
+    await operator.stop()
+    restarted = await start_operator([ns], database_url=sqlite_url, okta_url=org.url)
+
+    async def waiting() -> bool:
+        async with httpx.AsyncClient() as http:
+            text = (await http.get(restarted.metrics_url)).text
+        return f'okta_hris_next_sync_timestamp_seconds{{integration="{key}"}}' in text
+
+    await eventually(waiting, what="the restarted operator to wait for the next sync")
+    await asyncio.sleep(QUIET_PERIOD_S)
+    status = (await cluster.kube.get_integration(ns, "acme"))["status"]
+    assert status["heldDeactivations"] == count
+    assert directory.summary(key).active == everyone
+
+    # A note after the count makes a new approval.
+    await annotate(cluster, ns, "acme", **{"hris.dev/approve-deactivations": f"{count}/2"})
+    status = await ready(cluster, ns)
+    assert status["lastHandledApproval"]["value"] == f"{count}/2"
+    assert directory.summary(key).active == everyone - count
+
+
+async def test_an_approval_without_a_matching_hold_is_spent(
+    cluster: Cluster, start_operator: OperatorStarter, org: Sandbox, sqlite_url: str
+) -> None:
+    ns = await setup_integration(cluster, org)
+    await start_operator([ns], database_url=sqlite_url, okta_url=org.url)
+    await ready(cluster, ns)
+
+    await annotate(cluster, ns, "acme", **{"hris.dev/approve-deactivations": "5"})
+    status = await wait_for_status(
+        cluster.kube, ns, "acme", lambda st: "lastHandledApproval" in st, what="the approval"
+    )
+    assert status["lastHandledApproval"]["result"] == "NoMatchingHold"
+    assert "deactivations" not in status["lastHandledApproval"]
+
+    async def ignored() -> list[str]:
+        events = await cluster.kube.events(ns, "acme")
+        return [e["message"] for e in events if e["reason"] == "ApprovalIgnored"]
+
+    assert await eventually(ignored, what="the event") == [
+        'approval "5" released nothing: no sync is held'
+    ]
+
+
+async def test_a_failure_to_queue_invitations_backs_off_and_warns_once(
+    cluster: Cluster,
+    start_operator: OperatorStarter,
+    org: Sandbox,
+    directory: Directory,
+    sqlite_url: str,
+    relay: tuple[Relay, int],
+    logs: LogCapture,
+) -> None:
+    mailbox, port = relay
+    ns = await setup_integration(cluster, org)
+    await cluster.kube.apply_secret(ns, "smtp", mailbox.secret(port))
+    await start_operator([ns], database_url=sqlite_url, okta_url=org.url)
+    await ready(cluster, ns)
+    await cluster.kube.patch_spec(ns, "acme", {"invitations": {"enabled": True, **INVITATIONS}})
+    await wait_for_status(
+        cluster.kube, ns, "acme", lambda st: st.get("observedGeneration") == 2, what="generation 2"
+    )
+    # The directory refuses every new invitation (a real database error, in the operator's
+    # own transaction).
+    with directory.engine.begin() as conn:
+        conn.exec_driver_sql(
+            "CREATE TRIGGER refuse_invitations BEFORE INSERT ON invitations "
+            "BEGIN SELECT RAISE(ABORT, 'invitations refused'); END"
+        )
+
+    await annotate(cluster, ns, "acme", **{"hris.dev/invite-all-pending": "x"})
+    attempt = "Cannot queue invitations of"
+    await eventually(probing(lambda: attempt in logs.text), what="an attempt")
+    await asyncio.sleep(QUIET_PERIOD_S)
+    # Backoff from 0.3 s (FAST_TIMING): a handful of attempts, not a hot loop.
+    assert 1 <= logs.text.count(attempt) <= 6
+    events = await cluster.kube.events(ns, "acme")
+    warnings = [e for e in events if e["reason"] == "InvitationsNotQueued"]
+    assert len(warnings) == 1 and "invitations refused" in warnings[0]["message"]
+
+    with directory.engine.begin() as conn:
+        conn.exec_driver_sql("DROP TRIGGER refuse_invitations")
+    status = await wait_for_status(
+        cluster.kube,
+        ns,
+        "acme",
+        lambda st: st.get("lastHandledInviteAllPending") == "x",
+        what="the invitations, once the directory takes them",
+    )
+    assert status["invitations"]["sent"] == len(mailbox.received) > 0
+
+
+async def test_a_refused_status_write_is_retried_until_it_lands(
+    cluster: Cluster, start_operator: OperatorStarter, org: Sandbox, sqlite_url: str
+) -> None:
+    if cluster.apiserver is None:
+        pytest.skip("needs an API server that refuses writes on demand (kmock)")
+    ns = await setup_integration(cluster, org)
+    await start_operator([ns], database_url=sqlite_url, okta_url=org.url)
+    await ready(cluster, ns)
+
+    # API priority and fairness says 429 to the next two status writes: the one that says
+    # "Syncing" and the one that says how the sync ended (with the echo).
+    refusal = cluster.apiserver.refuse("PATCH", PLURAL, subresource="status", times=2)
+    await annotate(cluster, ns, "acme", **{"hris.dev/resync-requested-at": "r1"})
+    status = await wait_for_status(
+        cluster.kube,
+        ns,
+        "acme",
+        lambda st: st.get("lastHandledResyncAt") == "r1",
+        what="the echo, written on a retry",
+        within=10,
+    )
+    assert refusal.times == 0
+    assert condition(status, "Reconciling")["reason"] == "Idle"
+    assert condition(status, "Ready")["status"] == "True"
+
+
+async def metric_lines(operator: Any, key: str) -> list[str]:
+    async with httpx.AsyncClient() as http:
+        text = (await http.get(operator.metrics_url)).text
+    return [
+        line
+        for line in text.splitlines()
+        if not line.startswith("#") and f'integration="{key}"' in line
+    ]
+
+
+async def test_a_paused_replica_stops_reporting_the_integrations(
+    cluster: Cluster,
+    start_operator: OperatorStarter,
+    org: Sandbox,
+    sqlite_url: str,
+) -> None:
+    ns = await cluster.namespace()
+    await cluster.kube.create(
+        {
+            "apiVersion": "kopf.dev/v1",
+            "kind": "KopfPeering",
+            "metadata": {"name": "okta-hris", "namespace": ns},
+        }
+    )
+    await cluster.kube.apply_secret(ns, TOKEN_SECRET, {"token": org.token})
+    common = {"database_url": sqlite_url, "okta_url": org.url, "peering": "okta-hris"}
+    first = await start_operator([ns], priority=100, **common)
+    await cluster.kube.create(integration(ns, "acme", secret=TOKEN_SECRET))
+    await ready(cluster, ns)
+    key = f"{ns}/acme"
+    gauges = ("okta_hris_employees{", "okta_hris_teams{", "okta_hris_last_success_timestamp")
+    assert any(line.startswith(gauges) for line in await metric_lines(first, key))
+
+    second = await start_operator([ns], priority=200, **common)
+
+    async def first_is_silent() -> bool:
+        return not any(line.startswith(gauges) for line in await metric_lines(first, key))
+
+    await eventually(first_is_silent, what="the paused replica to drop its gauges")
+    await eventually(
+        lambda: _reports(second, key, "okta_hris_next_sync_timestamp_seconds{"),
+        what="the active replica to report the schedule",
+    )
+    # ...and the directory as the status says, without waiting for its first sync.
+    assert await _reports(second, key, 'okta_hris_employees{integration="')
+    assert await syncs_seen(second, key) == 0
+    # Counters keep their history.
+    assert any(line.startswith("okta_hris_syncs_total{") for line in await metric_lines(first, key))
+
+
+async def _reports(operator: Any, key: str, prefix: str) -> bool:
+    return any(line.startswith(prefix) for line in await metric_lines(operator, key))

@@ -31,10 +31,21 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end -}}
 {{- end -}}
 
-{{/* "true" when the operator watches every namespace. */}}
+{{/* "true" when the operator watches every namespace (and reads every Secret). */}}
 {{- define "okta-hris.clusterwide" -}}
-{{- if empty .Values.watchNamespaces -}}true{{- end -}}
+{{- if .Values.clusterWide -}}
+{{- if not (empty .Values.watchNamespaces) -}}
+{{- fail "clusterWide=true watches every namespace: leave watchNamespaces empty, or set clusterWide=false" -}}
 {{- end -}}
+true
+{{- end -}}
+{{- end -}}
+
+{{/*
+Templates name the watched namespaces, when not cluster-wide, as
+  $namespaces := .Values.watchNamespaces | default (list .Release.Namespace)
+(a helper can return only text).
+*/}}
 
 {{/*
 The permissions the operator needs on OktaIntegrations, their Secrets and Events. Secrets are

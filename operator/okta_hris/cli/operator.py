@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
+from datetime import UTC, datetime
 from typing import Any
 
 import click
@@ -12,7 +12,12 @@ import click
 from okta_hris.cli.common import fail, stdout, user_errors
 from okta_hris.controller import conditions as c
 from okta_hris.controller.config import LaunchOptions
-from okta_hris.controller.kube import KubeApi, ObjectNotFound, load_configuration
+from okta_hris.controller.kube import (
+    KubeApi,
+    ObjectNotFound,
+    default_namespace,
+    load_configuration,
+)
 from okta_hris.errors import ConfigError
 from okta_hris.spec import RESYNC_ANNOTATION
 
@@ -124,7 +129,12 @@ def run_command(
 
 @click.command("resync")
 @click.argument("name")
-@click.option("-n", "--namespace", default="default", show_default=True, metavar="NS")
+@click.option(
+    "-n",
+    "--namespace",
+    metavar="NS",
+    help="Default: the namespace of the kubeconfig context (as kubectl), else default.",
+)
 @click.option("--wait", is_flag=True, help="Wait until the operator has finished the sync.")
 @click.option(
     "--timeout",
@@ -136,7 +146,8 @@ def run_command(
 @click.option(
     "--value",
     metavar="TEXT",
-    help="The annotation's value (default: the current Unix time).",
+    help="The annotation's value, echoed exactly (default: the current time, RFC 3339 with "
+    "microseconds).",
 )
 @click.option(
     "--kubeconfig", type=click.Path(dir_okay=False), help="Default: $KUBECONFIG, then in-cluster."
@@ -145,7 +156,7 @@ def run_command(
 @user_errors
 def resync_command(
     name: str,
-    namespace: str,
+    namespace: str | None,
     wait: bool,
     timeout: float,
     value: str | None,
@@ -157,7 +168,11 @@ def resync_command(
     Sets the annotation hris.dev/resync-requested-at; the operator echoes the value in
     status.lastHandledResyncAt when the sync has finished.
     """
-    token = value or str(int(time.time()))
+    if value is not None and not value.strip():
+        raise click.BadParameter("must not be blank", param_hint="--value")
+    token = value if value is not None else resync_token()
+    if namespace is None:
+        namespace = default_namespace(kubeconfig, kube_context)
     status = asyncio.run(
         _resync(namespace, name, token, timeout if wait else None, kubeconfig, kube_context)
     )
@@ -182,6 +197,11 @@ def resync_command(
         stdout.print(f"{line} ({mode} sync{took})", highlight=False)
     else:
         fail(line, EXIT_NOT_READY)
+
+
+def resync_token() -> str:
+    """A new annotation value: two requests, even in the same second, never share one."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 async def _resync(

@@ -20,7 +20,7 @@ from typing import Any
 import kopf
 
 from okta_hris.controller.config import LaunchOptions
-from okta_hris.controller.kube import connection_info
+from okta_hris.controller.kube import connection_info, decode_secret_data
 from okta_hris.controller.reconciler import (
     IntegrationReconciler,
     integration_key,
@@ -98,13 +98,23 @@ async def integration_secrets(
 
 @kopf.on.event("v1", "secrets")
 async def secret_changed(
-    type: str, namespace: str | None, name: str, memo: kopf.Memo, **kwargs: Any
+    type: str | None,
+    body: kopf.Body,
+    namespace: str | None,
+    name: str,
+    memo: kopf.Memo,
+    **kwargs: Any,
 ) -> None:
+    # Only a created or modified Secret can fix anything: type None is Kopf replaying what it
+    # listed (at start, and after every re-list of the watch), DELETED breaks rather than fixes.
+    if type not in ("ADDED", "MODIFIED") or not namespace:
+        return
     # Kopf passes each index as a keyword argument named by its id.
     index: kopf.Index[tuple[str, str], str] = kwargs[SECRET_USERS_INDEX]
-    if type != "DELETED" and namespace:
-        users = list(index.get((namespace, name), []))
-        _runtime(memo).secret_changed([integration_key(namespace, user) for user in users])
+    users = [integration_key(namespace, user) for user in index.get((namespace, name), [])]
+    if users:
+        data = decode_secret_data(body.get("data"))
+        _runtime(memo).secret_changed(users, name, data)
 
 
 @kopf.on.event(API_GROUP, API_VERSION, PLURAL)

@@ -25,13 +25,19 @@ from urllib.parse import quote
 import httpx
 import kopf
 from kubernetes.client import Configuration
-from kubernetes.config import ConfigException, load_incluster_config, load_kube_config
+from kubernetes.config import (
+    ConfigException,
+    list_kube_config_contexts,
+    load_incluster_config,
+    load_kube_config,
+)
 
 from okta_hris.errors import ConfigError, HrisError, SecretNotFound
 from okta_hris.spec import API_GROUP, API_VERSION, PLURAL
 
 MERGE_PATCH = "application/merge-patch+json"
 REQUEST_TIMEOUT_S = 30.0
+IN_CLUSTER_NAMESPACE_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
 
 
 class KubernetesApiError(HrisError):
@@ -85,6 +91,28 @@ def load_configuration(
             "run in a cluster, set KUBECONFIG or pass --kubeconfig"
         ) from None
     return configuration
+
+
+def default_namespace(kubeconfig: str | None = None, context: str | None = None) -> str:
+    """The namespace kubectl would use: the kubeconfig context's, else the pod's, else default.
+
+    The kubeconfig is looked for as ``load_configuration(prefer_kubeconfig=True)`` does.
+    """
+    path = kubeconfig or os.environ.get("KUBECONFIG") or os.path.expanduser("~/.kube/config")
+    if kubeconfig or os.environ.get("KUBECONFIG") or os.path.exists(path):
+        try:
+            contexts, current = list_kube_config_contexts(path)  # type: ignore[no-untyped-call]
+        except (ConfigException, OSError):
+            return "default"  # load_configuration reports what is wrong with the file
+        if context is not None:
+            current = next((c for c in contexts or [] if c.get("name") == context), None)
+        namespace = ((current or {}).get("context") or {}).get("namespace")
+        return namespace if isinstance(namespace, str) and namespace else "default"
+    try:
+        with open(IN_CLUSTER_NAMESPACE_FILE, encoding="utf-8") as found:
+            return found.read().strip() or "default"
+    except OSError:
+        return "default"
 
 
 def _authorization(configuration: Configuration) -> tuple[str | None, str | None]:

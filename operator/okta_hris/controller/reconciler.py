@@ -25,10 +25,15 @@ from okta_hris.controller import conditions as c
 from okta_hris.controller import scheduling
 from okta_hris.controller import status as s
 from okta_hris.controller.kube import KubernetesApiError, ObjectNotFound
-from okta_hris.controller.runtime import IntegrationState, OperatorRuntime
+from okta_hris.controller.runtime import (
+    IntegrationState,
+    OperatorRuntime,
+    TokenSeen,
+    token_fingerprint,
+)
 from okta_hris.errors import DeactivationThresholdExceeded, HrisError, InvalidSpec, SecretNotFound
 from okta_hris.invitations import SmtpSettings, deliver_pending, queue_all_pending
-from okta_hris.spec import OktaIntegrationSpec, load_spec
+from okta_hris.spec import APPROVE_DEACTIVATIONS_ANNOTATION, OktaIntegrationSpec, load_spec
 from okta_hris.sync.engine import SyncReport, SyncRequest, run_sync
 
 logger = logging.getLogger(__name__)
@@ -38,6 +43,10 @@ T = TypeVar("T")
 UNEXPECTED_ERROR = "SyncError"
 # After an unexpected error in the loop itself, wait this long before looking again.
 LOOP_ERROR_PAUSE_S = 10.0
+# A status patch answered with these will never be accepted as it is: retrying cannot help.
+REJECTED_FOR_GOOD = frozenset({400, 422})
+# The Warning event of an approval that answers no hold.
+APPROVAL_IGNORED = "ApprovalIgnored"
 
 
 def utcnow() -> datetime:
@@ -108,17 +117,39 @@ class IntegrationReconciler:
     # -- the loop ------------------------------------------------------------------------------
 
     async def run(self, stopped: kopf.DaemonStopped) -> None:
-        await self._load_status()
-        await self._resume()
-        while not stopped and not self.state.removed:
-            self.state.wake.clear()
-            try:
-                await self._step(stopped)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                logger.exception("Reconciling %s failed unexpectedly", self.key)
-                await self._sleep(LOOP_ERROR_PAUSE_S, stopped)
+        try:
+            await self._load_status()
+            self.runtime.metrics.restore(self.key, self._status)
+            await self._resume()
+            while not stopped and not self.state.removed:
+                self.state.wake.clear()
+                try:
+                    if await self._status_unsent(stopped):
+                        continue
+                    await self._step(stopped)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    logger.exception("Reconciling %s failed unexpectedly", self.key)
+                    await self._sleep(LOOP_ERROR_PAUSE_S, stopped)
+        finally:
+            # Stopped for a deletion, a pause (another replica is active now) or the operator's
+            # exit: this replica no longer knows the integration's state, so it stops saying it.
+            self.runtime.metrics.forget(self.key)
+
+    async def _status_unsent(self, stopped: kopf.DaemonStopped) -> bool:
+        """Retry a status write the API server refused; True while it is still not written.
+
+        Nothing else happens meanwhile: what the operator did must be on the server (an echo
+        of a resync, the end of a sync) before it acts on it again.
+        """
+        if self.state.unsent_status is None:
+            return False
+        retry_at = self.state.status_retry_at
+        if retry_at is not None and retry_at > utcnow():
+            await self._sleep((retry_at - utcnow()).total_seconds(), stopped)
+            return True
+        return not await self._flush_status()
 
     async def _resume(self) -> None:
         """Catch up with what happened while no operator (or another replica) was running.
@@ -148,7 +179,7 @@ class IntegrationReconciler:
         except SecretNotFound as exc:
             interval = scheduling.effective_interval(spec.sync.interval_timedelta, config)
             async with self.state.lock:
-                await self._failed(view, interval, exc.reason, str(exc), True, None)
+                await self._failed(view, interval, exc.reason, str(exc), True, None, synced=False)
         except KubernetesApiError as exc:
             logger.warning("Cannot check the token Secret of %s: %s", self.key, exc)
 
@@ -175,10 +206,12 @@ class IntegrationReconciler:
             if isinstance(action, scheduling.Suspend):
                 await self._suspend(view)
             elif isinstance(action, scheduling.ReportInvalidSpec):
-                await self._report_invalid_spec(view, action.message)
+                await self._report_invalid_spec(view, action)
+            elif isinstance(action, scheduling.IgnoreApproval):
+                await self._ignore_approval(action)
             elif isinstance(action, scheduling.InviteAllPending):
                 assert spec is not None
-                await self._invite_all_pending(view, spec, action.token)
+                await self._invite_all_pending(spec, action.token)
             else:
                 assert spec is not None
                 await self._sync(view, spec, action)
@@ -206,10 +239,11 @@ class IntegrationReconciler:
         resync_token = view.resync_requested if action.force_full else None
         if s.is_suspended(self._status, self._status.get("observedGeneration")):
             kopf.info(self.body, reason="Resumed", message="syncs resumed (spec.sync.suspend)")
-        if action.trigger is scheduling.Trigger.DEACTIVATIONS_APPROVED:
-            self.state.memory = replace(
-                self.state.memory, approval_attempted=view.held_deactivations
-            )
+        approved: int | None = None
+        if action.approval is not None:
+            # Used by this sync only; if it fails, the next scheduled sync may use it again.
+            approved = scheduling.approval_count(action.approval)
+            self.state.memory = replace(self.state.memory, approval_attempted=action.approval)
         async with self.runtime.semaphore:
             kind = "full sync" if action.force_full else "sync"
             await self._write(s.syncing(self._context(view), f"{kind} started: {action.trigger}"))
@@ -222,14 +256,15 @@ class IntegrationReconciler:
                     token=await self._read_token(spec),
                     okta_url=settings.okta_url,
                     force_full=action.force_full,
-                    approved_deactivations=view.approved_deactivations,
+                    approved_deactivations=approved,
                 )
                 directory = self.runtime.directory
                 report = await run_in_own_loop(
                     lambda: run_sync(request, directory, settings), self.runtime.sync_threads
                 )
             except DeactivationThresholdExceeded as hold:
-                await self._held(view, interval, hold, resync_token)
+                spent = self._spend_approval(view, action, s.APPROVAL_HOLD_CHANGED)
+                await self._held(view, interval, hold, resync_token, spent)
             except HrisError as exc:
                 await self._failed(
                     view, interval, exc.reason, str(exc), exc.permanent, resync_token
@@ -239,9 +274,18 @@ class IntegrationReconciler:
                 message = f"unexpected error: {type(exc).__name__}"
                 await self._failed(view, interval, UNEXPECTED_ERROR, message, False, resync_token)
             else:
-                await self._succeeded(view, spec, interval, report, resync_token)
+                spent = self._spend_approval(view, action, s.APPROVAL_RELEASED)
+                await self._succeeded(view, spec, interval, report, resync_token, spent)
             finally:
                 self.runtime.metrics.syncs_in_progress.dec()
+
+    def _spend_approval(
+        self, view: scheduling.ObjectView, action: scheduling.Sync, result: str
+    ) -> dict[str, Any]:
+        """The status record of the approval a sync used, now that the sync has decided."""
+        if action.approval is None:
+            return {}
+        return s.approval_handled(action.approval, result, view.held_deactivations, utcnow())
 
     async def _succeeded(
         self,
@@ -250,6 +294,7 @@ class IntegrationReconciler:
         interval: timedelta,
         report: SyncReport,
         resync_token: str | None,
+        spent_approval: dict[str, Any],
     ) -> None:
         summary = report.summary
         if summary is None:  # only a dry run has none; the operator never asks for one
@@ -272,6 +317,7 @@ class IntegrationReconciler:
                 next_sync=next_sync,
                 resync_token=resync_token,
             )
+            | spent_approval
         )
         self.runtime.metrics.sync_succeeded(
             self.key,
@@ -311,16 +357,19 @@ class IntegrationReconciler:
         message: str,
         permanent: bool,
         resync_token: str | None,
+        *,
+        synced: bool = True,
     ) -> None:
+        """A sync failed, or (``synced=False``) a check found what would make it fail."""
         finished = utcnow()
-        config = self.runtime.config
+        config, rng = self.runtime.config, self.runtime.rng
         if permanent:
             self.state.transient_failures = 0
             next_attempt = scheduling.stalled_retry_after(finished, interval, config)
         else:
             self.state.transient_failures += 1
             next_attempt = scheduling.retry_after(
-                finished, self.state.transient_failures, interval, config
+                finished, self.state.transient_failures, interval, config, rng
             )
         await self._write(
             s.failed(
@@ -328,14 +377,16 @@ class IntegrationReconciler:
                 reason=reason,
                 message=message,
                 permanent=permanent,
-                finished=finished,
+                finished=finished if synced else None,
                 next_attempt=next_attempt,
                 resync_token=resync_token,
             )
         )
-        self.runtime.metrics.sync_failed(self.key, "failed", reason)
+        if synced:
+            self.runtime.metrics.sync_failed(self.key, "failed", reason)
         logger.warning(
-            "Sync of %s failed (%s): %s; next attempt at %s",
+            "%s of %s failed (%s): %s; next attempt at %s",
+            "Sync" if synced else "The token check",
             self.key,
             reason,
             message,
@@ -349,11 +400,13 @@ class IntegrationReconciler:
         interval: timedelta,
         hold: DeactivationThresholdExceeded,
         resync_token: str | None,
+        spent_approval: dict[str, Any],
     ) -> None:
         finished = utcnow()
         config, rng = self.runtime.config, self.runtime.rng
         next_sync = scheduling.next_sync_after(finished, interval, config, rng)
         self.state.transient_failures = 0
+        note = self._spent_approval_note(hold.would_deactivate, spent_approval)
         await self._write(
             s.held(
                 self._context(view),
@@ -361,11 +414,30 @@ class IntegrationReconciler:
                 finished=finished,
                 next_sync=next_sync,
                 resync_token=resync_token,
+                note=note,
             )
+            | spent_approval
         )
         self.runtime.metrics.sync_failed(self.key, "held", hold.reason)
-        logger.warning("Sync of %s held: %s", self.key, hold)
-        self._warn_once(hold.reason, str(hold))
+        logger.warning("Sync of %s held: %s%s", self.key, hold, note)
+        self._warn_once(hold.reason, f"{hold}{note}")
+
+    def _spent_approval_note(self, count: int, spent_approval: dict[str, Any]) -> str:
+        """When the approval annotation already holds a spent value of this very count,
+        writing the count again changes nothing: say how to approve once more."""
+        annotations = self.body.metadata.annotations
+        current = annotations.get(APPROVE_DEACTIVATIONS_ANNOTATION)
+        if not isinstance(current, str) or scheduling.approval_count(current) != count:
+            return ""
+        record = spent_approval.get("lastHandledApproval") or self._status.get(
+            "lastHandledApproval"
+        )
+        if not isinstance(record, Mapping) or record.get("value") != current:
+            return ""
+        return (
+            f' ("{current.strip()}" was used for an earlier hold: approve this one with a note '
+            f'after the count, e.g. "{count}/2")'
+        )
 
     async def _suspend(self, view: scheduling.ObjectView) -> None:
         await self._write(s.suspended(self._context(view)))
@@ -377,22 +449,38 @@ class IntegrationReconciler:
             message="syncs suspended (spec.sync.suspend: true)",
         )
 
-    async def _report_invalid_spec(self, view: scheduling.ObjectView, message: str) -> None:
-        await self._write(s.invalid_spec(self._context(view), message))
+    async def _report_invalid_spec(
+        self, view: scheduling.ObjectView, action: scheduling.ReportInvalidSpec
+    ) -> None:
+        message = action.message
+        await self._write(s.invalid_spec(self._context(view), message, action.resync_token))
         self.runtime.metrics.scheduled(self.key, None)
         logger.warning("%s has an invalid spec: %s", self.key, message)
         self._warn_once(c.INVALID_SPEC, message)
 
-    async def _invite_all_pending(
-        self, view: scheduling.ObjectView, spec: OktaIntegrationSpec, token: str
-    ) -> None:
+    async def _ignore_approval(self, action: scheduling.IgnoreApproval) -> None:
+        """Spend an approval that answers no hold: it must not release a later one."""
+        value, held = action.value, action.held
+        await self._write(s.approval_handled(value, s.APPROVAL_NO_MATCHING_HOLD, held, utcnow()))
+        why = (
+            "no sync is held"
+            if held is None
+            else f'the held sync would deactivate {held}: approve with "{held}"'
+        )
+        message = f'approval "{value}" released nothing: {why}'
+        logger.warning("%s: %s", self.key, message)
+        kopf.warn(self.body, reason=APPROVAL_IGNORED, message=message)
+
+    async def _invite_all_pending(self, spec: OktaIntegrationSpec, token: str) -> None:
         directory = self.runtime.directory
         try:
             queued = await asyncio.to_thread(queue_all_pending, directory.engine, self.key)
-        except HrisError as exc:
-            logger.warning("Cannot queue invitations of %s: %s", self.key, exc)
-            kopf.warn(self.body, reason="InvitationsNotQueued", message=str(exc))
+        except Exception as exc:
+            self._invite_all_failed(spec, exc)
             return
+        self.state.invite_all_failures = 0
+        self.state.invite_all_problem = None
+        self.state.memory = replace(self.state.memory, invite_all_not_before=None)
         kopf.info(
             self.body,
             reason="InvitationsQueued",
@@ -401,6 +489,30 @@ class IntegrationReconciler:
         await self._deliver_invitations(spec)
         summary = await asyncio.to_thread(directory.summary, self.key)
         await self._write(s.invitations(summary, handled_token=token))
+
+    def _invite_all_failed(self, spec: OktaIntegrationSpec, exc: Exception) -> None:
+        """Try again later, with backoff; one Warning event per problem, not per attempt."""
+        if isinstance(exc, HrisError):
+            problem = str(exc)
+        else:
+            logger.exception("Queueing invitations of %s failed unexpectedly", self.key)
+            problem = f"unexpected error: {type(exc).__name__}"
+        config, rng = self.runtime.config, self.runtime.rng
+        self.state.invite_all_failures += 1
+        interval = scheduling.effective_interval(spec.sync.interval_timedelta, config)
+        retry = scheduling.retry_after(
+            utcnow(), self.state.invite_all_failures, interval, config, rng
+        )
+        self.state.memory = replace(self.state.memory, invite_all_not_before=retry)
+        logger.warning(
+            "Cannot queue invitations of %s: %s; next attempt at %s",
+            self.key,
+            problem,
+            c.format_time(retry),
+        )
+        if self.state.invite_all_problem != problem:
+            self.state.invite_all_problem = problem
+            kopf.warn(self.body, reason="InvitationsNotQueued", message=problem)
 
     async def _deliver_invitations(self, spec: OktaIntegrationSpec) -> None:
         """Send queued invitations; a problem here never fails the sync that queued them."""
@@ -436,8 +548,15 @@ class IntegrationReconciler:
     # -- plumbing ------------------------------------------------------------------------------
 
     async def _read_token(self, spec: OktaIntegrationSpec) -> str:
+        """The token, read now; what was found is remembered as a fingerprint (see runtime)."""
         ref = spec.okta.token_secret_ref
-        _, data = await self.runtime.kube.read_secret(self.namespace, ref.name)
+        self.state.token_seen = None  # unknown, if the API server cannot say
+        try:
+            _, data = await self.runtime.kube.read_secret(self.namespace, ref.name)
+        except SecretNotFound:
+            self._token_seen(ref.name, ref.key, None)
+            raise
+        self._token_seen(ref.name, ref.key, data)
         token = (data.get(ref.key) or "").strip()
         if not token:
             problem = "is empty" if ref.key in data else "does not exist"
@@ -445,6 +564,11 @@ class IntegrationReconciler:
                 f'key "{ref.key}" of Secret "{ref.name}" in namespace "{self.namespace}" {problem}'
             )
         return token
+
+    def _token_seen(self, secret: str, key: str, data: Mapping[str, str] | None) -> None:
+        """Remember what the token Secret holds now: a change of it before this read is moot."""
+        self.state.token_seen = TokenSeen(secret, key, token_fingerprint(data, key))
+        self.state.memory = replace(self.state.memory, secret_changed=False)
 
     @property
     def _status(self) -> dict[str, Any]:
@@ -463,14 +587,52 @@ class IntegrationReconciler:
             self.state.status = dict(self.body.status)
 
     async def _write(self, patch: Mapping[str, Any]) -> None:
-        """Merge-patch the status; the in-memory copy follows even if the API call fails."""
+        """Merge-patch the status. If the API server refuses, the patch stays unsent (merged
+        with later ones) and the loop retries it with backoff before doing anything else."""
         self.state.status = s.merge_patch(self._status, patch)
+        self.state.unsent_status = s.compose_patches(self.state.unsent_status or {}, patch)
+        await self._flush_status()
+
+    async def _flush_status(self) -> bool:
+        """Send the unsent status patch; True once the API server has it (or never will)."""
+        patch = self.state.unsent_status
+        if patch is None:
+            return True
         try:
-            await self.runtime.kube.patch_integration_status(self.namespace, self.name, patch)
+            written = await self.runtime.kube.patch_integration_status(
+                self.namespace, self.name, patch
+            )
         except ObjectNotFound:
             logger.info("%s is gone; its status was not written", self.key)
+            self.state.unsent_status = None
+            return True
         except KubernetesApiError as exc:
-            logger.warning("Cannot write the status of %s: %s", self.key, exc)
+            if exc.status in REJECTED_FOR_GOOD:
+                logger.error("The API server rejected the status of %s: %s", self.key, exc)
+                self.state.unsent_status = None
+                await self._load_status()
+                return True
+            self.state.status_write_failures += 1
+            config, rng = self.runtime.config, self.runtime.rng
+            retry = scheduling.retry_after(
+                utcnow(), self.state.status_write_failures, config.retry_backoff_max, config, rng
+            )
+            self.state.status_retry_at = retry
+            logger.warning(
+                "Cannot write the status of %s: %s; retrying at %s",
+                self.key,
+                exc,
+                c.format_time(retry),
+            )
+            return False
+        self.state.unsent_status = None
+        self.state.status_write_failures = 0
+        self.state.status_retry_at = None
+        # The server's copy is the truth: another writer may have changed other fields.
+        found = written.get("status")
+        if isinstance(found, Mapping):
+            self.state.status = dict(found)
+        return True
 
     def _warn_once(self, reason: str, message: str) -> None:
         """A Warning event per new problem, not one per retry of the same problem."""

@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import hashlib
 import logging
 import random
+import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
 
 from kubernetes.client import Configuration
@@ -25,6 +29,40 @@ from okta_hris.directory.store import Directory
 
 logger = logging.getLogger(__name__)
 
+# Token values are remembered only as a keyed hash, with a key that never leaves the process:
+# enough to tell whether a Secret event changed the token, useless to anyone reading memory.
+_FINGERPRINT_KEY = secrets.token_bytes(32)
+
+
+NO_SECRET = "no Secret"
+NO_KEY = "no such key"
+EMPTY_TOKEN = "empty"
+
+
+def token_fingerprint(data: Mapping[str, str] | None, key: str) -> str:
+    """What the token Secret holds, as a keyed hash of the value (or why there is none).
+
+    Never the value itself: the hash only tells whether a Secret event changed the token.
+    """
+    if data is None:
+        return NO_SECRET
+    value = data.get(key)
+    if value is None:
+        return NO_KEY
+    if not value.strip():
+        return EMPTY_TOKEN
+    digest = hashlib.blake2b(value.strip().encode(), key=_FINGERPRINT_KEY, digest_size=16)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class TokenSeen:
+    """The token Secret as the last attempt to read it found it."""
+
+    secret: str
+    key: str
+    fingerprint: str  # token_fingerprint() of what was found
+
 
 @dataclass
 class IntegrationState:
@@ -33,17 +71,36 @@ class IntegrationState:
     key: str
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
-    status: dict[str, Any] | None = None  # as last written or read; None until loaded
+    # As last read from or written to the API server, with the unsent patch merged in.
+    status: dict[str, Any] | None = None
+    # Status changes the API server has not accepted yet (one merge patch), retried with
+    # backoff until they land.
+    unsent_status: dict[str, Any] | None = None
+    status_write_failures: int = 0
+    status_retry_at: datetime | None = None
     memory: Memory = field(default_factory=Memory)
     transient_failures: int = 0  # consecutive, for the backoff
     last_problem: tuple[str, str] | None = None  # (reason, message) of the last failure event
+    token_seen: TokenSeen | None = None
+    invite_all_failures: int = 0  # consecutive failures to queue invite-all-pending
+    invite_all_problem: str | None = None  # the message of the last InvitationsNotQueued event
     removed: bool = False
 
     def poke(self) -> None:
         """Make the integration's daemon look at it again now."""
         self.wake.set()
 
-    def secret_changed(self) -> None:
+    def secret_changed(self, name: str, data: Mapping[str, str]) -> None:
+        """A Secret the integration uses was created or changed.
+
+        Only a change of the token (created, its key added, a new value) can fix a failure the
+        token Secret caused: an edit of a label or of another key retries nothing.
+        """
+        seen = self.token_seen
+        if seen is not None and (
+            name != seen.secret or token_fingerprint(data, seen.key) == seen.fingerprint
+        ):
+            return
         self.memory = replace(self.memory, secret_changed=True)
         self.poke()
 
@@ -122,11 +179,11 @@ class OperatorRuntime:
         self.integrations.pop(key, None)
         self.metrics.forget(key)
 
-    def secret_changed(self, keys: list[str]) -> None:
+    def secret_changed(self, keys: list[str], name: str, data: Mapping[str, str]) -> None:
         for key in keys:
             state = self.integrations.get(key)
             if state is not None:
-                state.secret_changed()
+                state.secret_changed(name, data)
 
     @property
     def syncs_in_progress(self) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import random
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -29,6 +30,12 @@ DEFAULT_INTERVAL = timedelta(hours=1)
 
 # Permanent failures a changed Secret may fix (a rotated token, a created Secret).
 SECRET_FIXABLE_REASONS = frozenset({c.SECRET_NOT_FOUND, c.UNAUTHORIZED, c.FORBIDDEN})
+# Transient-failure retries are drawn from the last part of their backoff, so integrations
+# that failed together (a shared Okta or database outage) do not retry in lockstep.
+RETRY_JITTER = 0.2
+# An approval is the held count, optionally followed by a note ("31", "31/CHG-1234"): each
+# annotation value is used once, and the note makes a second approval of the same count new.
+_APPROVAL = re.compile(r"(\d+)(?:[\s/#:@,;-].*)?", re.DOTALL)
 
 
 class Trigger(enum.StrEnum):
@@ -81,19 +88,29 @@ class ObjectView:
         return value if isinstance(value, int) and not isinstance(value, bool) else None
 
     @property
-    def approved_deactivations(self) -> int | None:
-        """The approved count, passed to the engine only while a hold is in place."""
-        if self.held_deactivations is None or self.approval is None:
-            return None
-        try:
-            return int(self.approval)
-        except ValueError:
-            return None
+    def pending_resync(self) -> str | None:
+        """The resync value not echoed yet."""
+        requested = self.resync_requested
+        return requested if requested != self.status.get("lastHandledResyncAt") else None
+
+    @property
+    def pending_approval(self) -> str | None:
+        """The approval value not handled yet (every value is handled once, then spent)."""
+        handled = self.status.get("lastHandledApproval")
+        value = handled.get("value") if isinstance(handled, Mapping) else None
+        return self.approval if self.approval != value else None
+
+
+def approval_count(value: str) -> int | None:
+    """The count an approval value approves, or None when it does not start with one."""
+    found = _APPROVAL.fullmatch(value.strip())
+    return int(found.group(1)) if found else None
 
 
 def _annotation(annotations: Mapping[str, Any], key: str) -> str | None:
+    """The value exactly as written (echoed as such); blank means not set."""
     value = annotations.get(key)
-    return value.strip() if isinstance(value, str) and value.strip() else None
+    return value if isinstance(value, str) and value.strip() else None
 
 
 def _interval(text: object) -> timedelta | None:
@@ -126,12 +143,21 @@ def next_sync_after(
 
 
 def retry_after(
-    finished: datetime, failures: int, interval: timedelta, config: ControllerConfig
+    finished: datetime,
+    failures: int,
+    interval: timedelta,
+    config: ControllerConfig,
+    rng: random.Random,
 ) -> datetime:
-    """Exponential backoff for transient failures, never later than the next regular sync."""
+    """Exponential backoff with jitter for transient failures, never later than the interval.
+
+    The delay doubles from ``retry_backoff`` up to ``retry_backoff_max``; up to RETRY_JITTER
+    of it is taken off at random.
+    """
     exponent = max(failures - 1, 0)
     delay = config.retry_backoff * (1 << min(exponent, 30))
-    return finished + min(delay, config.retry_backoff_max, interval)
+    ceiling = min(delay, config.retry_backoff_max, interval)
+    return finished + ceiling * (1 - RETRY_JITTER * rng.random())
 
 
 def stalled_retry_after(
@@ -148,11 +174,21 @@ def stalled_retry_after(
 class Sync:
     trigger: Trigger
     force_full: bool
+    approval: str | None = None  # the approval value this sync may use (the engine gets its count)
 
 
 @dataclass(frozen=True)
 class ReportInvalidSpec:
     message: str
+    resync_token: str | None = None  # a resync request is answered (echoed) even so
+
+
+@dataclass(frozen=True)
+class IgnoreApproval:
+    """An approval that answers no hold in place: spent, so it can never release a later one."""
+
+    value: str
+    held: int | None
 
 
 @dataclass(frozen=True)
@@ -170,16 +206,23 @@ class Wait:
     until: datetime | None  # None: until the object or a Secret changes
 
 
-Action = Sync | ReportInvalidSpec | Suspend | InviteAllPending | Wait
+Action = Sync | ReportInvalidSpec | Suspend | InviteAllPending | IgnoreApproval | Wait
 
 
 @dataclass(frozen=True)
 class Memory:
-    """What the operator remembers about an integration between decisions (not persisted)."""
+    """What the operator remembers about an integration between decisions (not persisted).
+
+    Nothing here may be needed for correctness after a restart: what must survive one is in
+    status (``lastHandledResyncAt``, ``lastHandledApproval``, ``nextSyncTime``, ...).
+    """
 
     secret_changed: bool = False
-    approval_attempted: int | None = None  # the hold size an approval was already tried for
+    # The approval value a sync already used and failed with (Okta down, say): it stays
+    # pending, and the next scheduled sync uses it, instead of retrying at once.
+    approval_attempted: str | None = None
     not_before: datetime | None = None  # restart spread: scheduled syncs wait until then
+    invite_all_not_before: datetime | None = None  # backoff after queueing invitations failed
 
 
 def decide(view: ObjectView, spec_error: str | None, memory: Memory, now: datetime) -> Action:
@@ -187,40 +230,47 @@ def decide(view: ObjectView, spec_error: str | None, memory: Memory, now: dateti
     status = view.status
     if view.suspended:
         return Wait(None) if s.is_suspended(status, view.generation) else Suspend()
+    resync = view.pending_resync
     if spec_error is not None:
         reported = (
             status.get("observedGeneration") == view.generation
             and s.stalled_reason(status) == c.INVALID_SPEC
         )
-        return Wait(None) if reported else ReportInvalidSpec(spec_error)
+        if reported and resync is None:
+            return Wait(None)
+        return ReportInvalidSpec(spec_error, resync)
     if status.get("observedGeneration") != view.generation:
         first = status.get("observedGeneration") is None
         return Sync(Trigger.CREATED if first else Trigger.SPEC_CHANGED, force_full=True)
-    if view.resync_requested is not None and view.resync_requested != status.get(
-        "lastHandledResyncAt"
-    ):
+    if resync is not None:
         return Sync(Trigger.RESYNC_REQUESTED, force_full=True)
-    held = view.held_deactivations
-    if (
-        held is not None
-        and view.approved_deactivations == held
-        and memory.approval_attempted != held
-    ):
-        return Sync(Trigger.DEACTIVATIONS_APPROVED, force_full=False)
-    if (
-        view.invite_all is not None
+    approval = view.pending_approval
+    if approval is not None:
+        held = view.held_deactivations
+        if held is None or approval_count(approval) != held:
+            return IgnoreApproval(approval, held)
+        if memory.approval_attempted != approval:
+            return Sync(Trigger.DEACTIVATIONS_APPROVED, force_full=False, approval=approval)
+    invite_all = (
+        view.invite_all
+        if view.invite_all is not None
         and view.invitations_enabled
         and view.invite_all != status.get("lastHandledInviteAllPending")
-    ):
-        return InviteAllPending(view.invite_all)
+        else None
+    )
+    invite_at = memory.invite_all_not_before
+    if invite_all is not None and (invite_at is None or invite_at <= now):
+        return InviteAllPending(invite_all)
     if memory.secret_changed and s.stalled_reason(status) in SECRET_FIXABLE_REASONS:
-        return Sync(Trigger.SECRET_CHANGED, force_full=False)
+        return Sync(Trigger.SECRET_CHANGED, force_full=False, approval=approval)
     # No planned time (the status was lost, or the spec was invalid and is valid now): sync.
     due = c.parse_time(status.get("nextSyncTime")) or now
     if memory.not_before is not None and due < memory.not_before:
         due = memory.not_before
     if due <= now:
-        return Sync(Trigger.SCHEDULED, force_full=False)
+        return Sync(Trigger.SCHEDULED, force_full=False, approval=approval)
+    if invite_all is not None and invite_at is not None:
+        due = min(due, invite_at)
     return Wait(due)
 
 

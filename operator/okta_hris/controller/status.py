@@ -27,6 +27,10 @@ from okta_hris.errors import DeactivationThresholdExceeded
 from okta_hris.sync.model import SyncMode, SyncStats
 
 SUSPENDED_NOTE = " (syncs suspended)"
+# status.lastHandledApproval.result: what became of an approval (each value is used once).
+APPROVAL_RELEASED = "Released"
+APPROVAL_HOLD_CHANGED = "HoldChanged"
+APPROVAL_NO_MATCHING_HOLD = "NoMatchingHold"
 
 
 @dataclass(frozen=True)
@@ -108,16 +112,23 @@ def succeeded(
     return patch
 
 
+def _resolved_hold(ctx: StatusContext) -> dict[str, Any]:
+    """A new generation resolves a hold: what is held was planned for the old spec."""
+    changed = ctx.current.get("observedGeneration") != ctx.generation
+    return {"heldDeactivations": None} if changed and "heldDeactivations" in ctx.current else {}
+
+
 def failed(
     ctx: StatusContext,
     *,
     reason: str,
     message: str,
     permanent: bool,
-    finished: datetime,
+    finished: datetime | None,
     next_attempt: datetime | None,
     resync_token: str | None,
 ) -> dict[str, Any]:
+    """The attempt failed; ``finished`` is None when no sync ran (a check of the Secret)."""
     conds = c.set_condition(
         ctx.conditions, c.READY, "False", reason, message, ctx.generation, ctx.now
     )
@@ -137,9 +148,11 @@ def failed(
     patch: dict[str, Any] = {
         "observedGeneration": ctx.generation,
         "conditions": conds,
-        "lastSyncTime": c.format_time(finished),
         "nextSyncTime": None if next_attempt is None else c.format_time(next_attempt),
+        **_resolved_hold(ctx),
     }
+    if finished is not None:
+        patch["lastSyncTime"] = c.format_time(finished)
     if resync_token is not None:
         patch["lastHandledResyncAt"] = resync_token
     return patch
@@ -152,11 +165,12 @@ def held(
     finished: datetime,
     next_sync: datetime,
     resync_token: str | None,
+    note: str = "",
 ) -> dict[str, Any]:
     patch = failed(
         ctx,
         reason=c.DEACTIVATION_THRESHOLD_EXCEEDED,
-        message=str(hold),
+        message=f"{hold}{note}",
         permanent=True,
         finished=finished,
         next_attempt=next_sync,
@@ -166,7 +180,10 @@ def held(
     return patch
 
 
-def invalid_spec(ctx: StatusContext, message: str) -> dict[str, Any]:
+def invalid_spec(
+    ctx: StatusContext, message: str, resync_token: str | None = None
+) -> dict[str, Any]:
+    """Nothing can sync; a resync request is still answered (Flux echoes failures too)."""
     conds = c.set_condition(
         ctx.conditions, c.READY, "False", c.INVALID_SPEC, message, ctx.generation, ctx.now
     )
@@ -176,11 +193,24 @@ def invalid_spec(ctx: StatusContext, message: str) -> dict[str, Any]:
     conds = c.set_condition(
         conds, c.STALLED, "True", c.INVALID_SPEC, message, ctx.generation, ctx.now
     )
-    return {"observedGeneration": ctx.generation, "conditions": conds, "nextSyncTime": None}
+    patch: dict[str, Any] = {
+        "observedGeneration": ctx.generation,
+        "conditions": conds,
+        "nextSyncTime": None,
+        **_resolved_hold(ctx),
+    }
+    if resync_token is not None:
+        patch["lastHandledResyncAt"] = resync_token
+    return patch
 
 
 def suspended(ctx: StatusContext) -> dict[str, Any]:
-    """Ready keeps its status and reason (the directory is as the last sync left it)."""
+    """Ready keeps its status and reason (the directory is as the last sync left it).
+
+    Ready and Stalled are stamped with the suspended generation (their transition times stay):
+    they describe it, and ``kubectl wait --for=condition=Ready`` ignores a condition whose
+    observedGeneration is older than the object's.
+    """
     conds = ctx.conditions
     ready = c.find(conds, c.READY)
     if ready is None or ready.get("reason") == c.SYNCING:
@@ -196,12 +226,8 @@ def suspended(ctx: StatusContext) -> dict[str, Any]:
     else:
         message = str(ready.get("message") or "")
         if not message.endswith(SUSPENDED_NOTE):
-            conds = [
-                {**cond, "message": message + SUSPENDED_NOTE}
-                if cond.get("type") == c.READY
-                else cond
-                for cond in conds
-            ]
+            message += SUSPENDED_NOTE
+        conds = _restamped(conds, c.READY, message, ctx)
     conds = c.set_condition(
         conds,
         c.RECONCILING,
@@ -211,9 +237,40 @@ def suspended(ctx: StatusContext) -> dict[str, Any]:
         ctx.generation,
         ctx.now,
     )
-    if c.find(conds, c.STALLED) is None:
+    stalled = c.find(conds, c.STALLED)
+    if stalled is None:
         conds = c.set_condition(conds, c.STALLED, "False", c.HEALTHY, "", ctx.generation, ctx.now)
+    else:
+        conds = _restamped(conds, c.STALLED, str(stalled.get("message") or ""), ctx)
     return {"observedGeneration": ctx.generation, "conditions": conds, "nextSyncTime": None}
+
+
+def _restamped(
+    conds: list[dict[str, Any]], type_: str, message: str, ctx: StatusContext
+) -> list[dict[str, Any]]:
+    """The condition as it is, with a new message and generation (same status: same time)."""
+    found = c.find(conds, type_)
+    assert found is not None
+    status = found.get("status")
+    return c.set_condition(
+        conds,
+        type_,
+        status if status in ("True", "False") else "Unknown",
+        str(found.get("reason") or c.SYNCING),
+        message,
+        ctx.generation,
+        ctx.now,
+    )
+
+
+def approval_handled(
+    value: str, result: str, deactivations: int | None, now: datetime
+) -> dict[str, Any]:
+    """Record an approval value as spent, with the hold it answered."""
+    record: dict[str, Any] = {"value": value, "result": result, "time": c.format_time(now)}
+    if deactivations is not None:
+        record["deactivations"] = deactivations
+    return {"lastHandledApproval": record}
 
 
 def invitations(summary: DirectorySummary, handled_token: str | None = None) -> dict[str, Any]:
@@ -239,6 +296,18 @@ def stalled_reason(current: Mapping[str, Any]) -> str | None:
         return None
     reason = stalled.get("reason")
     return str(reason) if reason else None
+
+
+def compose_patches(first: Mapping[str, Any], then: Mapping[str, Any]) -> dict[str, Any]:
+    """One merge patch that does what ``first`` then ``then`` do (deletions kept as None)."""
+    composed = dict(first)
+    for key, value in then.items():
+        earlier = composed.get(key)
+        if isinstance(value, Mapping) and isinstance(earlier, Mapping):
+            composed[key] = compose_patches(earlier, value)
+        else:
+            composed[key] = value
+    return composed
 
 
 def merge_patch(target: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
