@@ -28,7 +28,9 @@ DEFAULT_SINCE = timedelta(days=7)
 
 
 @dataclass(frozen=True)
-class Actor:
+class LogEntity:
+    """The id/type/alternateId/displayName shape Okta uses for an event's actor and targets."""
+
     id: str
     type: str
     alternate_id: str
@@ -44,19 +46,13 @@ class Actor:
 
 
 @dataclass(frozen=True)
-class Target:
-    id: str
-    type: str
-    alternate_id: str
-    display_name: str
+class Actor(LogEntity):
+    """Who did it (an admin, or the API token's owner)."""
 
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "type": self.type,
-            "alternateId": self.alternate_id,
-            "displayName": self.display_name,
-        }
+
+@dataclass(frozen=True)
+class Target(LogEntity):
+    """What it was done to (a user, a group)."""
 
 
 @dataclass(frozen=True)
