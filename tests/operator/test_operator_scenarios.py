@@ -834,7 +834,6 @@ async def test_the_run_command_serves_until_terminated(
     liveness, metrics = free_port(), free_port()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("HRIS_", "KUBECONFIG"))},
-        "HRIS_DATABASE_URL": sqlite_url,
         "HRIS_OKTA_URL": org.url,
     }
     process = await asyncio.create_subprocess_exec(
@@ -843,6 +842,7 @@ async def test_the_run_command_serves_until_terminated(
         "-n",
         ns,
         "--standalone",
+        f"--database={sqlite_url}",
         "--kubeconfig",
         str(cluster.kubeconfig),
         f"--liveness-port={liveness}",
@@ -867,6 +867,8 @@ async def test_the_run_command_serves_until_terminated(
         output, _ = await asyncio.wait_for(process.communicate(), timeout=60)
     assert process.returncode == 0, output.decode()[-3000:]
     assert org.token not in output.decode()
+    with Directory.open(sqlite_url) as directory:  # --database chose the directory
+        assert directory.summary(f"{ns}/acme").active > 0
 
 
 async def _get(http: httpx.AsyncClient, url: str) -> httpx.Response | None:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from datetime import UTC, datetime
 from typing import Any
 
 import click
 
-from okta_hris.cli.common import fail, stdout, user_errors
+from okta_hris.cli.common import database_option, fail, stdout, user_errors
 from okta_hris.controller import conditions as c
 from okta_hris.controller.config import LaunchOptions
 from okta_hris.controller.kube import (
@@ -83,6 +84,7 @@ def _port(value: int | None) -> int | None:
     default="full",
     show_default=True,
 )
+@database_option
 @user_errors
 def run_command(
     namespaces: tuple[str, ...],
@@ -97,6 +99,7 @@ def run_command(
     verbose: bool,
     debug: bool,
     log_format: str,
+    database: str | None,
 ) -> None:
     """Run the operator: sync every OktaIntegration on its schedule, on demand and on change.
 
@@ -122,7 +125,12 @@ def run_command(
         priority=priority,
         liveness_port=_port(liveness_port),
         launch=LaunchOptions(
-            metrics_port=_port(metrics_port), kubeconfig=kubeconfig, kube_context=kube_context
+            metrics_port=_port(metrics_port),
+            kubeconfig=kubeconfig,
+            kube_context=kube_context,
+            # --database is HRIS_DATABASE_URL for this run (SPEC §7: every command that
+            # touches the directory takes it).
+            environ={**os.environ, "HRIS_DATABASE_URL": database} if database else None,
         ),
     )
 
