@@ -76,37 +76,27 @@ def _change_the_org(okta: httpx.Client, employees: list[EmployeeRow]) -> list[st
     return done
 
 
+SAMPLE_COLUMNS = (
+    "display_name",
+    "work_email",
+    "employment_status",
+    "teams",
+    "country_code",
+    "city",
+    "mobile_phone_e164",
+)
+
+
 def _sample(directory: Directory, integration: str, limit: int = 10) -> None:
     rows = directory.list_employees(integration=integration, active=True)
     table = Table(
         title=f"{integration}: first {min(limit, len(rows))} of {len(rows)} active employees",
         title_justify="left",
     )
-    for column in (
-        "display_name",
-        "work_email",
-        "employment_status",
-        "teams",
-        "country_code",
-        "city",
-        "mobile_phone_e164",
-    ):
+    for column in SAMPLE_COLUMNS:
         table.add_column(column)
     for row in rows[:limit]:
-        table.add_row(
-            *(
-                render_value(getattr(row, c))
-                for c in (
-                    "display_name",
-                    "work_email",
-                    "employment_status",
-                    "teams",
-                    "country_code",
-                    "city",
-                    "mobile_phone_e164",
-                )
-            )
-        )
+        table.add_row(*(render_value(getattr(row, c)) for c in SAMPLE_COLUMNS))
     stdout.print(table)
 
 

@@ -28,6 +28,7 @@ from okta_hris.sync.model import (
     OktaGroupRecord,
     OktaUserRecord,
     SyncMode,
+    SyncOutcome,
     SyncRunRecord,
     SyncState,
     SyncStats,
@@ -423,11 +424,11 @@ async def _record(
     integration: str,
     mode: SyncMode,
     started: datetime,
-    outcome: str,
+    outcome: SyncOutcome,
     stats: SyncStats,
     error: str,
 ) -> None:
-    run = SyncRunRecord(integration, mode, started, _now(), outcome, _stats_json(stats), error)  # type: ignore[arg-type]
+    run = SyncRunRecord(integration, mode, started, _now(), outcome, _stats_json(stats), error)
     try:
         await asyncio.to_thread(directory.record_run, run)
     except Exception:  # the directory may be what failed; the original error matters more
