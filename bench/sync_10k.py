@@ -20,9 +20,9 @@ from pathlib import Path
 
 import httpx
 
-from okta_hris.config import Settings
 from okta_hris.directory.store import Directory
-from okta_hris.spec import OktaIntegrationSpec
+from okta_hris.resource.spec import OktaIntegrationSpec
+from okta_hris.settings import Settings
 from okta_hris.sync.engine import SyncReport, SyncRequest, run_sync
 from sandbox_process import TOKEN, start_sandbox
 

@@ -18,12 +18,14 @@ class HrisError(Exception):
 class ConfigError(HrisError):
     """A setting, a file or a command line argument is wrong."""
 
-    reason = "InvalidSpec"
+    reason = "ConfigError"
     permanent = True
 
 
 class InvalidSpec(ConfigError):
     """An OktaIntegration spec fails validation beyond what the CRD schema catches."""
+
+    reason = "InvalidSpec"
 
 
 class SecretNotFound(HrisError):

@@ -20,8 +20,8 @@ import pytest
 import yaml
 
 from okta_hris.controller.kube import ObjectNotFound
+from okta_hris.resource.spec import API_GROUP, API_VERSION, KIND, PLURAL
 from okta_hris.sandbox import Sandbox
-from okta_hris.spec import API_GROUP, API_VERSION, KIND, PLURAL
 
 from .kube_emulator import ApiServer
 from .operator_harness import LogCapture, OperatorThread, TestKube, eventually, write_kubeconfig

@@ -21,10 +21,10 @@ import kopf
 import yaml
 
 import okta_hris.controller.handlers  # noqa: F401  # registers the handlers with Kopf
-from okta_hris.controller.config import LaunchOptions
 from okta_hris.controller.kube import KubeApi, ObjectNotFound, load_configuration
+from okta_hris.controller.options import LaunchOptions
 from okta_hris.controller.runtime import OperatorRuntime
-from okta_hris.spec import API_GROUP, API_VERSION, KIND, PLURAL
+from okta_hris.resource.spec import API_GROUP, API_VERSION, KIND, PLURAL
 
 T = TypeVar("T")
 

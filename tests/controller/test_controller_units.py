@@ -16,14 +16,13 @@ import yaml
 from okta_hris.controller import conditions as c
 from okta_hris.controller import scheduling as sch
 from okta_hris.controller import status as s
-from okta_hris.controller.config import ControllerConfig
 from okta_hris.controller.kube import default_namespace
+from okta_hris.controller.options import ControllerConfig
 from okta_hris.controller.reconciler import run_in_own_loop, secret_references
 from okta_hris.controller.runtime import IntegrationState, TokenSeen, token_fingerprint
-from okta_hris.directory.store import DirectorySummary
+from okta_hris.domain.changes import DirectorySummary, SyncStats
 from okta_hris.errors import ConfigError, DeactivationThresholdExceeded
-from okta_hris.spec import HandledApproval
-from okta_hris.sync.model import SyncStats
+from okta_hris.resource.status import HandledApproval
 
 NOW = datetime(2026, 11, 28, 12, 0, 0, tzinfo=UTC)
 CONFIG = ControllerConfig()

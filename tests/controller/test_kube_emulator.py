@@ -10,7 +10,7 @@ import aiohttp
 import kmock
 import pytest
 
-from okta_hris.spec import API_GROUP, API_VERSION, KIND, PLURAL
+from okta_hris.resource.spec import API_GROUP, API_VERSION, KIND, PLURAL
 
 from .kube_emulator import ApiServer
 

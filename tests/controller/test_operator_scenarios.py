@@ -31,8 +31,8 @@ from click.testing import CliRunner
 from okta_hris.cli.operator import resync_command
 from okta_hris.directory import schema
 from okta_hris.directory.store import Directory
+from okta_hris.resource.spec import PLURAL
 from okta_hris.sandbox import Fault, FaultKind, Sandbox
-from okta_hris.spec import PLURAL
 
 from .conftest import Cluster, OperatorStarter
 from .operator_harness import (

@@ -8,7 +8,8 @@ from typing import Any
 from sqlalchemy import Engine, select
 
 from okta_hris.directory.schema import metadata
-from okta_hris.sync.model import DirectoryChanges, EmployeeRow
+from okta_hris.domain.changes import DirectoryChanges
+from okta_hris.domain.employees import EmployeeRow
 
 INTEGRATION = "people-ops/acme"
 T0 = datetime(2026, 11, 28, 12, 0, 0, 123456, tzinfo=UTC)
@@ -46,7 +47,8 @@ def employee(okta_id: str, **fields: Any) -> EmployeeRow:
 def changes(
     synced_at: datetime = T0, integration: str = INTEGRATION, **fields: Any
 ) -> DirectoryChanges:
-    return DirectoryChanges(integration=integration, synced_at=synced_at, **fields)
+    frozen = {k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()}
+    return DirectoryChanges(integration=integration, synced_at=synced_at, **frozen)
 
 
 def table_contents(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:

@@ -8,19 +8,22 @@ from datetime import UTC, timedelta
 import pytest
 from sqlalchemy import Connection, select, text, update
 
-from okta_hris.directory import Directory, DirectorySummary
+from okta_hris.directory import Directory
 from okta_hris.directory.database import write_transaction
 from okta_hris.directory.schema import employees, integrations, invitations
-from okta_hris.errors import DirectoryError
-from okta_hris.sync.model import (
+from okta_hris.domain.changes import (
     DirectoryState,
-    InvitationRequest,
+    DirectorySummary,
     OktaGroupRecord,
     OktaUserRecord,
     SyncRunRecord,
     SyncState,
-    Team,
 )
+from okta_hris.domain.employees import Team
+from okta_hris.domain.invitations import InvitationCounts, InvitationRequest
+from okta_hris.errors import DirectoryError
+
+from tests.support.directory import recent_runs
 
 from .directory_samples import BERLIN, INTEGRATION, T0, changes, employee, table_contents
 
@@ -115,8 +118,8 @@ def test_round_trip_of_every_table_and_field(directory: Directory) -> None:
             okta_members_add=[("00g-dev", "00u-zoë"), ("00g-eng", "00u-zoë")],
             invitations_queue=[InvitationRequest(okta_id="00u-min", email="min@example.com")],
             sync_state=sync_state,
-            run=run,
-        )
+        ),
+        run=run,
     )
 
     state = directory.load_state(INTEGRATION)
@@ -137,7 +140,7 @@ def test_round_trip_of_every_table_and_field(directory: Directory) -> None:
     assert state.sync_state == sync_state
     assert state.sync_state.watermark is not None and state.sync_state.watermark.tzinfo == UTC
     assert state.invited == frozenset({"00u-min"})
-    assert directory.recent_runs(INTEGRATION) == [run]
+    assert recent_runs(directory, INTEGRATION) == [run]
 
 
 def test_state_of_an_unknown_integration_is_empty(directory: Directory) -> None:
@@ -392,19 +395,19 @@ def test_failed_apply_leaves_every_table_as_it_was(directory: Directory) -> None
         employees_update=[employee("00u-bob", display_name="Changed", last_synced_at=later)],
         invitations_queue=[InvitationRequest(okta_id="00u-new", email="new@example.com")],
         sync_state=SyncState(spec_hash="after", watermark=later),
-        run=SyncRunRecord(
-            integration=INTEGRATION,
-            mode="Full",
-            started_at=T0,
-            finished_at=later,
-            outcome="succeeded",
-        ),
+        # A valid new employee first, then one whose primary key is taken.
+        employees_create=[employee("00u-new"), employee("00u-ann", display_name="Dup")],
     )
-    # A valid new employee first, then one whose primary key is taken.
-    failing.employees_create = [employee("00u-new"), employee("00u-ann", display_name="Dup")]
+    run = SyncRunRecord(
+        integration=INTEGRATION,
+        mode="Full",
+        started_at=T0,
+        finished_at=later,
+        outcome="succeeded",
+    )
 
     with pytest.raises(DirectoryError) as raised:
-        directory.apply(failing)
+        directory.apply(failing, run)
 
     assert table_contents(directory.engine) == before
     message = str(raised.value)
@@ -506,16 +509,9 @@ def test_summary_counts(directory: Directory) -> None:
         active=2,
         inactive=1,
         teams=2,
-        invitations_sent=1,
-        invitations_pending=1,
-        invitations_failed=1,
+        invitations=InvitationCounts(sent=1, pending=1, failed=1),
     )
-    assert summary.as_status() == {
-        "employees": {"total": 3, "active": 2, "inactive": 1},
-        "teams": 2,
-        "invitations": {"sent": 1, "pending": 1, "failed": 1},
-    }
-    assert directory.summary("other/acme") == DirectorySummary(0, 0, 0, 0, 0, 0, 0)
+    assert directory.summary("other/acme") == DirectorySummary(0, 0, 0, 0)
 
 
 def test_runs_are_recorded_newest_first(directory: Directory) -> None:
@@ -531,16 +527,16 @@ def test_runs_are_recorded_newest_first(directory: Directory) -> None:
         )
 
     directory.record_run(run(0, "failed"))
-    directory.apply(changes(run=run(1, "succeeded")))
+    directory.apply(changes(), run(1, "succeeded"))
     directory.record_run(run(2, "held"))
 
-    assert directory.recent_runs(INTEGRATION) == [
+    assert recent_runs(directory, INTEGRATION) == [
         run(2, "held"),
         run(1, "succeeded"),
         run(0, "failed"),
     ]
-    assert directory.recent_runs(INTEGRATION, limit=1) == [run(2, "held")]
-    assert directory.recent_runs("other/acme") == []
+    assert recent_runs(directory, INTEGRATION, limit=1) == [run(2, "held")]
+    assert recent_runs(directory, "other/acme") == []
     assert directory.integrations() == [INTEGRATION]
 
 

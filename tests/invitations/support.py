@@ -23,9 +23,11 @@ import pytest
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from okta_hris.directory.store import Directory
+from okta_hris.domain.changes import DirectoryChanges, SyncState
+from okta_hris.domain.employees import EmployeeRow
+from okta_hris.domain.invitations import InvitationRequest
 from okta_hris.invitations import SmtpSettings
-from okta_hris.spec import InvitationSettings
-from okta_hris.sync.model import DirectoryChanges, EmployeeRow, InvitationRequest, SyncState
+from okta_hris.resource.spec import InvitationSettings
 
 INTEGRATION = "people-ops/acme"
 COMPANY = "Acme"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -11,12 +12,12 @@ import pytest
 import sqlalchemy as sa
 
 from okta_hris.directory import schema
+from okta_hris.directory.outbox import Outbox
 from okta_hris.directory.store import Directory
 from okta_hris.errors import DirectoryError
 from okta_hris.invitations import (
     DeliveryReport,
     deliver_pending,
-    invitation_counts,
     invitation_message_id,
 )
 
@@ -46,7 +47,7 @@ def rows(directory: Directory) -> dict[str, Any]:
 async def deliver(directory: Directory, port: int, clock: Clock, **options: Any) -> DeliveryReport:
     options.setdefault("backoff_base", 0.0)
     return await deliver_pending(
-        directory.engine,
+        directory.outbox,
         INTEGRATION,
         settings(),
         smtp_settings(port),
@@ -106,7 +107,7 @@ async def test_one_mail_per_queued_employee_and_none_on_the_next_run(
     assert recorded["00u1"].message_id == invitation_message_id(INTEGRATION, "00u1", "acme.example")
     assert recorded["00u1"].attempts == 1
     assert recorded["00u1"].sent_at == sent_at
-    assert invitation_counts(directory.engine, INTEGRATION).as_status() == {
+    assert asdict(directory.outbox.counts(INTEGRATION)) == {
         "sent": 3,
         "pending": 0,
         "failed": 0,
@@ -186,7 +187,7 @@ async def test_permanent_refusal_fails_only_that_invitation(
     failed = rows(directory)["00u2"]
     assert (failed.status, failed.attempts) == ("failed", 1)
     assert failed.last_error == "recipient refused: 550 5.1.1 no such user"
-    assert invitation_counts(directory.engine, INTEGRATION).as_status() == {
+    assert asdict(directory.outbox.counts(INTEGRATION)) == {
         "sent": 2,
         "pending": 0,
         "failed": 1,
@@ -276,12 +277,12 @@ async def test_two_concurrent_senders_send_each_invitation_once(
         async with smtp_relay(mailbox) as port:
             smtp = smtp_settings(port)
 
-            async def sender(engine: sa.Engine) -> DeliveryReport:
+            async def sender(outbox: Outbox) -> DeliveryReport:
                 return await deliver_pending(
-                    engine, INTEGRATION, settings(), smtp, company=COMPANY, batch_size=3, now=clock
+                    outbox, INTEGRATION, settings(), smtp, company=COMPANY, batch_size=3, now=clock
                 )
 
-            one, two = await asyncio.gather(sender(directory.engine), sender(replica.engine))
+            one, two = await asyncio.gather(sender(directory.outbox), sender(replica.outbox))
 
     assert one.sent + two.sent == len(people)
     assert mailbox.recipients() == sorted(f"{p.okta_id}@acme.example" for p in people)
@@ -311,12 +312,12 @@ async def test_login_and_a_wrong_password(
     async with smtp_relay(mailbox, auth_require_tls=False) as port:
         wrong = smtp_settings(port, username="mailer", password="not-the-pa55word")
         refused = await deliver_pending(
-            directory.engine, INTEGRATION, settings(), wrong, company=COMPANY, now=clock
+            directory.outbox, INTEGRATION, settings(), wrong, company=COMPANY, now=clock
         )
         right = smtp_settings(port, username="mailer", password="s3cret-pa55")
         clock.advance(hours=1)
         accepted = await deliver_pending(
-            directory.engine, INTEGRATION, settings(), right, company=COMPANY, now=clock
+            directory.outbox, INTEGRATION, settings(), right, company=COMPANY, now=clock
         )
 
     assert refused.deferred == 1
@@ -346,7 +347,7 @@ async def test_international_addresses(
     )
     async with smtp_relay(smtputf8, enable_SMTPUTF8=True) as port:
         utf8 = await deliver_pending(
-            directory.engine,
+            directory.outbox,
             "x/y",
             settings(),
             smtp_settings(port),
@@ -392,7 +393,7 @@ async def test_a_sender_running_out_of_lease_hands_back_the_rest(
 
     async with smtp_relay(mailbox) as port:
         report = await deliver_pending(
-            directory.engine,
+            directory.outbox,
             INTEGRATION,
             settings(),
             smtp_settings(port),  # 5 s timeout: a message needs 20 s of lease left

@@ -12,7 +12,7 @@ import pytest
 
 from okta_hris.errors import ConfigError
 from okta_hris.invitations import InvalidRecipient, invitation_message_id, render_invitation
-from okta_hris.spec import InvitationSettings
+from okta_hris.resource.spec import InvitationSettings
 
 from .support import COMPANY, DASHBOARD_URL, INTEGRATION, settings
 

@@ -7,15 +7,11 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from okta_hris.directory.store import Directory
+from okta_hris.domain.changes import DirectoryChanges, SyncState
+from okta_hris.domain.invitations import InvitationCounts, InvitationRequest
 from okta_hris.invitations import (
-    InvitationCounts,
     deliver_pending,
-    invitation_counts,
-    list_invitations,
-    queue_all_pending,
-    requeue_failed,
 )
-from okta_hris.sync.model import DirectoryChanges, InvitationRequest, SyncState
 
 from .support import (
     COMPANY,
@@ -47,16 +43,16 @@ def test_queue_all_pending_queues_each_active_employee_with_an_email_once(
     seed(directory, [employee("00u5")])  # already invited by a sync
     seed(directory, [employee("00u6", integration="other/x")], integration="other/x", invite=False)
 
-    assert queue_all_pending(directory.engine, INTEGRATION, now=T0) == 2
-    assert queue_all_pending(directory.engine, INTEGRATION, now=T0) == 0
-    queued = list_invitations(directory.engine, integration=INTEGRATION, status="pending")
+    assert directory.outbox.queue_all_pending(INTEGRATION, now=T0) == 2
+    assert directory.outbox.queue_all_pending(INTEGRATION, now=T0) == 0
+    queued = directory.outbox.records(integration=INTEGRATION, status="pending")
     assert [(r.okta_id, r.email, r.attempts) for r in queued] == [
         ("00u1", "00u1@acme.example", 0),
         ("00u4", "00u4@acme.example", 0),
         ("00u5", "00u5@acme.example", 0),
     ]
     assert queued[0].display_name == "Ada Lovelace"
-    assert invitation_counts(directory.engine, "other/x") == InvitationCounts()
+    assert directory.outbox.counts("other/x") == InvitationCounts()
 
 
 async def test_the_same_person_queued_by_concurrent_writers_gets_one_mail(
@@ -78,18 +74,18 @@ async def test_the_same_person_queued_by_concurrent_writers_gets_one_mail(
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         syncs = [pool.submit(sync_queueing) for _ in range(2)]
-        requests = [pool.submit(queue_all_pending, directory.engine, INTEGRATION) for _ in range(2)]
+        requests = [pool.submit(directory.outbox.queue_all_pending, INTEGRATION) for _ in range(2)]
         for sync in syncs:
             sync.result()
         queued_by_requests = sum(request.result() for request in requests)
 
     assert queued_by_requests <= 1
-    assert invitation_counts(directory.engine, INTEGRATION) == InvitationCounts(pending=1)
+    assert directory.outbox.counts(INTEGRATION) == InvitationCounts(pending=1)
     async with smtp_relay(mailbox) as port:
         reports = await asyncio.gather(
             *(
                 deliver_pending(
-                    directory.engine,
+                    directory.outbox,
                     INTEGRATION,
                     settings(),
                     smtp_settings(port),
@@ -111,17 +107,15 @@ async def test_requeue_failed_makes_failed_invitations_pending_again(
     async with smtp_relay(mailbox) as port:
         smtp = smtp_settings(port)
         await deliver_pending(
-            directory.engine, INTEGRATION, settings(), smtp, company=COMPANY, now=clock
+            directory.outbox, INTEGRATION, settings(), smtp, company=COMPANY, now=clock
         )
-        assert invitation_counts(directory.engine, INTEGRATION) == InvitationCounts(
-            sent=1, failed=1
-        )
+        assert directory.outbox.counts(INTEGRATION) == InvitationCounts(sent=1, failed=1)
         del mailbox.refuse["00u1@acme.example"]  # the mailbox was created meanwhile
-        assert requeue_failed(directory.engine, INTEGRATION) == 1
+        assert directory.outbox.requeue_failed(INTEGRATION) == 1
         report = await deliver_pending(
-            directory.engine, INTEGRATION, settings(), smtp, company=COMPANY, now=clock
+            directory.outbox, INTEGRATION, settings(), smtp, company=COMPANY, now=clock
         )
 
     assert report.sent == 1
-    assert invitation_counts(directory.engine, INTEGRATION) == InvitationCounts(sent=2)
+    assert directory.outbox.counts(INTEGRATION) == InvitationCounts(sent=2)
     assert mailbox.recipients() == ["00u1@acme.example", "00u2@acme.example"]

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from okta_hris.domain.changes import DirectoryState
+from okta_hris.domain.invitations import InvitationRequest
 from okta_hris.invitations import plan_invitations
-from okta_hris.spec import InvitationSettings
-from okta_hris.sync.model import DirectoryState, InvitationRequest
+from okta_hris.resource.spec import InvitationSettings
 
 from .support import T0, employee, settings
 

@@ -6,11 +6,11 @@ from typing import Any
 
 import httpx
 
-from okta_hris.config import Settings
 from okta_hris.directory.store import Directory
-from okta_hris.invitations import deliver_pending, invitation_counts
+from okta_hris.invitations import deliver_pending
+from okta_hris.resource.spec import OktaIntegrationSpec
 from okta_hris.sandbox import Sandbox
-from okta_hris.spec import OktaIntegrationSpec
+from okta_hris.settings import Settings
 from okta_hris.sync.engine import SyncReport, SyncRequest, run_sync
 
 from .support import Mailbox, smtp_relay, smtp_settings
@@ -46,7 +46,7 @@ async def test_one_invitation_per_new_active_employee_ever(
 
         async def deliver() -> None:
             await deliver_pending(
-                directory.engine, KEY, on.invitations, smtp, company="Acme", backoff_base=0
+                directory.outbox, KEY, on.invitations, smtp, company="Acme", backoff_base=0
             )
 
         first = await sync(sandbox, directory, on)
@@ -96,7 +96,7 @@ async def test_one_invitation_per_new_active_employee_ever(
         await deliver()
         await deliver()
         assert [r.rcpt_tos for r in mailbox.received[len(active) :]] == [["grace@example.com"]]
-        counts = invitation_counts(directory.engine, KEY)
+        counts = directory.outbox.counts(KEY)
         assert (counts.sent, counts.pending, counts.failed) == (len(active) + 1, 0, 0)
         await okta.aclose()
 
@@ -136,6 +136,6 @@ async def test_enabling_on_a_populated_directory_invites_only_newcomers(
     assert (await sync(sandbox, directory, on)).invitations_queued == 1
     async with smtp_relay(mailbox) as port:
         await deliver_pending(
-            directory.engine, KEY, on.invitations, smtp_settings(port), company="Acme"
+            directory.outbox, KEY, on.invitations, smtp_settings(port), company="Acme"
         )
     assert mailbox.recipients() == ["ada@example.com"]

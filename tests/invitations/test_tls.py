@@ -52,7 +52,7 @@ async def test_starttls_with_login(
         mailbox, tls_context=certificate.server_context, require_starttls=True
     ) as port:
         report = await deliver_pending(
-            directory.engine,
+            directory.outbox,
             INTEGRATION,
             settings(),
             secret(port, "starttls", certificate),
@@ -74,7 +74,7 @@ async def test_implicit_tls_with_login(
         mailbox, implicit_tls=certificate.server_context, auth_require_tls=False
     ) as port:
         report = await deliver_pending(
-            directory.engine,
+            directory.outbox,
             INTEGRATION,
             settings(),
             secret(port, "tls", certificate),
@@ -95,7 +95,7 @@ async def test_an_untrusted_certificate_is_refused(
         mailbox, tls_context=served.server_context, require_starttls=True
     ) as port:
         report = await deliver_pending(
-            directory.engine,
+            directory.outbox,
             INTEGRATION,
             settings(),
             secret(port, "starttls", trusted),

@@ -20,17 +20,17 @@ import pytest
 import yaml
 from pydantic import BaseModel
 
+from okta_hris.cli.manifests import load_manifests
 from okta_hris.crd import UnsupportedSchema, main, model_schema, render_crd
 from okta_hris.errors import InvalidSpec
-from okta_hris.spec import (
+from okta_hris.resource.spec import load_spec
+from okta_hris.resource.status import (
     Condition,
-    EmployeeCounts,
+    EmployeesStatus,
     HandledApproval,
-    InvitationCounts,
+    InvitationsStatus,
+    LastSyncStatus,
     OktaIntegrationStatus,
-    SyncCounts,
-    load_manifests,
-    load_spec,
 )
 
 REPO = Path(__file__).resolve().parents[2]
@@ -343,7 +343,7 @@ def full_status() -> OktaIntegrationStatus:
         last_sync_mode="Full",
         last_sync_duration_seconds=3.2,
         last_handled_resync_at="1764331200",
-        last_sync=SyncCounts(
+        last_sync=LastSyncStatus(
             fetched=500,
             matched=412,
             created=3,
@@ -352,9 +352,9 @@ def full_status() -> OktaIntegrationStatus:
             unchanged=403,
             api_requests=9,
         ),
-        employees=EmployeeCounts(total=430, active=412, inactive=18),
+        employees=EmployeesStatus(total=430, active=412, inactive=18),
         teams=37,
-        invitations=InvitationCounts(sent=3, pending=0, failed=0),
+        invitations=InvitationsStatus(sent=3, pending=0, failed=0),
         held_deactivations=12,
         last_handled_invite_all_pending="2026-11-28T12:00:00Z",
         last_handled_approval=HandledApproval(

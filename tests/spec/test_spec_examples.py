@@ -5,7 +5,7 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-from okta_hris.spec import Manifests, load_manifests
+from okta_hris.cli.manifests import Manifests, load_manifests
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from okta_hris.cli.manifests import SecretManifest, load_manifest_file, load_manifests
 from okta_hris.errors import ConfigError, InvalidSpec, SecretNotFound
-from okta_hris.spec import SecretManifest, load_manifest_file, load_manifests
 
 
 def integration(name: str = "acme", namespace: str | None = "people-ops", extra: str = "") -> str:

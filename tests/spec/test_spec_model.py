@@ -9,21 +9,19 @@ from typing import Any
 import pydantic
 import pytest
 
-from okta_hris.config import Settings
 from okta_hris.errors import ConfigError, InvalidSpec
-from okta_hris.spec import (
-    Condition,
+from okta_hris.resource.spec import (
     InvitationSettings,
     OktaIntegrationSpec,
-    OktaIntegrationStatus,
     OktaSettings,
     SafetySettings,
     SecretKeyRef,
     SecretRef,
-    SyncCounts,
     load_spec,
     parse_duration,
 )
+from okta_hris.resource.status import Condition, LastSyncStatus, OktaIntegrationStatus
+from okta_hris.settings import Settings
 
 
 def spec_data(**sections: Any) -> dict[str, Any]:
@@ -297,7 +295,7 @@ def test_status_dump_has_the_spec_shape() -> None:
         last_sync_mode="Incremental",
         last_sync_duration_seconds=3.2,
         last_handled_resync_at="1764331200",
-        last_sync=SyncCounts(
+        last_sync=LastSyncStatus(
             fetched=5, matched=4, created=1, updated=1, deactivated=0, unchanged=2, api_requests=3
         ),
         teams=37,

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from okta_hris.spec import OktaIntegrationSpec
-from okta_hris.sync.model import Employee, OktaGroupRecord, OktaUserRecord
+from okta_hris.domain.changes import OktaGroupRecord, OktaUserRecord
+from okta_hris.domain.employees import Employee
+from okta_hris.resource.spec import OktaIntegrationSpec
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

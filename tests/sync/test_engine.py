@@ -10,16 +10,17 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from okta_hris.config import Settings
 from okta_hris.directory import schema
 from okta_hris.directory.store import Directory
+from okta_hris.domain.changes import OktaUserRecord
 from okta_hris.errors import DeactivationThresholdExceeded, OktaUnauthorized, OktaUnavailable
 from okta_hris.okta import OktaClient
+from okta_hris.resource.spec import OktaIntegrationSpec
 from okta_hris.sandbox import Fault, RateLimitConfig, Sandbox
-from okta_hris.spec import OktaIntegrationSpec
-from okta_hris.sync.engine import SyncReport, SyncRequest, run_sync
+from okta_hris.settings import Settings
+from okta_hris.sync.engine import SyncReport, SyncRequest, plan_sync, run_sync
 from okta_hris.sync.mapping import map_user
-from okta_hris.sync.model import OktaUserRecord
+from tests.support.directory import recent_runs
 
 KEY = "people-ops/acme"
 
@@ -235,7 +236,7 @@ def test_filter_change_forces_full_sync_and_deactivates(
     rows = employees(directory)
     assert report.stats.deactivated > 0
     assert all(r.country_code == "US" for r in rows.values() if r.active)
-    assert sum(r.active for r in rows.values()) == report.summary.active  # type: ignore[union-attr]
+    assert sum(r.active for r in rows.values()) == report.summary.active
 
 
 def test_filtered_example_scope(sandbox: Sandbox, directory: Directory) -> None:
@@ -276,7 +277,7 @@ def test_safety_hold_applies_nothing_and_approval_releases(
         sync(sandbox, directory, narrow, approved_deactivations=held.value.would_deactivate - 1)
     report = sync(sandbox, directory, narrow, approved_deactivations=held.value.would_deactivate)
     assert report.stats.deactivated == held.value.would_deactivate
-    runs = directory.recent_runs(KEY, limit=10)
+    runs = recent_runs(directory, KEY, limit=10)
     assert [r.outcome for r in runs][:3] == ["succeeded", "held", "held"]
 
 
@@ -296,7 +297,7 @@ def test_okta_failure_mid_listing_leaves_directory_unchanged(
     sandbox.clear_faults()
     sync(sandbox, directory)
     assert employees(directory)[victim].city == "Atlantis"
-    assert [r.outcome for r in directory.recent_runs(KEY, limit=2)] == ["succeeded", "failed"]
+    assert [r.outcome for r in recent_runs(directory, KEY, limit=2)] == ["succeeded", "failed"]
 
 
 def test_bad_token_is_unauthorized(sandbox: Sandbox, directory: Directory) -> None:
@@ -348,8 +349,9 @@ def test_recovers_from_injected_faults(
         assert any(r.status >= 429 for r in sandbox.requests)
 
 
-def test_dry_run_writes_nothing(sandbox: Sandbox, directory: Directory) -> None:
-    report = sync(sandbox, directory, dry_run=True)
-    assert len(report.plan.created) > 0
+def test_planning_writes_nothing(sandbox: Sandbox, directory: Directory) -> None:
+    request = SyncRequest(integration=KEY, spec=spec(), token=sandbox.token, okta_url=sandbox.url)
+    planned = asyncio.run(plan_sync(request, directory, Settings(), client_factory=quick_client))
+    assert len(planned.plan.created) > 0
     assert employees(directory) == {}
-    assert directory.recent_runs(KEY, limit=5) == []
+    assert recent_runs(directory, KEY, limit=5) == []

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from okta_hris.domain.changes import SyncState
 from okta_hris.sync.engine import FULL_SYNC_EVERY, choose_mode
-from okta_hris.sync.model import SyncState
 
 from .helpers import T0
 

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 
-from okta_hris.sync.model import DirectoryChanges, DirectoryState
-from okta_hris.sync.plan import DELETED_STATUS, OktaSnapshot, compute_plan
+import pytest
+
+from okta_hris.directory import Directory
+from okta_hris.domain.changes import DirectoryChanges, DirectoryState
+from okta_hris.domain.okta import DELETED_STATUS
+from okta_hris.sync.plan import OktaSnapshot, compute_plan
 
 from .helpers import T0, group, make_spec, user
 
@@ -22,41 +27,22 @@ def snapshot(users: list, groups: list | None = None, members: dict | None = Non
     )
 
 
-def applied(state: DirectoryState, changes: DirectoryChanges) -> DirectoryState:
-    """What the directory would hold after ``changes`` (a model of Directory.apply)."""
-    employees = dict(state.employees)
-    for row in [*changes.employees_create, *changes.employees_update]:
-        employees[row.okta_id] = row
-    memberships = {k: set(v) for k, v in state.memberships.items()}
-    for okta_id, gid in changes.memberships_remove:
-        memberships[okta_id].discard(gid)
-    for okta_id, gid in changes.memberships_add:
-        memberships.setdefault(okta_id, set()).add(gid)
-    teams = dict(state.teams)
-    teams.update((t.okta_group_id, t) for t in changes.teams_upsert)
-    for gid in changes.teams_delete:
-        teams.pop(gid)
-    users = dict(state.okta_users)
-    users.update((u.id, u) for u in changes.okta_users_upsert)
-    for uid in changes.okta_users_delete:
-        users.pop(uid)
-    groups = dict(state.okta_groups)
-    groups.update((g.id, g) for g in changes.okta_groups_upsert)
-    for gid in changes.okta_groups_delete:
-        groups.pop(gid)
-    members = {k: set(v) for k, v in state.okta_members.items()}
-    for gid, uid in changes.okta_members_remove:
-        members[gid].discard(uid)
-    for gid, uid in changes.okta_members_add:
-        members.setdefault(gid, set()).add(uid)
-    return DirectoryState(
-        employees=employees,
-        teams=teams,
-        memberships={k: frozenset(v) for k, v in memberships.items() if v},
-        okta_users=users,
-        okta_groups=groups,
-        okta_members={k: frozenset(v) for k, v in members.items() if v},
-    )
+Apply = Callable[[DirectoryState, DirectoryChanges], DirectoryState]
+
+
+@pytest.fixture
+def applied() -> Iterator[Apply]:
+    """What the directory holds after a plan's changes: written to a real (in-memory SQLite)
+    directory and read back, so the plan is checked against ``Directory.apply`` itself."""
+    with Directory.open("sqlite://") as directory:
+
+        def apply(state: DirectoryState, changes: DirectoryChanges) -> DirectoryState:
+            # Tests chain states in order: ``state`` is what the directory holds now.
+            assert state.employees == directory.load_state(KEY).employees
+            directory.apply(changes)
+            return directory.load_state(KEY)
+
+        yield apply
 
 
 def test_first_sync_creates_every_user_in_scope() -> None:
@@ -72,12 +58,12 @@ def test_first_sync_creates_every_user_in_scope() -> None:
     assert not created["00u2"].active and created["00u2"].deactivated_at == NOW
     assert created["00u1"].teams == ("Engineering",)
     assert created["00u1"].first_synced_at == NOW
-    assert plan.changes.memberships_add == [("00u1", "00g1")]
+    assert plan.changes.memberships_add == (("00u1", "00g1"),)
     assert [t.name for t in plan.changes.teams_upsert] == ["Engineering"]
     assert plan.matched == 2 and len(plan.created) == 2
 
 
-def test_second_identical_sync_writes_nothing() -> None:
+def test_second_identical_sync_writes_nothing(applied: Apply) -> None:
     snap = snapshot([user("00u1")], [group("00g1", "Engineering")], {"00g1": ["00u1"]})
     first = compute_plan(make_spec(), KEY, DirectoryState(), snap, NOW)
     state = applied(DirectoryState(), first.changes)
@@ -89,7 +75,7 @@ def test_second_identical_sync_writes_nothing() -> None:
     assert second.unchanged == 1 and not second.changed
 
 
-def test_only_okta_last_updated_moving_does_not_rewrite() -> None:
+def test_only_okta_last_updated_moving_does_not_rewrite(applied: Apply) -> None:
     state = applied(
         DirectoryState(),
         compute_plan(make_spec(), KEY, DirectoryState(), snapshot([user("00u1")]), NOW).changes,
@@ -98,11 +84,11 @@ def test_only_okta_last_updated_moving_does_not_rewrite() -> None:
         update={"last_updated": LATER, "profile": {**user("00u1").profile, "title": "CEO"}}
     )
     plan = compute_plan(make_spec(), KEY, state, snapshot([moved]), LATER)
-    assert plan.changes.employees_update == []
-    assert plan.changes.okta_users_upsert == [moved]  # the mirror still follows Okta
+    assert plan.changes.employees_update == ()
+    assert plan.changes.okta_users_upsert == (moved,)  # the mirror still follows Okta
 
 
-def test_profile_change_updates_and_keeps_first_synced_at() -> None:
+def test_profile_change_updates_and_keeps_first_synced_at(applied: Apply) -> None:
     state = applied(
         DirectoryState(),
         compute_plan(make_spec(), KEY, DirectoryState(), snapshot([user("00u1")]), NOW).changes,
@@ -114,7 +100,7 @@ def test_profile_change_updates_and_keeps_first_synced_at() -> None:
     assert plan.updated[0].fields == ("city",)
 
 
-def test_leaving_scope_deactivates_and_returning_reactivates() -> None:
+def test_leaving_scope_deactivates_and_returning_reactivates(applied: Apply) -> None:
     spec = make_spec(sync={"scope": "Filtered"}, filters={"countries": {"include": ["US"]}})
     state = applied(
         DirectoryState(),
@@ -135,7 +121,7 @@ def test_leaving_scope_deactivates_and_returning_reactivates() -> None:
     assert len(back.reactivated) == 1
 
 
-def test_okta_deactivation_and_deletion() -> None:
+def test_okta_deactivation_and_deletion(applied: Apply) -> None:
     snap = snapshot([user("00u1"), user("00u2")])
     state = applied(
         DirectoryState(), compute_plan(make_spec(), KEY, DirectoryState(), snap, NOW).changes
@@ -147,7 +133,7 @@ def test_okta_deactivation_and_deletion() -> None:
     assert rows["00u1"].okta_status == "DEPROVISIONED" and not rows["00u1"].active
     assert rows["00u2"].okta_status == DELETED_STATUS and not rows["00u2"].active
     assert rows["00u2"].deactivated_at == LATER
-    assert plan.changes.okta_users_delete == ["00u2"]
+    assert plan.changes.okta_users_delete == ("00u2",)
     assert len(plan.deactivated) == 2
     # The deleted user's row is never deleted, and a second run leaves it alone.
     again = compute_plan(
@@ -157,10 +143,10 @@ def test_okta_deactivation_and_deletion() -> None:
         snapshot([user("00u1", status="DEPROVISIONED")]),
         LATER,
     )
-    assert again.changes.employees_update == [] and again.unchanged == 2
+    assert again.changes.employees_update == () and again.unchanged == 2
 
 
-def test_membership_and_team_changes() -> None:
+def test_membership_and_team_changes(applied: Apply) -> None:
     groups = [group("00g1", "Engineering"), group("00g2", "Sales")]
     snap = snapshot([user("00u1")], groups, {"00g1": ["00u1"]})
     state = applied(
@@ -168,10 +154,10 @@ def test_membership_and_team_changes() -> None:
     )
     moved = snapshot([user("00u1")], [groups[1]], {"00g2": ["00u1"]})  # Engineering deleted
     plan = compute_plan(make_spec(), KEY, state, moved, LATER)
-    assert plan.changes.memberships_add == [("00u1", "00g2")]
-    assert plan.changes.memberships_remove == [("00u1", "00g1")]
-    assert plan.changes.teams_delete == ["00g1"]
-    assert plan.changes.okta_groups_delete == ["00g1"]
+    assert plan.changes.memberships_add == (("00u1", "00g2"),)
+    assert plan.changes.memberships_remove == (("00u1", "00g1"),)
+    assert plan.changes.teams_delete == ("00g1",)
+    assert plan.changes.okta_groups_delete == ("00g1",)
     [row] = plan.changes.employees_update
     assert row.teams == ("Sales",)
 
@@ -192,7 +178,7 @@ def test_teams_filter_uses_group_membership() -> None:
     assert plan.matched == 1
 
 
-def test_rows_out_of_scope_keep_teams_in_step_with_the_teams_table() -> None:
+def test_rows_out_of_scope_keep_teams_in_step_with_the_teams_table(applied: Apply) -> None:
     spec = make_spec(sync={"scope": "Filtered"}, filters={"teams": {"include": ["Engineering"]}})
     groups = [group("00g1", "Engineering"), group("00g2", "Guild")]
     snap = snapshot([user("00u1")], groups, {"00g1": ["00u1"], "00g2": ["00u1"]})
@@ -214,7 +200,7 @@ def test_rows_out_of_scope_keep_teams_in_step_with_the_teams_table() -> None:
     assert row.teams == ("Engineering",)
 
 
-def test_a_new_empty_team_is_a_change() -> None:
+def test_a_new_empty_team_is_a_change(applied: Apply) -> None:
     snap = snapshot([user("00u1")])
     state = applied(
         DirectoryState(), compute_plan(make_spec(), KEY, DirectoryState(), snap, NOW).changes

@@ -12,9 +12,9 @@ from typing import Any, ParamSpec, TypeVar
 import click
 from rich.console import Console
 
-from okta_hris.config import Settings
 from okta_hris.directory.database import parse_url
 from okta_hris.errors import DeactivationThresholdExceeded, HrisError
+from okta_hris.settings import Settings
 
 P = ParamSpec("P")
 R = TypeVar("R")

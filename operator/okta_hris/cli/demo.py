@@ -14,12 +14,19 @@ import httpx
 from rich.table import Table
 
 from okta_hris.cli.common import load_settings, render_value, stdout, user_errors
-from okta_hris.cli.sync import SyncJob, job_from_manifests, print_plan, print_report, run_job
-from okta_hris.config import default_data_dir
+from okta_hris.cli.manifests import load_manifests
+from okta_hris.cli.sync import (
+    SyncJob,
+    job_from_manifests,
+    plan_job,
+    print_plan,
+    print_report,
+    run_job,
+)
 from okta_hris.directory.store import Directory
+from okta_hris.domain.employees import EmployeeRow
 from okta_hris.sandbox import SandboxConfig, run_sandbox
-from okta_hris.spec import load_manifests
-from okta_hris.sync.model import EmployeeRow
+from okta_hris.settings import default_data_dir
 
 EXAMPLES = ("minimal.yaml", "filtered.yaml")
 SECRET = "okta-token-secret.yaml"
@@ -138,7 +145,7 @@ def demo_command(users: int, groups: int, seed: int, database: str | None) -> No
         ]
         with Directory.open(url) as directory:
             for name, job in zip(EXAMPLES, jobs, strict=True):
-                report = run_job(job, directory, settings, force_full=True)
+                report = run_job(job, directory, settings, force_full=True).report
                 print_report(
                     report, title=f"examples/{name}: full sync of {job.manifest.integration_key}"
                 )
@@ -153,12 +160,12 @@ def demo_command(users: int, groups: int, seed: int, database: str | None) -> No
                 )
                 changes = _change_the_org(okta, active)
             stdout.print("\n[bold]Meanwhile in Okta:[/] " + "; ".join(changes), highlight=False)
-            plan = run_job(filtered_job, directory, settings, dry_run=True)
+            plan = plan_job(filtered_job, directory, settings)
             print_plan(plan, limit=10)
             # In a small demo org a few leavers exceed the example's 20% safety threshold;
             # approve what the plan showed, as an operator would with --approve-deactivations.
             approved = len(plan.plan.deactivated) if plan.held else None
-            report = run_job(filtered_job, directory, settings, approved=approved)
+            report = run_job(filtered_job, directory, settings, approved=approved).report
             print_report(
                 report, title=f"then an {report.mode.lower()} sync of {report.integration}"
             )

@@ -21,18 +21,11 @@ from okta_hris.cli.common import (
     stdout,
     user_errors,
 )
+from okta_hris.cli.manifests import Manifests, load_manifest_file
 from okta_hris.directory.store import Directory
+from okta_hris.domain.invitations import INVITATION_STATUSES, InvitationStatus
 from okta_hris.errors import ConfigError, SecretNotFound
-from okta_hris.invitations import (
-    DeliveryReport,
-    SmtpSettings,
-    deliver_pending,
-    list_invitations,
-    queue_all_pending,
-    requeue_failed,
-)
-from okta_hris.invitations.outbox import INVITATION_STATUSES, InvitationStatus
-from okta_hris.spec import Manifests, load_manifest_file
+from okta_hris.invitations import DeliveryReport, SmtpSettings, deliver_pending
 
 TABLE_COLUMNS = (
     "integration",
@@ -83,7 +76,7 @@ def list_command(
     """List invitations: who was invited, when, and what failed."""
     url = resolve_database_url(database, load_settings())
     with Directory.open(url) as directory:
-        records = list_invitations(directory.engine, integration=integration, status=status)
+        records = directory.outbox.records(integration=integration, status=status)
     if output == "json":
         rows = [{k: _json_value(v) for k, v in asdict(r).items()} for r in records]
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
@@ -154,14 +147,14 @@ def send_command(
     key = integration.integration_key
     with Directory.open(resolve_database_url(database, settings)) as directory:
         if all_pending:
-            queued = queue_all_pending(directory.engine, key)
+            queued = directory.outbox.queue_all_pending(key)
             stdout.print(f"{key}: queued {queued} invitations", highlight=False)
         if retry_failed:
-            requeued = requeue_failed(directory.engine, key)
+            requeued = directory.outbox.requeue_failed(key)
             stdout.print(f"{key}: {requeued} failed invitations pending again", highlight=False)
         report = asyncio.run(
             deliver_pending(
-                directory.engine,
+                directory.outbox,
                 key,
                 integration.spec.invitations,
                 smtp,

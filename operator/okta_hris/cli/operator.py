@@ -11,16 +11,17 @@ from typing import Any
 import click
 
 from okta_hris.cli.common import database_option, fail, stdout, user_errors
-from okta_hris.controller import conditions as c
-from okta_hris.controller.config import LaunchOptions
+from okta_hris.controller.conditions import READY
 from okta_hris.controller.kube import (
     KubeApi,
     ObjectNotFound,
     default_namespace,
     load_configuration,
 )
+from okta_hris.controller.options import LaunchOptions
+from okta_hris.controller.status import read_status
 from okta_hris.errors import ConfigError
-from okta_hris.spec import RESYNC_ANNOTATION
+from okta_hris.resource.spec import RESYNC_ANNOTATION
 
 EXIT_NOT_READY = 1
 POLL_INTERVAL_S = 1.0
@@ -178,36 +179,37 @@ def resync_command(
     """
     if value is not None and not value.strip():
         raise click.BadParameter("must not be blank", param_hint="--value")
-    token = value if value is not None else resync_token()
+    value = value if value is not None else new_resync_value()
     if namespace is None:
         namespace = default_namespace(kubeconfig, kube_context)
     status = asyncio.run(
-        _resync(namespace, name, token, timeout if wait else None, kubeconfig, kube_context)
+        _resync(namespace, name, value, timeout if wait else None, kubeconfig, kube_context)
     )
     key = f"{namespace}/{name}"
     if not wait:
         stdout.print(
-            f"requested a full sync of {key} ({RESYNC_ANNOTATION}={token})", highlight=False
+            f"requested a full sync of {key} ({RESYNC_ANNOTATION}={value})", highlight=False
         )
         return
     if status is None:
         fail(f"timed out after {timeout:g}s waiting for the sync of {key}")
         return
-    ready = c.find(status.get("conditions") or [], c.READY) or {}
+    typed = read_status(status)
+    ready = typed.condition(READY)
     line = (
-        f"{key}: Ready={ready.get('status', 'Unknown')} {ready.get('reason', '')}: "
-        f"{ready.get('message', '')}"
+        f"{key}: Ready={ready.status if ready else 'Unknown'} {ready.reason if ready else ''}: "
+        f"{ready.message if ready else ''}"
     )
-    if ready.get("status") == "True":
-        mode = status.get("lastSyncMode", "")
-        duration = status.get("lastSyncDurationSeconds")
-        took = f", {duration:g}s" if isinstance(duration, int | float) else ""
+    if ready is not None and ready.status == "True":
+        mode = typed.last_sync_mode or ""
+        duration = typed.last_sync_duration_seconds
+        took = f", {duration:g}s" if duration is not None else ""
         stdout.print(f"{line} ({mode} sync{took})", highlight=False)
     else:
         fail(line, EXIT_NOT_READY)
 
 
-def resync_token() -> str:
+def new_resync_value() -> str:
     """A new annotation value: two requests, even in the same second, never share one."""
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
@@ -215,7 +217,7 @@ def resync_token() -> str:
 async def _resync(
     namespace: str,
     name: str,
-    token: str,
+    value: str,
     wait_seconds: float | None,
     kubeconfig: str | None,
     kube_context: str | None,
@@ -237,7 +239,7 @@ async def _resync(
                 f"{namespace}/{name} is suspended (spec.sync.suspend: true): "
                 "the operator would not sync it"
             )
-        await api.annotate_integration(namespace, name, {RESYNC_ANNOTATION: token})
+        await api.annotate_integration(namespace, name, {RESYNC_ANNOTATION: value})
         if wait_seconds is None:
             return None
         try:
@@ -245,7 +247,7 @@ async def _resync(
                 while True:
                     found = await api.get_integration(namespace, name)
                     status: dict[str, Any] = found.get("status") or {}
-                    if status.get("lastHandledResyncAt") == token:
+                    if status.get("lastHandledResyncAt") == value:
                         return status
                     await asyncio.sleep(POLL_INTERVAL_S)
         except TimeoutError:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import click
@@ -26,6 +26,7 @@ from okta_hris.cli.common import (
     configure_logging,
     database_option,
     existing_or_empty,
+    fail,
     load_settings,
     resolve_database_url,
     stderr,
@@ -33,18 +34,24 @@ from okta_hris.cli.common import (
     user_errors,
     verbose_option,
 )
-from okta_hris.config import Settings, check_okta_url_override
+from okta_hris.cli.manifests import Manifests, load_manifest_file, load_manifests
 from okta_hris.directory.store import Directory
 from okta_hris.errors import ConfigError, SecretNotFound
-from okta_hris.invitations import SmtpSettings, deliver_pending
-from okta_hris.spec import Manifests, OktaIntegration, load_manifest_file, load_manifests
-from okta_hris.sync.engine import SyncReport, SyncRequest, run_sync
+from okta_hris.invitations import SmtpSettings
+from okta_hris.resource.spec import OktaIntegration, OktaIntegrationSpec
+from okta_hris.services import Failed, Held, IntegrationSync, InvitationDelivery, Succeeded
+from okta_hris.settings import Settings, check_okta_url_override
+from okta_hris.sync.engine import PlannedSync, SyncReport
 from okta_hris.sync.plan import EmployeeChange
 
 
 @dataclass
 class SyncJob:
-    """Everything one sync of a file needs; the token is kept out of reprs."""
+    """Everything one sync of a file needs; the token is kept out of reprs.
+
+    It is the sync's ``Credentials`` too: the token (from the file's Secret, ``--token-file``
+    or ``OKTA_API_TOKEN``) is read when the file is, and the SMTP Secret comes from the file.
+    """
 
     manifests: Manifests
     token: str = field(repr=False)
@@ -53,6 +60,15 @@ class SyncJob:
     @property
     def manifest(self) -> OktaIntegration:
         return self.manifests.integration
+
+    async def okta_token(self, spec: OktaIntegrationSpec) -> str:
+        return self.token
+
+    async def smtp_settings(self, spec: OktaIntegrationSpec) -> SmtpSettings:
+        return smtp_settings(self)
+
+    def service(self, directory: Directory, settings: Settings) -> IntegrationSync:
+        return IntegrationSync(directory, replace(settings, okta_url=self.okta_url))
 
 
 def load_job(
@@ -147,22 +163,53 @@ def run_job(
     directory: Directory,
     settings: Settings,
     *,
-    dry_run: bool = False,
     force_full: bool = False,
     approved: int | None = None,
+    deliver_invitations: bool = False,
     show_progress: bool = True,
-) -> SyncReport:
-    request = SyncRequest(
-        integration=job.manifest.integration_key,
-        spec=job.manifest.spec,
-        token=job.token,
-        okta_url=job.okta_url,
-        force_full=force_full,
-        approved_deactivations=approved,
-        dry_run=dry_run,
-    )
+) -> Succeeded:
+    """One sync of the file's integration; a held or failed sync raises its error."""
+    manifest = job.manifest
     with listing_progress(show_progress and stderr.is_terminal) as progress:
-        return asyncio.run(run_sync(request, directory, settings, progress=progress))
+        outcome = asyncio.run(
+            job.service(directory, settings).run(
+                manifest.integration_key,
+                manifest.spec,
+                job,
+                force_full=force_full,
+                approved_deactivations=approved,
+                deliver_invitations=deliver_invitations,
+                company=manifest.metadata.name,
+                progress=progress,
+            )
+        )
+    if isinstance(outcome, Held):
+        raise outcome.hold
+    if isinstance(outcome, Failed):
+        raise outcome.error
+    return outcome
+
+
+def plan_job(
+    job: SyncJob,
+    directory: Directory,
+    settings: Settings,
+    *,
+    force_full: bool = False,
+    show_progress: bool = True,
+) -> PlannedSync:
+    """What a sync of the file would do, writing nothing."""
+    manifest = job.manifest
+    with listing_progress(show_progress and stderr.is_terminal) as progress:
+        return asyncio.run(
+            job.service(directory, settings).plan(
+                manifest.integration_key,
+                manifest.spec,
+                job,
+                force_full=force_full,
+                progress=progress,
+            )
+        )
 
 
 def print_report(report: SyncReport, *, title: str | None = None) -> None:
@@ -184,14 +231,11 @@ def print_report(report: SyncReport, *, title: str | None = None) -> None:
         ("unchanged", stats.unchanged),
         ("Okta API requests", stats.api_requests),
         ("rate limited (429)", stats.rate_limited),
+        ("employees (total)", report.summary.total),
+        ("  active", report.summary.active),
+        ("  inactive", report.summary.inactive),
+        ("teams", report.summary.teams),
     ]
-    if report.summary is not None:
-        rows += [
-            ("employees (total)", report.summary.total),
-            ("  active", report.summary.active),
-            ("  inactive", report.summary.inactive),
-            ("teams", report.summary.teams),
-        ]
     if report.invitations_queued:
         rows.append(("invitations queued", report.invitations_queued))
     for label, value in rows:
@@ -200,7 +244,7 @@ def print_report(report: SyncReport, *, title: str | None = None) -> None:
     stdout.print(table)
 
 
-def _names(changes: list[EmployeeChange], limit: int) -> list[str]:
+def _names(changes: Sequence[EmployeeChange], limit: int) -> list[str]:
     shown = [
         f"{c.display_name} ({c.okta_id})" + (f": {', '.join(c.fields)}" if c.fields else "")
         for c in changes[:limit]
@@ -210,7 +254,7 @@ def _names(changes: list[EmployeeChange], limit: int) -> list[str]:
     return shown
 
 
-def print_plan(report: SyncReport, limit: int) -> None:
+def print_plan(report: PlannedSync, limit: int) -> None:
     plan = report.plan
     stdout.print(
         f"[bold]{report.integration}[/]: {report.mode.lower()} sync would create "
@@ -258,21 +302,16 @@ def smtp_settings(job: SyncJob) -> SmtpSettings:
     return SmtpSettings.from_secret_data(secret.data)
 
 
-def deliver_invitations(job: SyncJob, directory: Directory, smtp: SmtpSettings) -> None:
-    """Send what this sync queued (the outbox is committed already; a failure here loses nothing)."""
-    settings = job.manifest.spec.invitations
-    delivery = asyncio.run(
-        deliver_pending(
-            directory.engine,
-            job.manifest.integration_key,
-            settings,
-            smtp,
-            company=job.manifest.metadata.name,
-        )
-    )
+def print_delivery(delivery: InvitationDelivery | None) -> None:
+    """The invitations a sync sent; a problem that kept them from being sent fails the run."""
+    if delivery is None:
+        return
+    if delivery.problem is not None:
+        fail(f"the sync was applied, but its invitations were not sent: {delivery.problem}")
+    report = delivery.report
+    assert report is not None
     stdout.print(
-        f"invitations: {delivery.sent} sent, {delivery.failed} failed, "
-        f"{delivery.deferred} to retry",
+        f"invitations: {report.sent} sent, {report.failed} failed, {report.deferred} to retry",
         highlight=False,
     )
 
@@ -330,12 +369,19 @@ def sync_command(
     settings = load_settings()
     job = load_job(file, name, token_file, okta_url, settings)
     invite = job.manifest.spec.invitations.enabled and not no_invitations
-    smtp = smtp_settings(job) if invite else None
+    if invite:
+        smtp_settings(job)  # a missing SMTP Secret stops the sync before it starts
     with Directory.open(resolve_database_url(database, settings)) as directory:
-        report = run_job(job, directory, settings, force_full=full, approved=approve_deactivations)
-        print_report(report)
-        if smtp is not None:
-            deliver_invitations(job, directory, smtp)
+        outcome = run_job(
+            job,
+            directory,
+            settings,
+            force_full=full,
+            approved=approve_deactivations,
+            deliver_invitations=invite,
+        )
+    print_report(outcome.report)
+    print_delivery(outcome.delivery)
 
 
 @click.command("plan")
@@ -365,7 +411,7 @@ def plan_command(
     settings = load_settings()
     job = load_job(file, name, token_file, okta_url, settings)
     with Directory.open(existing_or_empty(resolve_database_url(database, settings))) as directory:
-        report = run_job(job, directory, settings, dry_run=True, force_full=full)
-    print_plan(report, limit)
-    if exit_code and report.changed:
+        planned = plan_job(job, directory, settings, force_full=full)
+    print_plan(planned, limit)
+    if exit_code and planned.plan.changed:
         raise SystemExit(EXIT_CHANGES)

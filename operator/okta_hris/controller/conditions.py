@@ -7,9 +7,12 @@ so callers always write the complete list these functions return.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Literal
+
+from okta_hris import errors
+from okta_hris.resource.status import Condition
 
 ConditionStatus = Literal["True", "False", "Unknown"]
 
@@ -17,19 +20,21 @@ READY = "Ready"
 RECONCILING = "Reconciling"
 STALLED = "Stalled"
 CONDITION_ORDER = (READY, RECONCILING, STALLED)
+MAX_MESSAGE = 32768  # metav1.Condition's limit
 
-# Reasons (CamelCase, SPEC §5). The failure reasons are the ``reason`` of okta_hris.errors.
+# Reasons (CamelCase, SPEC §5) of states that are not errors.
 SYNC_SUCCEEDED = "SyncSucceeded"
 SYNCING = "Syncing"
 IDLE = "Idle"
 HEALTHY = "Healthy"
 SUSPENDED = "Suspended"
-INVALID_SPEC = "InvalidSpec"
-SECRET_NOT_FOUND = "SecretNotFound"
-UNAUTHORIZED = "Unauthorized"
-FORBIDDEN = "Forbidden"
-OKTA_UNAVAILABLE = "OktaUnavailable"
-DEACTIVATION_THRESHOLD_EXCEEDED = "DeactivationThresholdExceeded"
+# The failure reasons are those of the error classes: one home, okta_hris.errors.
+INVALID_SPEC = errors.InvalidSpec.reason
+SECRET_NOT_FOUND = errors.SecretNotFound.reason
+UNAUTHORIZED = errors.OktaUnauthorized.reason
+FORBIDDEN = errors.OktaForbidden.reason
+OKTA_UNAVAILABLE = errors.OktaUnavailable.reason
+DEACTIVATION_THRESHOLD_EXCEEDED = errors.DeactivationThresholdExceeded.reason
 
 
 def format_time(moment: datetime) -> str:
@@ -37,59 +42,47 @@ def format_time(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def parse_time(text: object) -> datetime | None:
-    if not isinstance(text, str) or not text:
-        return None
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def find(conditions: Iterable[Mapping[str, Any]], type_: str) -> Mapping[str, Any] | None:
-    for condition in conditions:
-        if condition.get("type") == type_:
-            return condition
-    return None
+def find(conditions: Iterable[Condition], type_: str) -> Condition | None:
+    return next((condition for condition in conditions if condition.type == type_), None)
 
 
 def set_condition(
-    conditions: Sequence[Mapping[str, Any]],
+    conditions: Sequence[Condition],
     type_: str,
     status: ConditionStatus,
     reason: str,
     message: str,
     generation: int | None,
     now: datetime,
-) -> list[dict[str, Any]]:
+) -> list[Condition]:
     """The list with ``type_`` set; its transition time moves only if ``status`` changed."""
     previous = find(conditions, type_)
     transition = (
-        str(previous["lastTransitionTime"])
-        if previous is not None
-        and previous.get("status") == status
-        and previous.get("lastTransitionTime")
-        else format_time(now)
+        previous.last_transition_time
+        if previous is not None and previous.status == status
+        else now.replace(microsecond=0)
     )
-    updated: dict[str, Any] = {
+    if len(message) > MAX_MESSAGE:
+        message = message[: MAX_MESSAGE - 1] + "…"
+    fields: dict[str, object] = {
         "type": type_,
         "status": status,
         "reason": reason,
         "message": message,
-        "lastTransitionTime": transition,
+        "last_transition_time": transition,
     }
     if generation is not None:
-        updated["observedGeneration"] = generation
-    others = [dict(c) for c in conditions if c.get("type") != type_]
+        fields["observed_generation"] = generation
+    updated = Condition.model_validate(fields)
+    others = [c for c in conditions if c.type != type_]
     return _ordered([*others, updated])
 
 
-def _ordered(conditions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _ordered(conditions: list[Condition]) -> list[Condition]:
     """Ready, Reconciling, Stalled first (as kubectl shows them), then any others."""
 
-    def rank(condition: Mapping[str, Any]) -> int:
-        type_ = condition.get("type")
+    def rank(condition: Condition) -> int:
+        type_ = condition.type
         return CONDITION_ORDER.index(type_) if type_ in CONDITION_ORDER else len(CONDITION_ORDER)
 
     return sorted(conditions, key=rank)

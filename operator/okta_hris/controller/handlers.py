@@ -19,8 +19,8 @@ from typing import Any
 
 import kopf
 
-from okta_hris.controller.config import LaunchOptions
 from okta_hris.controller.kube import connection_info, decode_secret_data
+from okta_hris.controller.options import LaunchOptions
 from okta_hris.controller.reconciler import (
     IntegrationReconciler,
     integration_key,
@@ -28,7 +28,7 @@ from okta_hris.controller.reconciler import (
     secret_references,
 )
 from okta_hris.controller.runtime import OperatorRuntime
-from okta_hris.spec import API_GROUP, API_VERSION, PLURAL
+from okta_hris.resource.spec import API_GROUP, API_VERSION, PLURAL
 
 FINALIZER = f"{API_GROUP}/finalizer"
 WATCH_SERVER_TIMEOUT_S = 600.0

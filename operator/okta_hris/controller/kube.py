@@ -33,7 +33,7 @@ from kubernetes.config import (
 )
 
 from okta_hris.errors import ConfigError, HrisError, SecretNotFound
-from okta_hris.spec import API_GROUP, API_VERSION, PLURAL
+from okta_hris.resource.spec import API_GROUP, API_VERSION, PLURAL
 
 MERGE_PATCH = "application/merge-patch+json"
 REQUEST_TIMEOUT_S = 30.0

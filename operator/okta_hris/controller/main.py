@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import kopf
 
 from okta_hris.controller import handlers as handlers
-from okta_hris.controller.config import LaunchOptions
+from okta_hris.controller.options import LaunchOptions
 
 # Kopf peering: the replica with the highest priority is the active one; equal priorities
 # would freeze all of them, so each replica draws its own unless told otherwise.

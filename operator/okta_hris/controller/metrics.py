@@ -8,16 +8,14 @@ outcomes and condition reasons: never a Secret value.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
-from okta_hris.controller.conditions import parse_time
-from okta_hris.directory.store import DirectorySummary
+from okta_hris.domain.changes import DirectorySummary
+from okta_hris.resource.status import OktaIntegrationStatus
 
 DURATION_BUCKETS = (0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
 
@@ -100,18 +98,15 @@ class OperatorMetrics:
         self.employees.labels(integration, "inactive").set(summary.inactive)
         self.teams.labels(integration).set(summary.teams)
 
-    def restore(self, integration: str, status: Mapping[str, Any]) -> None:
+    def restore(self, integration: str, status: OktaIntegrationStatus) -> None:
         """The gauges as the status says, when this replica takes an integration over."""
-        employees = status.get("employees")
-        if isinstance(employees, Mapping):
-            for state in ("active", "inactive"):
-                if isinstance(employees.get(state), int):
-                    self.employees.labels(integration, state).set(employees[state])
-        if isinstance(status.get("teams"), int):
-            self.teams.labels(integration).set(status["teams"])
-        last_success = parse_time(status.get("lastSuccessfulSyncTime"))
-        if last_success is not None:
-            self.last_success.labels(integration).set(last_success.timestamp())
+        if status.employees is not None:
+            self.employees.labels(integration, "active").set(status.employees.active)
+            self.employees.labels(integration, "inactive").set(status.employees.inactive)
+        if status.teams is not None:
+            self.teams.labels(integration).set(status.teams)
+        if status.last_successful_sync_time is not None:
+            self.last_success.labels(integration).set(status.last_successful_sync_time.timestamp())
 
     def scheduled(self, integration: str, when: datetime | None) -> None:
         if when is None:

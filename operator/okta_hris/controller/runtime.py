@@ -9,25 +9,28 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import hashlib
 import logging
 import random
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from kubernetes.client import Configuration
 
-from okta_hris.config import Settings
-from okta_hris.controller.config import ControllerConfig, LaunchOptions
 from okta_hris.controller.kube import KubeApi, load_configuration
 from okta_hris.controller.metrics import MetricsServer, OperatorMetrics
+from okta_hris.controller.options import ControllerConfig, LaunchOptions
 from okta_hris.controller.scheduling import Memory
-from okta_hris.directory.store import Directory
+from okta_hris.controller.status_writer import StatusWriter
+from okta_hris.directory import Directory
+from okta_hris.services import IntegrationSync
+from okta_hris.settings import Settings
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Token values are remembered only as a keyed hash, with a key that never leaves the process:
 # enough to tell whether a Secret event changed the token, useless to anyone reading memory.
@@ -64,6 +67,39 @@ class TokenSeen:
     fingerprint: str  # token_fingerprint() of what was found
 
 
+async def run_in_own_loop(
+    make: Callable[[], Coroutine[Any, Any, T]], executor: concurrent.futures.Executor
+) -> T:
+    """Run ``make()`` in a fresh event loop in a worker thread, and wait for it here.
+
+    A sync plans in pure Python, which for a large org takes long enough to stall Kopf's
+    watches and liveness probe if it ran in their loop. Its own loop also ends with the sync:
+    whatever the sync left running is cancelled then. Cancelling the caller cancels the sync.
+    """
+    handle: concurrent.futures.Future[tuple[asyncio.AbstractEventLoop, asyncio.Task[Any]]] = (
+        concurrent.futures.Future()
+    )
+
+    async def main() -> T:
+        task = asyncio.current_task()
+        assert task is not None
+        handle.set_result((asyncio.get_running_loop(), task))
+        return await make()
+
+    done = asyncio.get_running_loop().run_in_executor(executor, asyncio.run, main())
+    try:
+        return await asyncio.shield(done)
+    except asyncio.CancelledError:
+        if handle.done():
+            loop, task = handle.result()
+            loop.call_soon_threadsafe(task.cancel)
+        # Return only once the sync has stopped: it may be committing, and the caller's lock
+        # must keep a deletion from marking the rows removed before that commit.
+        with contextlib.suppress(BaseException):
+            await done
+        raise
+
+
 @dataclass
 class IntegrationState:
     """The operator's in-memory view of one OktaIntegration (``namespace/name``)."""
@@ -71,13 +107,8 @@ class IntegrationState:
     key: str
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
-    # As last read from or written to the API server, with the unsent patch merged in.
-    status: dict[str, Any] | None = None
-    # Status changes the API server has not accepted yet (one merge patch), retried with
-    # backoff until they land.
-    unsent_status: dict[str, Any] | None = None
-    status_write_failures: int = 0
-    status_retry_at: datetime | None = None
+    # The status as last read from or written to the API server, and what is still unsent.
+    status: StatusWriter | None = None
     memory: Memory = field(default_factory=Memory)
     transient_failures: int = 0  # consecutive, for the backoff
     last_problem: tuple[str, str] | None = None  # (reason, message) of the last failure event
@@ -116,6 +147,7 @@ class OperatorRuntime:
     metrics_server: MetricsServer | None
     semaphore: asyncio.Semaphore
     sync_threads: concurrent.futures.ThreadPoolExecutor
+    syncs: IntegrationSync
     rng: random.Random = field(default_factory=random.Random)
     integrations: dict[str, IntegrationState] = field(default_factory=dict)
 
@@ -146,6 +178,10 @@ class OperatorRuntime:
         logger.info(
             "Directory %r; at most %d concurrent syncs", directory, settings.max_concurrent_syncs
         )
+        # Each sync runs in its own thread and event loop (see run_in_own_loop).
+        sync_threads = concurrent.futures.ThreadPoolExecutor(
+            max_workers=settings.max_concurrent_syncs, thread_name_prefix="sync"
+        )
         return cls(
             settings=settings,
             config=config,
@@ -155,9 +191,11 @@ class OperatorRuntime:
             metrics=metrics,
             metrics_server=server,
             semaphore=asyncio.Semaphore(settings.max_concurrent_syncs),
-            # Each sync runs in its own thread and event loop (see reconciler.run_in_own_loop).
-            sync_threads=concurrent.futures.ThreadPoolExecutor(
-                max_workers=settings.max_concurrent_syncs, thread_name_prefix="sync"
+            sync_threads=sync_threads,
+            syncs=IntegrationSync(
+                directory,
+                settings,
+                runner=lambda make: run_in_own_loop(make, sync_threads),
             ),
         )
 

@@ -11,25 +11,32 @@ from __future__ import annotations
 import enum
 import random
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from okta_hris.controller import conditions as c
-from okta_hris.controller import status as s
-from okta_hris.controller.config import ControllerConfig
-from okta_hris.spec import (
+from okta_hris.controller import conditions
+from okta_hris.controller import status as status_patches
+from okta_hris.controller.options import ControllerConfig
+from okta_hris.domain.okta import DEFAULT_OKTA_DOMAINS
+from okta_hris.errors import InvalidSpec
+from okta_hris.resource.spec import (
     APPROVE_DEACTIVATIONS_ANNOTATION,
     RESYNC_ANNOTATION,
+    OktaIntegrationSpec,
+    load_spec,
     parse_duration,
 )
+from okta_hris.resource.status import OktaIntegrationStatus
 
 INVITE_ALL_ANNOTATION = "hris.dev/invite-all-pending"
 DEFAULT_INTERVAL = timedelta(hours=1)
 
 # Permanent failures a changed Secret may fix (a rotated token, a created Secret).
-SECRET_FIXABLE_REASONS = frozenset({c.SECRET_NOT_FOUND, c.UNAUTHORIZED, c.FORBIDDEN})
+SECRET_FIXABLE_REASONS = frozenset(
+    {conditions.SECRET_NOT_FOUND, conditions.UNAUTHORIZED, conditions.FORBIDDEN}
+)
 # Transient-failure retries are drawn from the last part of their backoff, so integrations
 # that failed together (a shared Okta or database outage) do not retry in lockstep.
 RETRY_JITTER = 0.2
@@ -49,55 +56,79 @@ class Trigger(enum.StrEnum):
 
 @dataclass(frozen=True)
 class ObjectView:
-    """The parts of an OktaIntegration the scheduler looks at."""
+    """An OktaIntegration as the scheduler sees it: the spec validated once, the status read
+    into its model, the annotations that request something."""
 
     generation: int | None
+    spec: OktaIntegrationSpec | None  # None when the spec does not validate
+    spec_error: str | None  # why not, in one line
     suspended: bool
     invitations_enabled: bool
     interval: timedelta | None  # None when spec.sync.interval does not parse
     resync_requested: str | None
     approval: str | None
     invite_all: str | None
-    status: Mapping[str, Any]
+    status: OktaIntegrationStatus
 
     @classmethod
     def from_object(
         cls,
         spec: Mapping[str, Any],
         meta: Mapping[str, Any],
-        status: Mapping[str, Any],
+        status: Mapping[str, Any] | OktaIntegrationStatus,
+        allowed_domains: Iterable[str] = DEFAULT_OKTA_DOMAINS,
     ) -> ObjectView:
-        sync = spec.get("sync") or {}
-        invitations = spec.get("invitations") or {}
         annotations = meta.get("annotations") or {}
         generation = meta.get("generation")
+        parsed: OktaIntegrationSpec | None = None
+        error: str | None = None
+        try:
+            parsed = load_spec(spec, allowed_domains)
+        except InvalidSpec as exc:
+            error = str(exc)
+        if parsed is not None:
+            suspended = parsed.sync.suspend
+            invitations_enabled = parsed.invitations.enabled
+            interval: timedelta | None = parsed.sync.interval_timedelta
+        else:
+            # An invalid spec still says whether it is suspended (then it is not reported).
+            sync = spec.get("sync") or {}
+            invitations = spec.get("invitations") or {}
+            suspended = isinstance(sync, Mapping) and sync.get("suspend") is True
+            invitations_enabled = (
+                isinstance(invitations, Mapping) and invitations.get("enabled") is True
+            )
+            interval = _interval(sync.get("interval", "1h") if isinstance(sync, Mapping) else None)
         return cls(
             generation=generation if isinstance(generation, int) else None,
-            suspended=sync.get("suspend") is True,
-            invitations_enabled=invitations.get("enabled") is True,
-            interval=_interval(sync.get("interval", "1h")),
+            spec=parsed,
+            spec_error=error,
+            suspended=suspended,
+            invitations_enabled=invitations_enabled,
+            interval=interval,
             resync_requested=_annotation(annotations, RESYNC_ANNOTATION),
             approval=_annotation(annotations, APPROVE_DEACTIVATIONS_ANNOTATION),
             invite_all=_annotation(annotations, INVITE_ALL_ANNOTATION),
-            status=status,
+            status=status
+            if isinstance(status, OktaIntegrationStatus)
+            else status_patches.read_status(status),
         )
 
     @property
     def held_deactivations(self) -> int | None:
-        value = self.status.get("heldDeactivations")
-        return value if isinstance(value, int) and not isinstance(value, bool) else None
+        return self.status.held_deactivations
 
     @property
     def pending_resync(self) -> str | None:
         """The resync value not echoed yet."""
         requested = self.resync_requested
-        return requested if requested != self.status.get("lastHandledResyncAt") else None
+        return requested if requested != self.status.last_handled_resync_at else None
 
     @property
     def pending_approval(self) -> str | None:
         """The approval value not handled yet (every value is handled once, then spent)."""
-        handled = self.status.get("lastHandledApproval")
-        value = handled.get("value") if isinstance(handled, Mapping) else None
+        handled = self.status.last_handled_approval
+        value = handled.value if handled is not None else None
         return self.approval if self.approval != value else None
 
 
@@ -180,7 +211,7 @@ class Sync:
 @dataclass(frozen=True)
 class ReportInvalidSpec:
     message: str
-    resync_token: str | None = None  # a resync request is answered (echoed) even so
+    resync_value: str | None = None  # a resync request is answered (echoed) even so
 
 
 @dataclass(frozen=True)
@@ -198,7 +229,7 @@ class Suspend:
 
 @dataclass(frozen=True)
 class InviteAllPending:
-    token: str
+    value: str  # the annotation's value, echoed in status.lastHandledInviteAllPending
 
 
 @dataclass(frozen=True)
@@ -225,22 +256,22 @@ class Memory:
     invite_all_not_before: datetime | None = None  # backoff after queueing invitations failed
 
 
-def decide(view: ObjectView, spec_error: str | None, memory: Memory, now: datetime) -> Action:
+def decide(view: ObjectView, memory: Memory, now: datetime) -> Action:
     """What to do next. Requests (spec change, resync, approval) go before the schedule."""
     status = view.status
     if view.suspended:
-        return Wait(None) if s.is_suspended(status, view.generation) else Suspend()
+        return Wait(None) if status_patches.is_suspended(status, view.generation) else Suspend()
     resync = view.pending_resync
-    if spec_error is not None:
+    if view.spec_error is not None:
         reported = (
-            status.get("observedGeneration") == view.generation
-            and s.stalled_reason(status) == c.INVALID_SPEC
+            status.observed_generation == view.generation
+            and status_patches.stalled_reason(status) == conditions.INVALID_SPEC
         )
         if reported and resync is None:
             return Wait(None)
-        return ReportInvalidSpec(spec_error, resync)
-    if status.get("observedGeneration") != view.generation:
-        first = status.get("observedGeneration") is None
+        return ReportInvalidSpec(view.spec_error, resync)
+    if status.observed_generation != view.generation:
+        first = status.observed_generation is None
         return Sync(Trigger.CREATED if first else Trigger.SPEC_CHANGED, force_full=True)
     if resync is not None:
         return Sync(Trigger.RESYNC_REQUESTED, force_full=True)
@@ -255,16 +286,16 @@ def decide(view: ObjectView, spec_error: str | None, memory: Memory, now: dateti
         view.invite_all
         if view.invite_all is not None
         and view.invitations_enabled
-        and view.invite_all != status.get("lastHandledInviteAllPending")
+        and view.invite_all != status.last_handled_invite_all_pending
         else None
     )
     invite_at = memory.invite_all_not_before
     if invite_all is not None and (invite_at is None or invite_at <= now):
         return InviteAllPending(invite_all)
-    if memory.secret_changed and s.stalled_reason(status) in SECRET_FIXABLE_REASONS:
+    if memory.secret_changed and status_patches.stalled_reason(status) in SECRET_FIXABLE_REASONS:
         return Sync(Trigger.SECRET_CHANGED, force_full=False, approval=approval)
     # No planned time (the status was lost, or the spec was invalid and is valid now): sync.
-    due = c.parse_time(status.get("nextSyncTime")) or now
+    due = status.next_sync_time or now
     if memory.not_before is not None and due < memory.not_before:
         due = memory.not_before
     if due <= now:

@@ -1,8 +1,10 @@
 """What ``status`` says after each step of a reconciliation (SPEC §5), as pure functions.
 
-Each function takes the current status and returns the fields to merge-patch. Conditions are
-always returned as a whole list; fields that must disappear are set to ``None`` (merge-patch
-deletes them). Nothing here ever sees a Secret value.
+Each function takes the current status (a validated ``OktaIntegrationStatus``) and returns a
+``StatusPatch``: an ``OktaIntegrationStatus`` holding just the fields to merge-patch, so every
+value is checked against the model the CRD is generated from before it is written. Conditions
+are always written as a whole list; a field set to ``None`` is deleted (merge-patch's null).
+Nothing here ever sees a Secret value.
 
 Condition semantics (kstatus / Flux):
 
@@ -16,15 +18,28 @@ Condition semantics (kstatus / Flux):
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from okta_hris.controller import conditions as c
-from okta_hris.directory.store import DirectorySummary
+from pydantic import ValidationError
+
+from okta_hris.controller import conditions
+from okta_hris.controller.conditions import ConditionStatus, format_time
+from okta_hris.domain.changes import DirectorySummary, SyncMode, SyncStats
 from okta_hris.errors import DeactivationThresholdExceeded
-from okta_hris.sync.model import SyncMode, SyncStats
+from okta_hris.resource.status import (
+    Condition,
+    EmployeesStatus,
+    HandledApproval,
+    InvitationsStatus,
+    LastSyncStatus,
+    OktaIntegrationStatus,
+)
+
+logger = logging.getLogger(__name__)
 
 SUSPENDED_NOTE = " (syncs suspended)"
 # status.lastHandledApproval.result: what became of an approval (each value is used once).
@@ -32,19 +47,79 @@ APPROVAL_RELEASED = "Released"
 APPROVAL_HOLD_CHANGED = "HoldChanged"
 APPROVAL_NO_MATCHING_HOLD = "NoMatchingHold"
 
+EMPTY = OktaIntegrationStatus()
+
+
+class StatusPatch:
+    """A merge patch of status, built from (and so valid against) ``OktaIntegrationStatus``.
+
+    The fields given, and only those, are written; ``None`` deletes a field.
+    """
+
+    def __init__(self, **fields: Any) -> None:
+        self._fields = fields
+        self.model = OktaIntegrationStatus(**fields)  # raises if a value does not fit the CRD
+
+    def __or__(self, other: StatusPatch) -> StatusPatch:
+        """Both patches' fields, ``other``'s winning where both set one."""
+        return StatusPatch(**{**self._fields, **other._fields})
+
+    @property
+    def fields(self) -> set[str]:
+        """The camelCase names of the fields this patch writes."""
+        return set(self.as_json())
+
+    def as_json(self) -> dict[str, Any]:
+        """The patch as sent to the API server: camelCase keys, RFC 3339 times, nulls kept."""
+        return self.model.model_dump(mode="json", by_alias=True, exclude_unset=True)
+
+    def __repr__(self) -> str:
+        return f"StatusPatch({self.as_json()!r})"
+
+
+def read_status(raw: Mapping[str, Any] | None) -> OktaIntegrationStatus:
+    """Status as found on the server, validated; fields that do not validate are ignored.
+
+    Another version of the operator, or a person with ``kubectl edit``, may have written
+    anything: the operator keeps working and rewrites what it owns at its next step.
+    """
+    data = dict(raw or {})
+    for _ in range(len(data) + 1):
+        try:
+            return OktaIntegrationStatus.model_validate(data)
+        except ValidationError as exc:
+            bad = {str(error["loc"][0]) for error in exc.errors() if error["loc"]}
+            if not bad & set(data):
+                break
+            logger.warning("Ignoring status fields that do not validate: %s", ", ".join(bad))
+            for key in bad:
+                data.pop(key, None)
+    return EMPTY
+
 
 @dataclass(frozen=True)
 class StatusContext:
     """The status as it is now, the generation being acted on, and the time."""
 
-    current: Mapping[str, Any]
+    current: OktaIntegrationStatus
     generation: int | None
     now: datetime
 
     @property
-    def conditions(self) -> list[dict[str, Any]]:
-        found = self.current.get("conditions") or []
-        return [dict(item) for item in found if isinstance(item, Mapping)]
+    def conditions(self) -> list[Condition]:
+        return list(self.current.conditions)
+
+    def set(
+        self,
+        conds: list[Condition],
+        type_: str,
+        status: ConditionStatus,
+        reason: str,
+        message: str,
+    ) -> list[Condition]:
+        return conditions.set_condition(
+            conds, type_, status, reason, message, self.generation, self.now
+        )
 
 
 def employees_message(summary: DirectorySummary) -> str:
@@ -54,21 +129,46 @@ def employees_message(summary: DirectorySummary) -> str:
 def _idle_message(next_sync: datetime | None, retry: bool = False) -> str:
     if next_sync is None:
         return "waiting for a change"
-    return f"{'next attempt' if retry else 'next sync'} at {c.format_time(next_sync)}"
+    return f"{'next attempt' if retry else 'next sync'} at {format_time(next_sync)}"
 
 
-def syncing(ctx: StatusContext, message: str) -> dict[str, Any]:
+def syncing(ctx: StatusContext, message: str) -> StatusPatch:
     conds = ctx.conditions
-    if c.find(conds, c.READY) is None:
-        conds = c.set_condition(
-            conds, c.READY, "Unknown", c.SYNCING, "first sync in progress", ctx.generation, ctx.now
+    if conditions.find(conds, conditions.READY) is None:
+        conds = ctx.set(
+            conds, conditions.READY, "Unknown", conditions.SYNCING, "first sync in progress"
         )
-    conds = c.set_condition(
-        conds, c.RECONCILING, "True", c.SYNCING, message, ctx.generation, ctx.now
+    conds = ctx.set(conds, conditions.RECONCILING, "True", conditions.SYNCING, message)
+    if conditions.find(conds, conditions.STALLED) is None:
+        conds = ctx.set(conds, conditions.STALLED, "False", conditions.HEALTHY, "")
+    return StatusPatch(conditions=conds)
+
+
+def _counts(summary: DirectorySummary) -> dict[str, Any]:
+    return {
+        "employees": EmployeesStatus(
+            total=summary.total, active=summary.active, inactive=summary.inactive
+        ),
+        "teams": summary.teams,
+        "invitations": _invitations(summary),
+    }
+
+
+def _invitations(summary: DirectorySummary) -> InvitationsStatus:
+    counts = summary.invitations
+    return InvitationsStatus(sent=counts.sent, pending=counts.pending, failed=counts.failed)
+
+
+def last_sync(stats: SyncStats) -> LastSyncStatus:
+    return LastSyncStatus(
+        fetched=stats.fetched,
+        matched=stats.matched,
+        created=stats.created,
+        updated=stats.updated,
+        deactivated=stats.deactivated,
+        unchanged=stats.unchanged,
+        api_requests=stats.api_requests,
     )
-    if c.find(conds, c.STALLED) is None:
-        conds = c.set_condition(conds, c.STALLED, "False", c.HEALTHY, "", ctx.generation, ctx.now)
-    return {"conditions": conds}
 
 
 def succeeded(
@@ -80,42 +180,41 @@ def succeeded(
     stats: SyncStats,
     summary: DirectorySummary,
     next_sync: datetime,
-    resync_token: str | None,
-) -> dict[str, Any]:
-    conds = c.set_condition(
+    resync_value: str | None,
+) -> StatusPatch:
+    conds = ctx.set(
         ctx.conditions,
-        c.READY,
+        conditions.READY,
         "True",
-        c.SYNC_SUCCEEDED,
+        conditions.SYNC_SUCCEEDED,
         employees_message(summary),
-        ctx.generation,
-        ctx.now,
     )
-    conds = c.set_condition(
-        conds, c.RECONCILING, "False", c.IDLE, _idle_message(next_sync), ctx.generation, ctx.now
+    conds = ctx.set(
+        conds, conditions.RECONCILING, "False", conditions.IDLE, _idle_message(next_sync)
     )
-    conds = c.set_condition(conds, c.STALLED, "False", c.HEALTHY, "", ctx.generation, ctx.now)
-    patch: dict[str, Any] = {
-        "observedGeneration": ctx.generation,
+    conds = ctx.set(conds, conditions.STALLED, "False", conditions.HEALTHY, "")
+    fields: dict[str, Any] = {
+        "observed_generation": ctx.generation,
         "conditions": conds,
-        "lastSyncTime": c.format_time(finished),
-        "lastSuccessfulSyncTime": c.format_time(finished),
-        "nextSyncTime": c.format_time(next_sync),
-        "lastSyncMode": mode,
-        "lastSyncDurationSeconds": round((finished - started).total_seconds(), 3),
-        "lastSync": stats.as_status(),
-        "heldDeactivations": None,
-        **summary.as_status(),
+        "last_sync_time": finished,
+        "last_successful_sync_time": finished,
+        "next_sync_time": next_sync,
+        "last_sync_mode": mode,
+        "last_sync_duration_seconds": round((finished - started).total_seconds(), 3),
+        "last_sync": last_sync(stats),
+        "held_deactivations": None,
+        **_counts(summary),
     }
-    if resync_token is not None:
-        patch["lastHandledResyncAt"] = resync_token
-    return patch
+    if resync_value is not None:
+        fields["last_handled_resync_at"] = resync_value
+    return StatusPatch(**fields)
 
 
 def _resolved_hold(ctx: StatusContext) -> dict[str, Any]:
     """A new generation resolves a hold: what is held was planned for the old spec."""
-    changed = ctx.current.get("observedGeneration") != ctx.generation
-    return {"heldDeactivations": None} if changed and "heldDeactivations" in ctx.current else {}
+    changed = ctx.current.observed_generation != ctx.generation
+    held = ctx.current.held_deactivations is not None
+    return {"held_deactivations": None} if changed and held else {}
 
 
 def failed(
@@ -126,36 +225,32 @@ def failed(
     permanent: bool,
     finished: datetime | None,
     next_attempt: datetime | None,
-    resync_token: str | None,
-) -> dict[str, Any]:
+    resync_value: str | None,
+) -> StatusPatch:
     """The attempt failed; ``finished`` is None when no sync ran (a check of the Secret)."""
-    conds = c.set_condition(
-        ctx.conditions, c.READY, "False", reason, message, ctx.generation, ctx.now
-    )
-    conds = c.set_condition(
+    conds = ctx.set(ctx.conditions, conditions.READY, "False", reason, message)
+    conds = ctx.set(
         conds,
-        c.RECONCILING,
+        conditions.RECONCILING,
         "False",
-        c.IDLE,
+        conditions.IDLE,
         _idle_message(next_attempt, retry=True),
-        ctx.generation,
-        ctx.now,
     )
     if permanent:
-        conds = c.set_condition(conds, c.STALLED, "True", reason, message, ctx.generation, ctx.now)
+        conds = ctx.set(conds, conditions.STALLED, "True", reason, message)
     else:
-        conds = c.set_condition(conds, c.STALLED, "False", c.HEALTHY, "", ctx.generation, ctx.now)
-    patch: dict[str, Any] = {
-        "observedGeneration": ctx.generation,
+        conds = ctx.set(conds, conditions.STALLED, "False", conditions.HEALTHY, "")
+    fields: dict[str, Any] = {
+        "observed_generation": ctx.generation,
         "conditions": conds,
-        "nextSyncTime": None if next_attempt is None else c.format_time(next_attempt),
+        "next_sync_time": next_attempt,
         **_resolved_hold(ctx),
     }
     if finished is not None:
-        patch["lastSyncTime"] = c.format_time(finished)
-    if resync_token is not None:
-        patch["lastHandledResyncAt"] = resync_token
-    return patch
+        fields["last_sync_time"] = finished
+    if resync_value is not None:
+        fields["last_handled_resync_at"] = resync_value
+    return StatusPatch(**fields)
 
 
 def held(
@@ -164,47 +259,38 @@ def held(
     hold: DeactivationThresholdExceeded,
     finished: datetime,
     next_sync: datetime,
-    resync_token: str | None,
+    resync_value: str | None,
     note: str = "",
-) -> dict[str, Any]:
+) -> StatusPatch:
     patch = failed(
         ctx,
-        reason=c.DEACTIVATION_THRESHOLD_EXCEEDED,
+        reason=conditions.DEACTIVATION_THRESHOLD_EXCEEDED,
         message=f"{hold}{note}",
         permanent=True,
         finished=finished,
         next_attempt=next_sync,
-        resync_token=resync_token,
+        resync_value=resync_value,
     )
-    patch["heldDeactivations"] = hold.would_deactivate
-    return patch
+    return patch | StatusPatch(held_deactivations=hold.would_deactivate)
 
 
-def invalid_spec(
-    ctx: StatusContext, message: str, resync_token: str | None = None
-) -> dict[str, Any]:
+def invalid_spec(ctx: StatusContext, message: str, resync_value: str | None = None) -> StatusPatch:
     """Nothing can sync; a resync request is still answered (Flux echoes failures too)."""
-    conds = c.set_condition(
-        ctx.conditions, c.READY, "False", c.INVALID_SPEC, message, ctx.generation, ctx.now
-    )
-    conds = c.set_condition(
-        conds, c.RECONCILING, "False", c.IDLE, "fix the spec", ctx.generation, ctx.now
-    )
-    conds = c.set_condition(
-        conds, c.STALLED, "True", c.INVALID_SPEC, message, ctx.generation, ctx.now
-    )
-    patch: dict[str, Any] = {
-        "observedGeneration": ctx.generation,
+    conds = ctx.set(ctx.conditions, conditions.READY, "False", conditions.INVALID_SPEC, message)
+    conds = ctx.set(conds, conditions.RECONCILING, "False", conditions.IDLE, "fix the spec")
+    conds = ctx.set(conds, conditions.STALLED, "True", conditions.INVALID_SPEC, message)
+    fields: dict[str, Any] = {
+        "observed_generation": ctx.generation,
         "conditions": conds,
-        "nextSyncTime": None,
+        "next_sync_time": None,
         **_resolved_hold(ctx),
     }
-    if resync_token is not None:
-        patch["lastHandledResyncAt"] = resync_token
-    return patch
+    if resync_value is not None:
+        fields["last_handled_resync_at"] = resync_value
+    return StatusPatch(**fields)
 
 
-def suspended(ctx: StatusContext) -> dict[str, Any]:
+def suspended(ctx: StatusContext) -> StatusPatch:
     """Ready keeps its status and reason (the directory is as the last sync left it).
 
     Ready and Stalled are stamped with the suspended generation (their transition times stay):
@@ -212,90 +298,67 @@ def suspended(ctx: StatusContext) -> dict[str, Any]:
     observedGeneration is older than the object's.
     """
     conds = ctx.conditions
-    ready = c.find(conds, c.READY)
-    if ready is None or ready.get("reason") == c.SYNCING:
-        conds = c.set_condition(
+    ready = conditions.find(conds, conditions.READY)
+    if ready is None or ready.reason == conditions.SYNCING:
+        conds = ctx.set(
             conds,
-            c.READY,
+            conditions.READY,
             "False",
-            c.SUSPENDED,
+            conditions.SUSPENDED,
             "not synced yet: syncs are suspended",
-            ctx.generation,
-            ctx.now,
         )
     else:
-        message = str(ready.get("message") or "")
+        message = ready.message
         if not message.endswith(SUSPENDED_NOTE):
             message += SUSPENDED_NOTE
-        conds = _restamped(conds, c.READY, message, ctx)
-    conds = c.set_condition(
+        conds = ctx.set(conds, conditions.READY, ready.status, ready.reason, message)
+    conds = ctx.set(
         conds,
-        c.RECONCILING,
+        conditions.RECONCILING,
         "False",
-        c.SUSPENDED,
+        conditions.SUSPENDED,
         "spec.sync.suspend is true: no scheduled or requested syncs",
-        ctx.generation,
-        ctx.now,
     )
-    stalled = c.find(conds, c.STALLED)
+    stalled = conditions.find(conds, conditions.STALLED)
     if stalled is None:
-        conds = c.set_condition(conds, c.STALLED, "False", c.HEALTHY, "", ctx.generation, ctx.now)
+        conds = ctx.set(conds, conditions.STALLED, "False", conditions.HEALTHY, "")
     else:
-        conds = _restamped(conds, c.STALLED, str(stalled.get("message") or ""), ctx)
-    return {"observedGeneration": ctx.generation, "conditions": conds, "nextSyncTime": None}
-
-
-def _restamped(
-    conds: list[dict[str, Any]], type_: str, message: str, ctx: StatusContext
-) -> list[dict[str, Any]]:
-    """The condition as it is, with a new message and generation (same status: same time)."""
-    found = c.find(conds, type_)
-    assert found is not None
-    status = found.get("status")
-    return c.set_condition(
-        conds,
-        type_,
-        status if status in ("True", "False") else "Unknown",
-        str(found.get("reason") or c.SYNCING),
-        message,
-        ctx.generation,
-        ctx.now,
-    )
+        conds = ctx.set(conds, conditions.STALLED, stalled.status, stalled.reason, stalled.message)
+    return StatusPatch(observed_generation=ctx.generation, conditions=conds, next_sync_time=None)
 
 
 def approval_handled(
     value: str, result: str, deactivations: int | None, now: datetime
-) -> dict[str, Any]:
+) -> StatusPatch:
     """Record an approval value as spent, with the hold it answered."""
-    record: dict[str, Any] = {"value": value, "result": result, "time": c.format_time(now)}
+    record: dict[str, Any] = {"value": value, "result": result, "time": now}
     if deactivations is not None:
         record["deactivations"] = deactivations
-    return {"lastHandledApproval": record}
+    return StatusPatch(last_handled_approval=HandledApproval(**record))
 
 
-def invitations(summary: DirectorySummary, handled_token: str | None = None) -> dict[str, Any]:
-    patch: dict[str, Any] = {"invitations": summary.as_status()["invitations"]}
-    if handled_token is not None:
-        patch["lastHandledInviteAllPending"] = handled_token
-    return patch
+def invitations(summary: DirectorySummary, handled_value: str | None = None) -> StatusPatch:
+    fields: dict[str, Any] = {"invitations": _invitations(summary)}
+    if handled_value is not None:
+        fields["last_handled_invite_all_pending"] = handled_value
+    return StatusPatch(**fields)
 
 
-def is_suspended(current: Mapping[str, Any], generation: int | None) -> bool:
+def is_suspended(current: OktaIntegrationStatus, generation: int | None) -> bool:
     """The status already says "suspended" for this generation."""
-    reconciling = c.find(StatusContext(current, generation, datetime.min).conditions, c.RECONCILING)
+    reconciling = current.condition(conditions.RECONCILING)
     return (
         reconciling is not None
-        and reconciling.get("reason") == c.SUSPENDED
-        and current.get("observedGeneration") == generation
+        and reconciling.reason == conditions.SUSPENDED
+        and current.observed_generation == generation
     )
 
 
-def stalled_reason(current: Mapping[str, Any]) -> str | None:
-    stalled = c.find(StatusContext(current, None, datetime.min).conditions, c.STALLED)
-    if stalled is None or stalled.get("status") != "True":
+def stalled_reason(current: OktaIntegrationStatus) -> str | None:
+    stalled = current.condition(conditions.STALLED)
+    if stalled is None or stalled.status != "True":
         return None
-    reason = stalled.get("reason")
-    return str(reason) if reason else None
+    return stalled.reason
 
 
 def compose_patches(first: Mapping[str, Any], then: Mapping[str, Any]) -> dict[str, Any]:

@@ -20,30 +20,25 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Self, cast
+from typing import Any, Self
 
 from sqlalchemy import (
     Connection,
-    Engine,
     Exists,
     RowMapping,
     Table,
     and_,
     bindparam,
-    delete,
     func,
     literal,
     select,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import SQLAlchemyError
 
 from okta_hris.directory import database
+from okta_hris.directory.outbox import Outbox
 from okta_hris.directory.schema import (
     employee_teams,
     employees,
@@ -55,53 +50,26 @@ from okta_hris.directory.schema import (
     sync_runs,
     teams,
 )
-from okta_hris.errors import DirectoryError
-from okta_hris.sync.model import (
+from okta_hris.directory.statements import Store, delete_keys, insert_missing, upsert
+from okta_hris.domain.changes import (
     DirectoryChanges,
     DirectoryState,
-    EmployeeRow,
+    DirectorySummary,
     OktaGroupRecord,
     OktaUserRecord,
-    SyncMode,
-    SyncOutcome,
     SyncRunRecord,
     SyncState,
-    Team,
 )
+from okta_hris.domain.employees import EmployeeRow, Team
+from okta_hris.domain.invitations import InvitationCounts
+from okta_hris.errors import DirectoryError
 
 # Written once when a row is created and never by an update: the history downstream apps use.
 _EMPLOYEE_CREATE_ONLY = frozenset({"integration", "okta_id", "first_synced_at"})
 
 
-@dataclass(frozen=True)
-class DirectorySummary:
-    """One integration's counts, as ``status.employees/teams/invitations`` show them (SPEC §5)."""
-
-    total: int
-    active: int
-    inactive: int
-    teams: int
-    invitations_sent: int
-    invitations_pending: int
-    invitations_failed: int
-
-    def as_status(self) -> dict[str, Any]:
-        return {
-            "employees": {"total": self.total, "active": self.active, "inactive": self.inactive},
-            "teams": self.teams,
-            "invitations": {
-                "sent": self.invitations_sent,
-                "pending": self.invitations_pending,
-                "failed": self.invitations_failed,
-            },
-        }
-
-
-class Directory:
+class Directory(Store):
     """The employee directory of every integration, in one SQLite or PostgreSQL database."""
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
 
     @classmethod
     def open(cls, url: str, *, migrate: bool = True) -> Directory:
@@ -135,12 +103,15 @@ class Directory:
         with self._reading(f"cannot read the directory of {integration}") as connection:
             return _load_state(connection, integration)
 
-    def apply(self, changes: DirectoryChanges) -> None:
-        """Write one sync's changes in one transaction: all of them or, on any error, none."""
-        _check_integration(changes)
+    def apply(self, changes: DirectoryChanges, run: SyncRunRecord | None = None) -> None:
+        """Write one sync's changes, and its ``sync_runs`` row, in one transaction: all of them
+        or, on any error, none."""
+        _check_integration(changes, run)
         with self._writing(f"cannot apply the sync of {changes.integration}") as connection:
             _lock_integration(connection, changes.integration)
             _apply(connection, changes)
+            if run is not None:
+                _insert_run(connection, run)
 
     def record_run(self, run: SyncRunRecord) -> None:
         """Record a run that applied nothing (failed, held, planned)."""
@@ -211,32 +182,17 @@ class Directory:
             active=by_active.get(True, 0),
             inactive=by_active.get(False, 0),
             teams=team_count or 0,
-            invitations_sent=by_status.get("sent", 0),
-            invitations_pending=by_status.get("pending", 0),
-            invitations_failed=by_status.get("failed", 0),
+            invitations=InvitationCounts(
+                sent=by_status.get("sent", 0),
+                pending=by_status.get("pending", 0),
+                failed=by_status.get("failed", 0),
+            ),
         )
 
-    def recent_runs(self, integration: str, limit: int = 10) -> list[SyncRunRecord]:
-        """The newest runs first."""
-        query = (
-            select(sync_runs)
-            .where(sync_runs.c.integration == integration)
-            .order_by(sync_runs.c.started_at.desc(), sync_runs.c.id.desc())
-            .limit(limit)
-        )
-        with self._reading(f"cannot read the sync runs of {integration}") as connection:
-            return [
-                SyncRunRecord(
-                    integration=row["integration"],
-                    mode=cast(SyncMode, row["mode"]),
-                    started_at=row["started_at"],
-                    finished_at=row["finished_at"],
-                    outcome=cast(SyncOutcome, row["outcome"]),
-                    stats=dict(row["stats"]),
-                    error=row["error"],
-                )
-                for row in connection.execute(query).mappings()
-            ]
+    @property
+    def outbox(self) -> Outbox:
+        """The ``invitations`` table as an outbox, over the same engine."""
+        return Outbox(self.engine)
 
     def integrations(self, *, include_removed: bool = True) -> list[str]:
         """Every integration the directory has seen, sorted."""
@@ -245,24 +201,6 @@ class Directory:
             query = query.where(integrations.c.removed_at.is_(None))
         with self._reading("cannot list the integrations") as connection:
             return list(connection.scalars(query))
-
-    @contextmanager
-    def _reading(self, action: str) -> Iterator[Connection]:
-        with self._failures(action), database.read_transaction(self.engine) as connection:
-            yield connection
-
-    @contextmanager
-    def _writing(self, action: str) -> Iterator[Connection]:
-        with self._failures(action), database.write_transaction(self.engine) as connection:
-            yield connection
-
-    @contextmanager
-    def _failures(self, action: str) -> Iterator[None]:
-        try:
-            yield
-        except SQLAlchemyError as exc:
-            reason = database.describe_error(exc, self.engine.url)
-            raise DirectoryError(f"{action}: {reason}") from exc
 
 
 # -- reading ------------------------------------------------------------------------------------
@@ -369,7 +307,7 @@ def _in_team_named(names: list[str]) -> Exists:
 # -- writing ------------------------------------------------------------------------------------
 
 
-def _check_integration(changes: DirectoryChanges) -> None:
+def _check_integration(changes: DirectoryChanges, run: SyncRunRecord | None) -> None:
     # Rows of another integration would be written without that integration's lock.
     for row in (*changes.employees_create, *changes.employees_update):
         if row.integration != changes.integration:
@@ -377,15 +315,15 @@ def _check_integration(changes: DirectoryChanges) -> None:
                 f"employee {row.okta_id} belongs to {row.integration!r}, "
                 f"not to {changes.integration!r}"
             )
-    if changes.run is not None and changes.run.integration != changes.integration:
+    if run is not None and run.integration != changes.integration:
         raise ValueError(
-            f"the sync run belongs to {changes.run.integration!r}, not {changes.integration!r}"
+            f"the sync run belongs to {run.integration!r}, not {changes.integration!r}"
         )
 
 
 def _lock_integration(connection: Connection, integration: str) -> None:
     """Serialise writers of one integration until the transaction ends (see the module doc)."""
-    _insert_missing(connection, integrations, [{"integration": integration}])
+    insert_missing(connection, integrations, [{"integration": integration}])
     # SQLite compiles no FOR UPDATE; its BEGIN IMMEDIATE write lock is already held.
     connection.execute(
         select(integrations.c.integration)
@@ -397,7 +335,7 @@ def _lock_integration(connection: Connection, integration: str) -> None:
 def _apply(connection: Connection, changes: DirectoryChanges) -> None:
     integration = changes.integration
     _apply_okta_mirror(connection, changes)
-    _upsert(
+    upsert(
         connection,
         teams,
         [
@@ -416,21 +354,21 @@ def _apply(connection: Connection, changes: DirectoryChanges) -> None:
         )
     _update_employees(connection, changes.employees_update)
     # Memberships go before the teams they point to, and come after the employees they need.
-    _delete_keys(
+    delete_keys(
         connection,
         employee_teams,
         integration,
         ("okta_id", "okta_group_id"),
         changes.memberships_remove,
     )
-    _delete_keys(
+    delete_keys(
         connection,
         employee_teams,
         integration,
         ("okta_group_id",),
         [(group_id,) for group_id in changes.teams_delete],
     )
-    _insert_missing(
+    insert_missing(
         connection,
         employee_teams,
         [
@@ -438,7 +376,7 @@ def _apply(connection: Connection, changes: DirectoryChanges) -> None:
             for okta_id, group_id in changes.memberships_add
         ],
     )
-    _delete_keys(
+    delete_keys(
         connection,
         teams,
         integration,
@@ -446,7 +384,7 @@ def _apply(connection: Connection, changes: DirectoryChanges) -> None:
         [(group_id,) for group_id in changes.teams_delete],
     )
     # The outbox: queued with the employee, in the same transaction; never reset once present.
-    _insert_missing(
+    insert_missing(
         connection,
         invitations,
         [
@@ -473,13 +411,11 @@ def _apply(connection: Connection, changes: DirectoryChanges) -> None:
             removed_at=None,  # a sync means the OktaIntegration exists (again)
         )
     )
-    if changes.run is not None:
-        _insert_run(connection, changes.run)
 
 
 def _apply_okta_mirror(connection: Connection, changes: DirectoryChanges) -> None:
     integration = changes.integration
-    _delete_keys(
+    delete_keys(
         connection,
         okta_group_members,
         integration,
@@ -491,22 +427,22 @@ def _apply_okta_mirror(connection: Connection, changes: DirectoryChanges) -> Non
         ("okta_group_id", changes.okta_groups_delete),
         ("okta_id", changes.okta_users_delete),
     ):
-        _delete_keys(connection, okta_group_members, integration, (key,), [(i,) for i in ids])
-    _delete_keys(
+        delete_keys(connection, okta_group_members, integration, (key,), [(i,) for i in ids])
+    delete_keys(
         connection,
         okta_groups,
         integration,
         ("okta_group_id",),
         [(group_id,) for group_id in changes.okta_groups_delete],
     )
-    _delete_keys(
+    delete_keys(
         connection,
         okta_users,
         integration,
         ("okta_id",),
         [(okta_id,) for okta_id in changes.okta_users_delete],
     )
-    _upsert(
+    upsert(
         connection,
         okta_users,
         [
@@ -520,7 +456,7 @@ def _apply_okta_mirror(connection: Connection, changes: DirectoryChanges) -> Non
             for user in changes.okta_users_upsert
         ],
     )
-    _upsert(
+    upsert(
         connection,
         okta_groups,
         [
@@ -536,7 +472,7 @@ def _apply_okta_mirror(connection: Connection, changes: DirectoryChanges) -> Non
             for group in changes.okta_groups_upsert
         ],
     )
-    _insert_missing(
+    insert_missing(
         connection,
         okta_group_members,
         [
@@ -594,57 +530,3 @@ def _insert_run(connection: Connection, run: SyncRunRecord) -> None:
             error=run.error,
         )
     )
-
-
-def _dialect_insert(connection: Connection, table: Table) -> postgresql.Insert | sqlite.Insert:
-    # Both spell ON CONFLICT the same way; SQLAlchemy has no dialect-neutral construct for it.
-    if connection.dialect.name == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
-
-
-def _primary_key(table: Table) -> list[str]:
-    return [column.name for column in table.primary_key.columns]
-
-
-def _upsert(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
-    """Insert rows, or overwrite every non-key column of the rows that exist."""
-    if not rows:
-        return
-    key = _primary_key(table)
-    statement = _dialect_insert(connection, table)
-    statement = statement.on_conflict_do_update(
-        index_elements=key,
-        set_={name: statement.excluded[name] for name in rows[0] if name not in key},
-    )
-    connection.execute(statement, rows)
-
-
-def _insert_missing(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
-    """Insert the rows whose primary key is not taken; leave existing rows untouched."""
-    if not rows:
-        return
-    statement = _dialect_insert(connection, table).on_conflict_do_nothing(
-        index_elements=_primary_key(table)
-    )
-    connection.execute(statement, rows)
-
-
-def _delete_keys(
-    connection: Connection,
-    table: Table,
-    integration: str,
-    columns: tuple[str, ...],
-    keys: Iterable[tuple[str, ...]],
-) -> None:
-    """Delete the integration's rows whose ``columns`` equal one of ``keys``."""
-    parameters = [
-        {f"key_{name}": value for name, value in zip(columns, key, strict=True)} for key in keys
-    ]
-    if not parameters:
-        return
-    statement = delete(table).where(
-        table.c.integration == integration,
-        *(table.c[name] == bindparam(f"key_{name}") for name in columns),
-    )
-    connection.execute(statement, parameters)

@@ -5,7 +5,7 @@ How "exactly once" is approached, and where it stops (also in docs/INVITATIONS.m
 - *Queued once.* An invitation is an ``invitations`` row keyed by (integration, employee),
   inserted in the same transaction as the employee. Nothing ever inserts a second row for the
   same employee, whatever happens to the first one.
-- *Sent by one sender at a time.* A sender leases a batch of rows (``outbox.claim_batch``) and
+- *Sent by one sender at a time.* A sender leases a batch of rows (``Outbox.claim_batch``) and
   checks before each message that enough of the lease is left to finish it, so a second
   sender cannot pick up a row the first is still working on.
 - *Recorded right after the relay accepts it.* The row is marked ``sent`` with its Message-ID
@@ -39,13 +39,12 @@ from aiosmtplib import (
     SMTPResponseException,
     SMTPSenderRefused,
 )
-from sqlalchemy import Engine
 
-from okta_hris.invitations import outbox
+from okta_hris.directory.outbox import Outbox
+from okta_hris.domain.invitations import ClaimedInvitation
 from okta_hris.invitations.message import InvalidRecipient, InvitationComposer, parse_address
-from okta_hris.invitations.outbox import ClaimedInvitation
 from okta_hris.invitations.smtp import SmtpSettings
-from okta_hris.spec import InvitationSettings
+from okta_hris.resource.spec import InvitationSettings
 
 logger = logging.getLogger(__name__)
 
@@ -105,7 +104,7 @@ def _describe(exc: BaseException) -> str:
 class _DeliveryRun:
     def __init__(
         self,
-        engine: Engine,
+        outbox: Outbox,
         integration: str,
         composer: InvitationComposer,
         smtp: SmtpSettings,
@@ -117,7 +116,7 @@ class _DeliveryRun:
         lease: float,
         now: Callable[[], datetime],
     ) -> None:
-        self.engine = engine
+        self.outbox = outbox
         self.integration = integration
         self.composer = composer
         self.smtp = smtp
@@ -135,8 +134,7 @@ class _DeliveryRun:
         while True:
             lease_until = self.now() + self.lease
             batch = await asyncio.to_thread(
-                outbox.claim_batch,
-                self.engine,
+                self.outbox.claim_batch,
                 self.integration,
                 now=self.now(),
                 lease_until=lease_until,
@@ -150,7 +148,7 @@ class _DeliveryRun:
                     # fresh lease, rather than risk another sender taking them mid-send.
                     rest = [i.okta_id for i in batch[index:]]
                     await asyncio.to_thread(
-                        outbox.release, self.engine, self.integration, rest, lease_until=lease_until
+                        self.outbox.release, self.integration, rest, lease_until=lease_until
                     )
                     break
                 try:
@@ -238,8 +236,7 @@ class _DeliveryRun:
     async def _sent(self, invitation: ClaimedInvitation, message: EmailMessage) -> None:
         message_id = str(message["Message-ID"])
         await asyncio.to_thread(
-            outbox.mark_sent,
-            self.engine,
+            self.outbox.mark_sent,
             self.integration,
             invitation.okta_id,
             email=invitation.email,
@@ -271,8 +268,7 @@ class _DeliveryRun:
         delay = min(self.backoff_base * BACKOFF_FACTOR ** (attempts - 1), self.backoff_max)
         retry_at = self.now() + timedelta(seconds=delay)
         await asyncio.to_thread(
-            outbox.mark_deferred,
-            self.engine,
+            self.outbox.mark_deferred,
             self.integration,
             invitation.okta_id,
             error=error,
@@ -293,7 +289,7 @@ class _DeliveryRun:
     async def _fail(self, invitation: ClaimedInvitation, error: str) -> None:
         self.tally.last_error = error
         await asyncio.to_thread(
-            outbox.mark_failed, self.engine, self.integration, invitation.okta_id, error=error
+            self.outbox.mark_failed, self.integration, invitation.okta_id, error=error
         )
         self.tally.failed += 1
         logger.error(
@@ -302,7 +298,7 @@ class _DeliveryRun:
 
 
 async def deliver_pending(
-    engine: Engine,
+    outbox: Outbox,
     integration: str,
     settings: InvitationSettings,
     smtp: SmtpSettings,
@@ -333,7 +329,7 @@ async def deliver_pending(
         )
     composer = InvitationComposer.from_settings(settings, integration=integration, company=company)
     run = _DeliveryRun(
-        engine,
+        outbox,
         integration,
         composer,
         smtp,

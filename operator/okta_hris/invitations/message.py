@@ -22,7 +22,7 @@ from string import Template
 from urllib.parse import urlsplit
 
 from okta_hris.errors import ConfigError
-from okta_hris.spec import InvitationSettings
+from okta_hris.resource.spec import InvitationSettings
 
 SUBJECT = Template("You're invited to the $company employee dashboard")
 

@@ -11,8 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from okta_hris.spec import InvitationSettings
-from okta_hris.sync.model import DirectoryState, EmployeeRow, InvitationRequest
+from okta_hris.domain.changes import DirectoryState
+from okta_hris.domain.employees import EmployeeRow
+from okta_hris.domain.invitations import InvitationRequest
+from okta_hris.resource.spec import InvitationSettings
 
 
 def plan_invitations(

@@ -12,19 +12,15 @@ import contextlib
 import functools
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from okta_hris.config import Settings, check_okta_url_override
-from okta_hris.directory.store import Directory, DirectorySummary
-from okta_hris.errors import DeactivationThresholdExceeded, HrisError
-from okta_hris.invitations import plan_invitations
-from okta_hris.okta import OktaClient, OktaGroup, OktaUser
-from okta_hris.spec import OktaIntegrationSpec
-from okta_hris.sync.model import (
+from okta_hris.directory.store import Directory
+from okta_hris.domain.changes import (
     DirectoryState,
+    DirectorySummary,
     OktaGroupRecord,
     OktaUserRecord,
     SyncMode,
@@ -33,6 +29,12 @@ from okta_hris.sync.model import (
     SyncState,
     SyncStats,
 )
+from okta_hris.domain.okta import ALL_OKTA_STATUSES
+from okta_hris.errors import DeactivationThresholdExceeded, HrisError
+from okta_hris.invitations import plan_invitations
+from okta_hris.okta import OktaClient, OktaGroup, OktaUser
+from okta_hris.resource.spec import OktaIntegrationSpec
+from okta_hris.settings import Settings, check_okta_url_override
 from okta_hris.sync.plan import OktaSnapshot, SyncPlan, compute_plan
 
 logger = logging.getLogger(__name__)
@@ -40,18 +42,8 @@ logger = logging.getLogger(__name__)
 FULL_SYNC_EVERY = timedelta(hours=24)
 # Okta's search index trails writes by a little; re-reading a few minutes is cheap and exact.
 WATERMARK_MARGIN = timedelta(minutes=2)
-ALL_USER_STATUSES = (
-    "STAGED",
-    "PROVISIONED",
-    "ACTIVE",
-    "RECOVERY",
-    "PASSWORD_EXPIRED",
-    "LOCKED_OUT",
-    "SUSPENDED",
-    "DEPROVISIONED",
-)
 # A plain listing omits DEPROVISIONED users; search returns every status it names.
-SEARCH_ALL_USERS = " or ".join(f'status eq "{s}"' for s in ALL_USER_STATUSES)
+SEARCH_ALL_USERS = " or ".join(f'status eq "{s}"' for s in ALL_OKTA_STATUSES)
 DELETION_EVENT = "user.lifecycle.delete.initiated"
 
 
@@ -63,7 +55,7 @@ class SyncProgress(Protocol):
     def advance(self, listing: str, count: int) -> None: ...
 
 
-@dataclass
+@dataclass(frozen=True)
 class SyncRequest:
     integration: str  # "<namespace>/<name>"
     spec: OktaIntegrationSpec
@@ -71,22 +63,44 @@ class SyncRequest:
     okta_url: str | None = None  # replaces https://<subdomain>.<domain> (development and tests)
     force_full: bool = False
     approved_deactivations: int | None = None
-    dry_run: bool = False
 
 
-@dataclass
+@dataclass(frozen=True)
+class PlannedSync:
+    """A sync computed but not applied: what ``okta-hris plan`` shows and ``apply_plan`` writes."""
+
+    integration: str
+    mode: SyncMode
+    started_at: datetime
+    stats: SyncStats
+    plan: SyncPlan
+    deactivation_limit: int
+    active_before: int  # active employees before the sync, what a percentage limit is of
+    hold: DeactivationThresholdExceeded | None  # the safety hold, unless approved
+    timings: Mapping[str, float] = field(default_factory=dict)  # seconds per phase
+
+    @property
+    def held(self) -> bool:
+        return self.hold is not None
+
+    @property
+    def invitations_queued(self) -> int:
+        return len(self.plan.changes.invitations_queue)
+
+
+@dataclass(frozen=True)
 class SyncReport:
+    """A sync that applied."""
+
     integration: str
     mode: SyncMode
     started_at: datetime
     finished_at: datetime
     stats: SyncStats
     plan: SyncPlan
-    summary: DirectorySummary | None  # None for a dry run
-    held: bool = False  # a dry run that a real sync would hold
-    deactivation_limit: int = 0
+    summary: DirectorySummary
     invitations_queued: int = 0
-    timings: dict[str, float] = field(default_factory=dict)  # seconds per phase
+    timings: Mapping[str, float] = field(default_factory=dict)  # seconds per phase
 
     @property
     def duration_seconds(self) -> float:
@@ -271,96 +285,54 @@ def _next_state(
 ClientFactory = Callable[[str, str], OktaClient]
 
 
-async def run_sync(
+@dataclass
+class _Attempt:
+    """What a sync knows of itself so far: enough for the ``sync_runs`` row of a failure."""
+
+    integration: str
+    started: datetime
+    mode: SyncMode | None = None  # None until the directory was read: nothing to record
+    stats: SyncStats = field(default_factory=SyncStats)
+
+
+async def plan_sync(
     request: SyncRequest,
     directory: Directory,
     settings: Settings,
     *,
     progress: SyncProgress | None = None,
     client_factory: ClientFactory | None = None,
-) -> SyncReport:
-    """Sync one integration. Raises the errors of ``okta_hris.errors``; a failure changes nothing.
+) -> PlannedSync:
+    """Read the directory and Okta and compute the sync; write nothing, not even a failure.
 
     ``client_factory(base_url, token)`` builds the Okta client (tests pass a smaller retry budget).
     """
-    started = _now()
-    clock = _PhaseClock()
-    integration = request.integration
-    state = await asyncio.to_thread(directory.load_state, integration)
-    clock.lap("load")
-    mode = choose_mode(state.sync_state, request.spec.sync_hash(), request.force_full, started)
-    base_url = (
-        check_okta_url_override(request.okta_url)
-        if request.okta_url
-        else request.spec.okta.base_url
+    attempt = _Attempt(request.integration, _now())
+    return await _plan(request, directory, settings, attempt, progress, client_factory)
+
+
+async def apply_plan(planned: PlannedSync, directory: Directory) -> SyncReport:
+    """Write a planned sync in one transaction, or record why not.
+
+    Raises ``DeactivationThresholdExceeded`` (recorded as a held run) when the plan is held,
+    and the directory's error (recorded as a failed run) when the write fails; either way the
+    directory is as it was.
+    """
+    integration, mode, stats = planned.integration, planned.mode, planned.stats
+    if planned.hold is not None:
+        await _record(directory, integration, mode, planned.started_at, "held", stats, planned.hold)
+        raise planned.hold
+    clock = _PhaseClock(planned.timings)
+    run = SyncRunRecord(
+        integration, mode, planned.started_at, _now(), "succeeded", _stats_json(stats)
     )
-    stats = SyncStats()
     try:
-        factory = client_factory or functools.partial(
-            OktaClient, max_retries=settings.okta_max_retries
-        )
-        async with factory(base_url, request.token) as client:
-            fetcher = _Fetcher(client, request.spec, progress)
-            try:
-                if mode == "Full":
-                    snapshot = await fetcher.full()
-                else:
-                    assert state.sync_state.watermark is not None
-                    snapshot = await fetcher.incremental(state, state.sync_state.watermark)
-            finally:
-                stats.fetched = fetcher.users_fetched
-                stats.api_requests = client.stats.requests
-                stats.rate_limited = client.stats.rate_limited
-            fetch_start = client.first_response_date or started
-        clock.lap("fetch")
-        now = _now()
-        plan = compute_plan(request.spec, integration, state, snapshot, now)
-        _count(stats, plan)
-        next_state = _next_state(request, state.sync_state, mode, fetch_start, now)
-        plan.changes.sync_state = next_state
-        plan.changes.invitations_queue = plan_invitations(
-            request.spec.invitations,
-            state,
-            [*plan.changes.employees_create, *plan.changes.employees_update],
-            next_state.invitations_enabled_at,
-        )
-        active_now = sum(1 for row in state.employees.values() if row.active)
-        limit = request.spec.safety.limit(active_now)
-        held = len(plan.deactivated) > limit and request.approved_deactivations != len(
-            plan.deactivated
-        )
-        clock.lap("plan")
-        if request.dry_run:
-            return SyncReport(
-                integration,
-                mode,
-                started,
-                _now(),
-                stats,
-                plan,
-                None,
-                held=held,
-                deactivation_limit=limit,
-                invitations_queued=len(plan.changes.invitations_queue),
-                timings=clock.laps,
-            )
-        if held:
-            error = DeactivationThresholdExceeded(len(plan.deactivated), limit, active_now)
-            await _record(directory, integration, mode, started, "held", stats, str(error))
-            raise error
-        plan.changes.run = SyncRunRecord(
-            integration, mode, started, _now(), "succeeded", _stats_json(stats)
-        )
-        await asyncio.to_thread(directory.apply, plan.changes)
-        clock.lap("apply")
-    except DeactivationThresholdExceeded:
-        raise
+        await asyncio.to_thread(directory.apply, planned.plan.changes, run)
     except Exception as exc:
-        if not request.dry_run:
-            await _record(directory, integration, mode, started, "failed", stats, _describe(exc))
+        await _record(directory, integration, mode, planned.started_at, "failed", stats, exc)
         raise
+    clock.lap("apply")
     summary = await asyncio.to_thread(directory.summary, integration)
-    finished = _now()
     logger.info(
         "%s sync of %s: %d fetched, %d created, %d updated, %d deactivated, %d Okta requests",
         mode,
@@ -374,20 +346,125 @@ async def run_sync(
     return SyncReport(
         integration,
         mode,
-        started,
-        finished,
+        planned.started_at,
+        _now(),
         stats,
-        plan,
+        planned.plan,
         summary,
+        invitations_queued=planned.invitations_queued,
+        timings=clock.laps,
+    )
+
+
+async def run_sync(
+    request: SyncRequest,
+    directory: Directory,
+    settings: Settings,
+    *,
+    progress: SyncProgress | None = None,
+    client_factory: ClientFactory | None = None,
+) -> SyncReport:
+    """Plan and apply one sync. Raises the errors of ``okta_hris.errors``; a failure changes
+    nothing in the directory but its ``sync_runs`` row."""
+    attempt = _Attempt(request.integration, _now())
+    try:
+        planned = await _plan(request, directory, settings, attempt, progress, client_factory)
+    except Exception as exc:
+        if attempt.mode is not None:
+            await _record(
+                directory,
+                attempt.integration,
+                attempt.mode,
+                attempt.started,
+                "failed",
+                attempt.stats,
+                exc,
+            )
+        raise
+    return await apply_plan(planned, directory)
+
+
+async def _plan(
+    request: SyncRequest,
+    directory: Directory,
+    settings: Settings,
+    attempt: _Attempt,
+    progress: SyncProgress | None,
+    client_factory: ClientFactory | None,
+) -> PlannedSync:
+    started = attempt.started
+    clock = _PhaseClock()
+    state = await asyncio.to_thread(directory.load_state, request.integration)
+    clock.lap("load")
+    mode = choose_mode(state.sync_state, request.spec.sync_hash(), request.force_full, started)
+    base_url = (
+        check_okta_url_override(request.okta_url)
+        if request.okta_url
+        else request.spec.okta.base_url
+    )
+    attempt.mode = mode
+    factory = client_factory or functools.partial(OktaClient, max_retries=settings.okta_max_retries)
+    async with factory(base_url, request.token) as client:
+        fetcher = _Fetcher(client, request.spec, progress)
+        try:
+            if mode == "Full":
+                snapshot = await fetcher.full()
+            else:
+                assert state.sync_state.watermark is not None
+                snapshot = await fetcher.incremental(state, state.sync_state.watermark)
+        finally:
+            attempt.stats = SyncStats(
+                fetched=fetcher.users_fetched,
+                api_requests=client.stats.requests,
+                rate_limited=client.stats.rate_limited,
+            )
+        fetch_start = client.first_response_date or started
+    clock.lap("fetch")
+    now = _now()
+    plan = compute_plan(request.spec, request.integration, state, snapshot, now)
+    next_state = _next_state(request, state.sync_state, mode, fetch_start, now)
+    queue = plan_invitations(
+        request.spec.invitations,
+        state,
+        [*plan.changes.employees_create, *plan.changes.employees_update],
+        next_state.invitations_enabled_at,
+    )
+    plan = replace(
+        plan, changes=replace(plan.changes, sync_state=next_state, invitations_queue=tuple(queue))
+    )
+    stats = replace(
+        attempt.stats,
+        matched=plan.matched,
+        created=len(plan.created),
+        updated=len(plan.updated),
+        deactivated=len(plan.deactivated),
+        reactivated=len(plan.reactivated),
+        unchanged=plan.unchanged,
+    )
+    attempt.stats = stats
+    active_before = sum(1 for row in state.employees.values() if row.active)
+    limit = request.spec.safety.limit(active_before)
+    would_deactivate = len(plan.deactivated)
+    held = would_deactivate > limit and request.approved_deactivations != would_deactivate
+    clock.lap("plan")
+    return PlannedSync(
+        integration=request.integration,
+        mode=mode,
+        started_at=started,
+        stats=stats,
+        plan=plan,
         deactivation_limit=limit,
-        invitations_queued=len(plan.changes.invitations_queue),
+        active_before=active_before,
+        hold=DeactivationThresholdExceeded(would_deactivate, limit, active_before)
+        if held
+        else None,
         timings=clock.laps,
     )
 
 
 class _PhaseClock:
-    def __init__(self) -> None:
-        self.laps: dict[str, float] = {}
+    def __init__(self, laps: Mapping[str, float] | None = None) -> None:
+        self.laps: dict[str, float] = dict(laps or {})
         self._last = time.perf_counter()
 
     def lap(self, phase: str) -> None:
@@ -396,18 +473,16 @@ class _PhaseClock:
         self._last = now
 
 
-def _count(stats: SyncStats, plan: SyncPlan) -> None:
-    stats.matched = plan.matched
-    stats.created = len(plan.created)
-    stats.updated = len(plan.updated)
-    stats.deactivated = len(plan.deactivated)
-    stats.reactivated = len(plan.reactivated)
-    stats.unchanged = plan.unchanged
-
-
 def _stats_json(stats: SyncStats) -> dict[str, int]:
+    """The ``sync_runs.stats`` of a run (camelCase, as in status)."""
     return {
-        **stats.as_status(),
+        "fetched": stats.fetched,
+        "matched": stats.matched,
+        "created": stats.created,
+        "updated": stats.updated,
+        "deactivated": stats.deactivated,
+        "unchanged": stats.unchanged,
+        "apiRequests": stats.api_requests,
         "reactivated": stats.reactivated,
         "rateLimited": stats.rate_limited,
     }
@@ -426,9 +501,10 @@ async def _record(
     started: datetime,
     outcome: SyncOutcome,
     stats: SyncStats,
-    error: str,
+    error: BaseException,
 ) -> None:
-    run = SyncRunRecord(integration, mode, started, _now(), outcome, _stats_json(stats), error)
+    message = str(error) if outcome == "held" else _describe(error)
+    run = SyncRunRecord(integration, mode, started, _now(), outcome, _stats_json(stats), message)
     try:
         await asyncio.to_thread(directory.record_run, run)
     except Exception:  # the directory may be what failed; the original error matters more

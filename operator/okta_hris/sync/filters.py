@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable
 
-from okta_hris.spec import ACTIVE_OKTA_STATUSES, Filters, OktaIntegrationSpec
-from okta_hris.sync.model import Employee
+from okta_hris.domain.employees import Employee
+from okta_hris.domain.okta import ACTIVE_OKTA_STATUSES
+from okta_hris.resource.spec import Filters, OktaIntegrationSpec
 
 
 def _matches_values(

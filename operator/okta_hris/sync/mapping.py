@@ -9,8 +9,11 @@ from typing import Any
 import phonenumbers
 import pycountry
 
-from okta_hris.spec import ACTIVE_OKTA_STATUSES, COUNTRY_ALIASES, OktaIntegrationSpec
-from okta_hris.sync.model import Employee, OktaUserRecord
+from okta_hris.domain.changes import OktaUserRecord
+from okta_hris.domain.countries import COUNTRY_ALIASES
+from okta_hris.domain.employees import Employee
+from okta_hris.domain.okta import ACTIVE_OKTA_STATUSES
+from okta_hris.resource.spec import OktaIntegrationSpec
 
 
 def _text(profile: dict[str, Any], attribute: str) -> str | None:

@@ -11,21 +11,17 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from okta_hris.spec import OktaIntegrationSpec
-from okta_hris.sync.filters import in_scope
-from okta_hris.sync.mapping import map_user
-from okta_hris.sync.model import (
+from okta_hris.domain.changes import (
     DirectoryChanges,
     DirectoryState,
-    Employee,
-    EmployeeRow,
     OktaGroupRecord,
     OktaUserRecord,
-    Team,
 )
-
-# okta_status of a row whose user no longer exists in Okta (Okta itself has no such status).
-DELETED_STATUS = "DELETED"
+from okta_hris.domain.employees import Employee, EmployeeRow, Team
+from okta_hris.domain.okta import DELETED_STATUS
+from okta_hris.resource.spec import OktaIntegrationSpec
+from okta_hris.sync.filters import in_scope
+from okta_hris.sync.mapping import map_user
 
 # Fields whose change rewrites a row; okta_last_updated alone moves for attributes we do not
 # sync (a title, a password change) and must not cause a write.
@@ -51,7 +47,7 @@ class OktaSnapshot:
         return index
 
 
-@dataclass
+@dataclass(frozen=True)
 class EmployeeChange:
     """One row the sync writes, for ``okta-hris plan`` and logs."""
 
@@ -60,14 +56,17 @@ class EmployeeChange:
     fields: tuple[str, ...] = ()  # changed fields, for updates
 
 
-@dataclass
+@dataclass(frozen=True)
 class SyncPlan:
+    """Every write one sync makes, and the names and counts that report it. Never mutated:
+    the engine derives a new plan (``dataclasses.replace``) when it adds bookkeeping."""
+
     changes: DirectoryChanges
     matched: int = 0
-    created: list[EmployeeChange] = field(default_factory=list)
-    updated: list[EmployeeChange] = field(default_factory=list)
-    deactivated: list[EmployeeChange] = field(default_factory=list)
-    reactivated: list[EmployeeChange] = field(default_factory=list)
+    created: tuple[EmployeeChange, ...] = ()
+    updated: tuple[EmployeeChange, ...] = ()
+    deactivated: tuple[EmployeeChange, ...] = ()
+    reactivated: tuple[EmployeeChange, ...] = ()
     unchanged: int = 0
 
     @property
@@ -79,6 +78,59 @@ class SyncPlan:
             or self.deactivated
             or self.changes.teams_upsert
             or self.changes.teams_delete
+        )
+
+
+@dataclass
+class _PlanBuilder:
+    """The plan while ``compute_plan`` collects it."""
+
+    integration: str
+    now: datetime
+    matched: int = 0
+    unchanged: int = 0
+    created: list[EmployeeChange] = field(default_factory=list)
+    updated: list[EmployeeChange] = field(default_factory=list)
+    deactivated: list[EmployeeChange] = field(default_factory=list)
+    reactivated: list[EmployeeChange] = field(default_factory=list)
+    employees_create: list[EmployeeRow] = field(default_factory=list)
+    employees_update: list[EmployeeRow] = field(default_factory=list)
+    teams_upsert: list[Team] = field(default_factory=list)
+    teams_delete: list[str] = field(default_factory=list)
+    memberships_add: list[tuple[str, str]] = field(default_factory=list)
+    memberships_remove: list[tuple[str, str]] = field(default_factory=list)
+    okta_users_upsert: list[OktaUserRecord] = field(default_factory=list)
+    okta_users_delete: list[str] = field(default_factory=list)
+    okta_groups_upsert: list[OktaGroupRecord] = field(default_factory=list)
+    okta_groups_delete: list[str] = field(default_factory=list)
+    okta_members_add: list[tuple[str, str]] = field(default_factory=list)
+    okta_members_remove: list[tuple[str, str]] = field(default_factory=list)
+
+    def build(self) -> SyncPlan:
+        changes = DirectoryChanges(
+            integration=self.integration,
+            synced_at=self.now,
+            employees_create=tuple(self.employees_create),
+            employees_update=tuple(self.employees_update),
+            teams_upsert=tuple(self.teams_upsert),
+            teams_delete=tuple(self.teams_delete),
+            memberships_add=tuple(self.memberships_add),
+            memberships_remove=tuple(self.memberships_remove),
+            okta_users_upsert=tuple(self.okta_users_upsert),
+            okta_users_delete=tuple(self.okta_users_delete),
+            okta_groups_upsert=tuple(self.okta_groups_upsert),
+            okta_groups_delete=tuple(self.okta_groups_delete),
+            okta_members_add=tuple(self.okta_members_add),
+            okta_members_remove=tuple(self.okta_members_remove),
+        )
+        return SyncPlan(
+            changes=changes,
+            matched=self.matched,
+            created=tuple(self.created),
+            updated=tuple(self.updated),
+            deactivated=tuple(self.deactivated),
+            reactivated=tuple(self.reactivated),
+            unchanged=self.unchanged,
         )
 
 
@@ -109,8 +161,7 @@ def compute_plan(
     snapshot: OktaSnapshot,
     now: datetime,
 ) -> SyncPlan:
-    changes = DirectoryChanges(integration=integration, synced_at=now)
-    plan = SyncPlan(changes=changes)
+    plan = changes = _PlanBuilder(integration, now)
     user_groups = snapshot.groups_of_users()
     membership_target: dict[str, frozenset[str]] = {}
 
@@ -159,11 +210,11 @@ def compute_plan(
     _plan_teams(changes, state, snapshot)
     _plan_memberships(changes, state, snapshot, membership_target)
     _plan_mirror(changes, state, snapshot)
-    return plan
+    return plan.build()
 
 
 def _classify(
-    plan: SyncPlan, existing: Employee, desired: Employee, changed: tuple[str, ...]
+    plan: _PlanBuilder, existing: Employee, desired: Employee, changed: tuple[str, ...]
 ) -> None:
     change = EmployeeChange(desired.okta_id, desired.display_name, changed)
     if existing.active and not desired.active:
@@ -181,8 +232,8 @@ def _frozen_teams(memberships: frozenset[str], snapshot: OktaSnapshot) -> tuple[
 
 
 def _leave_scope(
-    plan: SyncPlan,
-    changes: DirectoryChanges,
+    plan: _PlanBuilder,
+    changes: _PlanBuilder,
     existing: EmployeeRow,
     memberships: frozenset[str],
     snapshot: OktaSnapshot,
@@ -212,7 +263,7 @@ def _leave_scope(
         plan.updated.append(change)
 
 
-def _plan_teams(changes: DirectoryChanges, state: DirectoryState, snapshot: OktaSnapshot) -> None:
+def _plan_teams(changes: _PlanBuilder, state: DirectoryState, snapshot: OktaSnapshot) -> None:
     for group in snapshot.groups.values():
         team = Team(okta_group_id=group.id, name=group.name, description=group.description)
         if state.teams.get(group.id) != team:
@@ -221,7 +272,7 @@ def _plan_teams(changes: DirectoryChanges, state: DirectoryState, snapshot: Okta
 
 
 def _plan_memberships(
-    changes: DirectoryChanges,
+    changes: _PlanBuilder,
     state: DirectoryState,
     snapshot: OktaSnapshot,
     target: dict[str, frozenset[str]],
@@ -237,7 +288,7 @@ def _plan_memberships(
         changes.memberships_remove.extend((okta_id, g) for g in sorted(old - new))
 
 
-def _plan_mirror(changes: DirectoryChanges, state: DirectoryState, snapshot: OktaSnapshot) -> None:
+def _plan_mirror(changes: _PlanBuilder, state: DirectoryState, snapshot: OktaSnapshot) -> None:
     changes.okta_users_upsert = [
         user for user_id, user in snapshot.users.items() if state.okta_users.get(user_id) != user
     ]

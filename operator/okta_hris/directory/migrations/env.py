@@ -15,9 +15,9 @@ from alembic import context
 from alembic.autogenerate.api import AutogenContext
 from sqlalchemy import Connection
 
-from okta_hris.config import default_database_url
 from okta_hris.directory.database import create_directory_engine, parse_url
 from okta_hris.directory.schema import UTCDateTime, metadata
+from okta_hris.settings import default_database_url
 
 
 def render_item(type_: str, item: Any, autogen_context: AutogenContext) -> str | Literal[False]:

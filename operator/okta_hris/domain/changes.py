@@ -1,4 +1,4 @@
-"""Domain types shared by the engine and the directory.
+"""What a sync reads from the directory (``DirectoryState``) and writes back (``DirectoryChanges``).
 
 The engine reads a ``DirectoryState``, computes a ``DirectoryChanges`` with pure functions,
 and hands it to ``Directory.apply``, which writes it in one transaction.
@@ -12,47 +12,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from okta_hris.domain.employees import EmployeeRow, Team
+from okta_hris.domain.invitations import InvitationCounts, InvitationRequest
+
 SyncMode = Literal["Full", "Incremental"]
 SyncOutcome = Literal["succeeded", "failed", "held", "planned"]
-
-
-class Employee(BaseModel):
-    """The synced fields of one directory row (SPEC §1), as the engine wants them now."""
-
-    model_config = ConfigDict(frozen=True)
-
-    okta_id: str
-    okta_status: str
-    active: bool
-    display_name: str
-    work_email: str | None = None
-    employment_status: str | None = None
-    mobile_phone: str | None = None
-    mobile_phone_e164: str | None = None
-    street_address: str | None = None
-    country_code: str | None = None
-    state: str | None = None
-    city: str | None = None
-    zip_code: str | None = None
-    teams: tuple[str, ...] = ()  # sorted team (group) names
-    okta_last_updated: datetime
-
-
-class EmployeeRow(Employee):
-    """A directory row: the synced fields plus bookkeeping."""
-
-    integration: str
-    first_synced_at: datetime
-    last_synced_at: datetime
-    deactivated_at: datetime | None = None
-
-
-class Team(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    okta_group_id: str
-    name: str
-    description: str | None = None
 
 
 class OktaUserRecord(BaseModel):
@@ -79,7 +43,7 @@ class OktaGroupRecord(BaseModel):
     last_membership_updated: datetime | None = None
 
 
-@dataclass
+@dataclass(frozen=True)
 class SyncState:
     """Per-integration bookkeeping kept in the directory."""
 
@@ -103,8 +67,10 @@ class DirectoryState:
     invited: frozenset[str] = frozenset()  # okta ids with an invitations row (any status)
 
 
-@dataclass
+@dataclass(frozen=True)
 class SyncStats:
+    """What one sync fetched and changed."""
+
     fetched: int = 0
     matched: int = 0
     created: int = 0
@@ -115,20 +81,8 @@ class SyncStats:
     api_requests: int = 0
     rate_limited: int = 0
 
-    def as_status(self) -> dict[str, int]:
-        """The ``status.lastSync`` shape of SPEC §5."""
-        return {
-            "fetched": self.fetched,
-            "matched": self.matched,
-            "created": self.created,
-            "updated": self.updated,
-            "deactivated": self.deactivated,
-            "unchanged": self.unchanged,
-            "apiRequests": self.api_requests,
-        }
 
-
-@dataclass
+@dataclass(frozen=True)
 class SyncRunRecord:
     """A ``sync_runs`` row."""
 
@@ -141,32 +95,34 @@ class SyncRunRecord:
     error: str | None = None
 
 
-@dataclass
-class InvitationRequest:
-    """An ``invitations`` row to insert as ``pending`` (ignored when one exists)."""
-
-    okta_id: str
-    email: str
-
-
-@dataclass
+@dataclass(frozen=True)
 class DirectoryChanges:
     """One sync's writes; ``Directory.apply`` commits all of it or nothing."""
 
     integration: str
     synced_at: datetime
-    employees_create: list[EmployeeRow] = field(default_factory=list)
-    employees_update: list[EmployeeRow] = field(default_factory=list)  # full new values
-    teams_upsert: list[Team] = field(default_factory=list)
-    teams_delete: list[str] = field(default_factory=list)
-    memberships_add: list[tuple[str, str]] = field(default_factory=list)  # (okta_id, group_id)
-    memberships_remove: list[tuple[str, str]] = field(default_factory=list)
-    okta_users_upsert: list[OktaUserRecord] = field(default_factory=list)
-    okta_users_delete: list[str] = field(default_factory=list)
-    okta_groups_upsert: list[OktaGroupRecord] = field(default_factory=list)
-    okta_groups_delete: list[str] = field(default_factory=list)
-    okta_members_add: list[tuple[str, str]] = field(default_factory=list)  # (group_id, user_id)
-    okta_members_remove: list[tuple[str, str]] = field(default_factory=list)
-    invitations_queue: list[InvitationRequest] = field(default_factory=list)
+    employees_create: tuple[EmployeeRow, ...] = ()
+    employees_update: tuple[EmployeeRow, ...] = ()  # full new values
+    teams_upsert: tuple[Team, ...] = ()
+    teams_delete: tuple[str, ...] = ()
+    memberships_add: tuple[tuple[str, str], ...] = ()  # (okta_id, group_id)
+    memberships_remove: tuple[tuple[str, str], ...] = ()
+    okta_users_upsert: tuple[OktaUserRecord, ...] = ()
+    okta_users_delete: tuple[str, ...] = ()
+    okta_groups_upsert: tuple[OktaGroupRecord, ...] = ()
+    okta_groups_delete: tuple[str, ...] = ()
+    okta_members_add: tuple[tuple[str, str], ...] = ()  # (group_id, user_id)
+    okta_members_remove: tuple[tuple[str, str], ...] = ()
+    invitations_queue: tuple[InvitationRequest, ...] = ()
     sync_state: SyncState = field(default_factory=SyncState)
-    run: SyncRunRecord | None = None
+
+
+@dataclass(frozen=True)
+class DirectorySummary:
+    """One integration's counts: employees, teams and invitations."""
+
+    total: int
+    active: int
+    inactive: int
+    teams: int
+    invitations: InvitationCounts = field(default_factory=InvitationCounts)

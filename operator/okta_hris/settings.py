@@ -9,9 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from okta_hris.domain.okta import DEFAULT_OKTA_DOMAINS
 from okta_hris.errors import ConfigError
-
-DEFAULT_OKTA_DOMAINS: tuple[str, ...] = ("okta.com", "oktapreview.com", "okta-emea.com")
 
 
 def default_data_dir() -> Path:

@@ -1,6 +1,6 @@
 """The operator's own knobs: scheduling and retry timing, and how it was launched.
 
-``Settings`` (``okta_hris.config``) holds what every command shares; ``ControllerConfig`` holds
+``Settings`` (``okta_hris.settings``) holds what every command shares; ``ControllerConfig`` holds
 what only the long-running operator needs. Both are read once, at start-up, from the same
 environment. The timing knobs exist so a platform team can tune them and so tests run in
 seconds instead of hours; the defaults are what production wants.
@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from okta_hris.errors import ConfigError
-from okta_hris.spec import MIN_INTERVAL, parse_duration
+from okta_hris.resource.spec import MIN_INTERVAL, parse_duration
 
 
 def _duration(env: Mapping[str, str], name: str, default: timedelta) -> timedelta:

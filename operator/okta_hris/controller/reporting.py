@@ -1,0 +1,331 @@
+"""Telling the world what a reconciliation did: the status patch, the Event, the metric and
+the log line of each step, in one place per kind of step.
+
+``Reporter.sync_finished`` turns a sync's ``Outcome`` into all four; the other methods do the
+same for the steps that are not syncs (suspension, an invalid spec, a spent approval, invitations
+queued on request). The schedule of the next attempt is decided here too, since status carries it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime, timedelta
+
+import kopf
+
+from okta_hris.controller import conditions, scheduling
+from okta_hris.controller import status as status_patches
+from okta_hris.controller.runtime import IntegrationState, OperatorRuntime
+from okta_hris.controller.status import StatusContext, StatusPatch
+from okta_hris.controller.status_writer import StatusWriter
+from okta_hris.domain.changes import DirectorySummary
+from okta_hris.errors import DeactivationThresholdExceeded
+from okta_hris.resource.spec import APPROVE_DEACTIVATIONS_ANNOTATION
+from okta_hris.services import Failed, Held, InvitationDelivery, Outcome, Succeeded
+
+logger = logging.getLogger(__name__)
+
+# The Warning event of an approval that answers no hold.
+APPROVAL_IGNORED = "ApprovalIgnored"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Reporter:
+    """Status, Events, metrics and logs of one OktaIntegration."""
+
+    def __init__(
+        self,
+        runtime: OperatorRuntime,
+        body: kopf.Body,
+        state: IntegrationState,
+        writer: StatusWriter,
+    ) -> None:
+        self.runtime = runtime
+        self.body = body
+        self.state = state
+        self.writer = writer
+        self.key = state.key
+
+    def context(self, view: scheduling.ObjectView) -> StatusContext:
+        return StatusContext(self.writer.model, view.generation, utcnow())
+
+    # -- syncs ---------------------------------------------------------------------------------
+
+    async def sync_started(self, view: scheduling.ObjectView, action: scheduling.Sync) -> None:
+        if status_patches.is_suspended(self.writer.model, self.writer.model.observed_generation):
+            kopf.info(self.body, reason="Resumed", message="syncs resumed (spec.sync.suspend)")
+        kind = "full sync" if action.force_full else "sync"
+        await self.writer.write(
+            status_patches.syncing(self.context(view), f"{kind} started: {action.trigger}")
+        )
+        logger.info("Syncing %s (%s)", self.key, action.trigger)
+
+    async def sync_finished(
+        self, view: scheduling.ObjectView, action: scheduling.Sync, outcome: Outcome
+    ) -> None:
+        interval = self._interval(view)
+        resync_value = view.resync_requested if action.force_full else None
+        if isinstance(outcome, Succeeded):
+            spent = self._spent_approval(view, action, status_patches.APPROVAL_RELEASED)
+            await self._succeeded(view, interval, outcome, resync_value, spent)
+        elif isinstance(outcome, Held):
+            spent = self._spent_approval(view, action, status_patches.APPROVAL_HOLD_CHANGED)
+            await self._held(view, interval, outcome.hold, resync_value, spent)
+        else:
+            await self.failed(view, outcome, resync_value)
+
+    async def _succeeded(
+        self,
+        view: scheduling.ObjectView,
+        interval: timedelta,
+        outcome: Succeeded,
+        resync_value: str | None,
+        spent_approval: StatusPatch | None,
+    ) -> None:
+        report, summary = outcome.report, outcome.summary
+        if outcome.delivery is not None:
+            self._delivered(outcome.delivery)
+        config, rng = self.runtime.config, self.runtime.rng
+        next_sync = scheduling.next_sync_after(report.finished_at, interval, config, rng)
+        self.state.transient_failures = 0
+        self.state.last_problem = None
+        patch = status_patches.succeeded(
+            self.context(view),
+            mode=report.mode,
+            started=report.started_at,
+            finished=report.finished_at,
+            stats=report.stats,
+            summary=summary,
+            next_sync=next_sync,
+            resync_value=resync_value,
+        )
+        await self.writer.write(patch if spent_approval is None else patch | spent_approval)
+        self.runtime.metrics.sync_succeeded(
+            self.key,
+            report.mode,
+            report.duration_seconds,
+            report.stats.api_requests,
+            report.stats.rate_limited,
+            summary,
+            report.finished_at,
+        )
+        stats = report.stats
+        logger.info(
+            "%s sync of %s succeeded: %d created, %d updated, %d deactivated; next at %s",
+            report.mode,
+            self.key,
+            stats.created,
+            stats.updated,
+            stats.deactivated,
+            conditions.format_time(next_sync),
+        )
+        if report.changed:
+            kopf.info(
+                self.body,
+                reason=conditions.SYNC_SUCCEEDED,
+                message=(
+                    f"{report.mode} sync: {stats.created} created, {stats.updated} updated, "
+                    f"{stats.deactivated} deactivated, {stats.reactivated} reactivated; "
+                    f"{status_patches.employees_message(summary)}"
+                ),
+            )
+
+    async def failed(
+        self,
+        view: scheduling.ObjectView,
+        failure: Failed,
+        resync_value: str | None,
+        *,
+        synced: bool = True,
+    ) -> None:
+        """A sync failed, or (``synced=False``) a check found what would make it fail."""
+        interval = self._interval(view)
+        finished = utcnow()
+        config, rng = self.runtime.config, self.runtime.rng
+        if failure.permanent:
+            self.state.transient_failures = 0
+            next_attempt = scheduling.stalled_retry_after(finished, interval, config)
+        else:
+            self.state.transient_failures += 1
+            next_attempt = scheduling.retry_after(
+                finished, self.state.transient_failures, interval, config, rng
+            )
+        await self.writer.write(
+            status_patches.failed(
+                self.context(view),
+                reason=failure.reason,
+                message=failure.message,
+                permanent=failure.permanent,
+                finished=finished if synced else None,
+                next_attempt=next_attempt,
+                resync_value=resync_value,
+            )
+        )
+        if synced:
+            self.runtime.metrics.sync_failed(self.key, "failed", failure.reason)
+        logger.warning(
+            "%s of %s failed (%s): %s; next attempt at %s",
+            "Sync" if synced else "The token check",
+            self.key,
+            failure.reason,
+            failure.message,
+            conditions.format_time(next_attempt),
+        )
+        self._warn_once(failure.reason, failure.message)
+
+    async def _held(
+        self,
+        view: scheduling.ObjectView,
+        interval: timedelta,
+        hold: DeactivationThresholdExceeded,
+        resync_value: str | None,
+        spent_approval: StatusPatch | None,
+    ) -> None:
+        finished = utcnow()
+        config, rng = self.runtime.config, self.runtime.rng
+        next_sync = scheduling.next_sync_after(finished, interval, config, rng)
+        self.state.transient_failures = 0
+        note = self._spent_approval_note(hold.would_deactivate, spent_approval)
+        patch = status_patches.held(
+            self.context(view),
+            hold=hold,
+            finished=finished,
+            next_sync=next_sync,
+            resync_value=resync_value,
+            note=note,
+        )
+        await self.writer.write(patch if spent_approval is None else patch | spent_approval)
+        self.runtime.metrics.sync_failed(self.key, "held", hold.reason)
+        logger.warning("Sync of %s held: %s%s", self.key, hold, note)
+        self._warn_once(hold.reason, f"{hold}{note}")
+
+    # -- approvals -----------------------------------------------------------------------------
+
+    def _spent_approval(
+        self, view: scheduling.ObjectView, action: scheduling.Sync, result: str
+    ) -> StatusPatch | None:
+        """The status record of the approval a sync used, now that the sync has decided."""
+        if action.approval is None:
+            return None
+        return status_patches.approval_handled(
+            action.approval, result, view.held_deactivations, utcnow()
+        )
+
+    def _spent_approval_note(self, count: int, spent_approval: StatusPatch | None) -> str:
+        """When the approval annotation already holds a spent value of this very count,
+        writing the count again changes nothing: say how to approve once more."""
+        annotations = self.body.metadata.annotations
+        current = annotations.get(APPROVE_DEACTIVATIONS_ANNOTATION)
+        if not isinstance(current, str) or scheduling.approval_count(current) != count:
+            return ""
+        record = (
+            spent_approval.model.last_handled_approval
+            if spent_approval is not None
+            else self.writer.model.last_handled_approval
+        )
+        if record is None or record.value != current:
+            return ""
+        return (
+            f' ("{current.strip()}" was used for an earlier hold: approve this one with a note '
+            f'after the count, e.g. "{count}/2")'
+        )
+
+    async def approval_ignored(self, action: scheduling.IgnoreApproval) -> None:
+        """An approval that answers no hold is spent: it must not release a later one."""
+        value, held = action.value, action.held
+        await self.writer.write(
+            status_patches.approval_handled(
+                value, status_patches.APPROVAL_NO_MATCHING_HOLD, held, utcnow()
+            )
+        )
+        why = (
+            "no sync is held"
+            if held is None
+            else f'the held sync would deactivate {held}: approve with "{held}"'
+        )
+        message = f'approval "{value}" released nothing: {why}'
+        logger.warning("%s: %s", self.key, message)
+        kopf.warn(self.body, reason=APPROVAL_IGNORED, message=message)
+
+    # -- steps that are not syncs --------------------------------------------------------------
+
+    async def suspended(self, view: scheduling.ObjectView) -> None:
+        await self.writer.write(status_patches.suspended(self.context(view)))
+        self.runtime.metrics.scheduled(self.key, None)
+        logger.info("Syncs of %s are suspended", self.key)
+        kopf.info(
+            self.body,
+            reason=conditions.SUSPENDED,
+            message="syncs suspended (spec.sync.suspend: true)",
+        )
+
+    async def invalid_spec(
+        self, view: scheduling.ObjectView, action: scheduling.ReportInvalidSpec
+    ) -> None:
+        message = action.message
+        await self.writer.write(
+            status_patches.invalid_spec(self.context(view), message, action.resync_value)
+        )
+        self.runtime.metrics.scheduled(self.key, None)
+        logger.warning("%s has an invalid spec: %s", self.key, message)
+        self._warn_once(conditions.INVALID_SPEC, message)
+
+    async def invitations_queued(
+        self, queued: int, delivery: InvitationDelivery, value: str
+    ) -> None:
+        kopf.info(
+            self.body,
+            reason="InvitationsQueued",
+            message=f"{queued} employees without an invitation queued for one",
+        )
+        self._delivered(delivery)
+        summary: DirectorySummary = await asyncio.to_thread(
+            self.runtime.directory.summary, self.key
+        )
+        await self.writer.write(status_patches.invitations(summary, handled_value=value))
+
+    def invitations_not_queued(self, problem: str, retry: datetime) -> None:
+        """One Warning event per problem, not one per attempt."""
+        logger.warning(
+            "Cannot queue invitations of %s: %s; next attempt at %s",
+            self.key,
+            problem,
+            conditions.format_time(retry),
+        )
+        if self.state.invite_all_problem != problem:
+            self.state.invite_all_problem = problem
+            kopf.warn(self.body, reason="InvitationsNotQueued", message=problem)
+
+    def _delivered(self, delivery: InvitationDelivery) -> None:
+        if delivery.problem is not None:
+            kopf.warn(self.body, reason="InvitationsNotSent", message=delivery.problem)
+            return
+        report = delivery.report
+        if report is None:
+            return
+        if report.sent:
+            kopf.info(self.body, reason="InvitationsSent", message=f"{report.sent} sent")
+        if report.failed or report.deferred:
+            kopf.warn(
+                self.body,
+                reason="InvitationsNotSent",
+                message=(
+                    f"{report.failed} failed, {report.deferred} to retry: "
+                    f"{report.last_error or 'see the operator log'}"
+                ),
+            )
+
+    # -- plumbing ------------------------------------------------------------------------------
+
+    def _interval(self, view: scheduling.ObjectView) -> timedelta:
+        return scheduling.effective_interval(view.interval, self.runtime.config)
+
+    def _warn_once(self, reason: str, message: str) -> None:
+        """A Warning event per new problem, not one per retry of the same problem."""
+        if self.state.last_problem != (reason, message):
+            self.state.last_problem = (reason, message)
+            kopf.warn(self.body, reason=reason, message=message)

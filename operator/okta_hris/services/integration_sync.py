@@ -1,0 +1,225 @@
+"""One sync of one integration, as the operator and ``okta-hris sync`` both run it.
+
+``IntegrationSync.run`` is the whole of it: read the credentials, run the sync (plan, hold or
+apply), deliver the invitations it queued, and return an ``Outcome``. Where the credentials
+come from (a Kubernetes Secret, a manifest file, ``--token-file``) and where the CPU-heavy
+sync runs (the caller's event loop, or a thread of its own) are the caller's to say; nothing
+here knows about Kopf or Click.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from okta_hris.directory import Directory
+from okta_hris.domain.changes import DirectorySummary
+from okta_hris.errors import DeactivationThresholdExceeded, HrisError
+from okta_hris.invitations import DeliveryReport, SmtpSettings, deliver_pending
+from okta_hris.resource.spec import OktaIntegrationSpec
+from okta_hris.settings import Settings
+from okta_hris.sync.engine import (
+    ClientFactory,
+    PlannedSync,
+    SyncProgress,
+    SyncReport,
+    SyncRequest,
+    plan_sync,
+    run_sync,
+)
+
+logger = logging.getLogger(__name__)
+
+# The reason of a failure the error hierarchy does not name (a bug, an unexpected library error).
+UNEXPECTED_ERROR = "SyncError"
+
+
+class Credentials(Protocol):
+    """Where an integration's Secret values come from. Both raise ``SecretNotFound`` (or
+    another ``HrisError``) with a message that names the Secret and key, never a value."""
+
+    async def okta_token(self, spec: OktaIntegrationSpec) -> str: ...
+
+    async def smtp_settings(self, spec: OktaIntegrationSpec) -> SmtpSettings: ...
+
+
+SyncRunner = Callable[[Callable[[], Coroutine[Any, Any, SyncReport]]], Awaitable[SyncReport]]
+
+
+async def _in_this_loop(make: Callable[[], Coroutine[Any, Any, SyncReport]]) -> SyncReport:
+    return await make()
+
+
+@dataclass(frozen=True)
+class InvitationDelivery:
+    """What became of the invitations after a sync: a delivery run, or why none ran."""
+
+    report: DeliveryReport | None = None
+    problem: str | None = None  # no SMTP Secret, an unusable sender, ...: nothing was sent
+
+
+@dataclass(frozen=True)
+class Succeeded:
+    report: SyncReport
+    summary: DirectorySummary  # after the invitations were delivered
+    delivery: InvitationDelivery | None = None  # None: invitations are off, or not asked for
+
+
+@dataclass(frozen=True)
+class Held:
+    hold: DeactivationThresholdExceeded
+
+
+@dataclass(frozen=True)
+class Failed:
+    error: BaseException
+    reason: str  # the condition reason: the error class's, or SyncError for a bug
+    message: str
+    permanent: bool  # retrying without a change to the spec or a Secret cannot help
+
+    @classmethod
+    def of(cls, error: BaseException) -> Failed:
+        if isinstance(error, HrisError):
+            return cls(error, error.reason, str(error), error.permanent)
+        return cls(error, UNEXPECTED_ERROR, f"unexpected error: {type(error).__name__}", False)
+
+
+Outcome = Succeeded | Held | Failed
+
+
+class IntegrationSync:
+    """Runs the syncs of integrations against one directory."""
+
+    def __init__(
+        self,
+        directory: Directory,
+        settings: Settings,
+        *,
+        runner: SyncRunner = _in_this_loop,
+        client_factory: ClientFactory | None = None,
+    ) -> None:
+        self.directory = directory
+        self.settings = settings
+        self.runner = runner
+        self.client_factory = client_factory
+
+    async def run(
+        self,
+        integration: str,
+        spec: OktaIntegrationSpec,
+        credentials: Credentials,
+        *,
+        force_full: bool = False,
+        approved_deactivations: int | None = None,
+        deliver_invitations: bool = True,
+        company: str | None = None,
+        progress: SyncProgress | None = None,
+    ) -> Outcome:
+        """Read the token, sync, deliver the invitations the sync queued; never raises for a
+        failed sync (only for cancellation). A delivery problem never fails the sync."""
+        try:
+            request = await self._request(
+                integration, spec, credentials, force_full, approved_deactivations
+            )
+            report = await self.runner(
+                lambda: run_sync(
+                    request,
+                    self.directory,
+                    self.settings,
+                    progress=progress,
+                    client_factory=self.client_factory,
+                )
+            )
+        except DeactivationThresholdExceeded as hold:
+            return Held(hold)
+        except Exception as exc:
+            if not isinstance(exc, HrisError):
+                logger.exception("Sync of %s failed unexpectedly", integration)
+            return Failed.of(exc)
+        delivery: InvitationDelivery | None = None
+        summary = report.summary
+        if deliver_invitations and spec.invitations.enabled:
+            delivery = await self.deliver_invitations(integration, spec, credentials, company)
+            summary = await asyncio.to_thread(self.directory.summary, integration)
+        return Succeeded(report, summary, delivery)
+
+    async def plan(
+        self,
+        integration: str,
+        spec: OktaIntegrationSpec,
+        credentials: Credentials,
+        *,
+        force_full: bool = False,
+        progress: SyncProgress | None = None,
+    ) -> PlannedSync:
+        """What a sync would do, writing nothing. Raises the errors of ``okta_hris.errors``."""
+        request = await self._request(integration, spec, credentials, force_full, None)
+        return await plan_sync(
+            request,
+            self.directory,
+            self.settings,
+            progress=progress,
+            client_factory=self.client_factory,
+        )
+
+    async def deliver_invitations(
+        self,
+        integration: str,
+        spec: OktaIntegrationSpec,
+        credentials: Credentials,
+        company: str | None = None,
+    ) -> InvitationDelivery:
+        """Send the pending invitations; a problem is returned, never raised: the outbox is
+        committed, and what is not sent now is sent by a later run."""
+        try:
+            smtp = await credentials.smtp_settings(spec)
+            report = await deliver_pending(
+                self.directory.outbox,
+                integration,
+                spec.invitations,
+                smtp,
+                company=company or _resource_name(integration),
+            )
+        except HrisError as exc:
+            logger.warning("Invitations of %s not sent: %s", integration, exc)
+            return InvitationDelivery(problem=str(exc))
+        return InvitationDelivery(report=report)
+
+    async def invite_all_pending(
+        self,
+        integration: str,
+        spec: OktaIntegrationSpec,
+        credentials: Credentials,
+        company: str | None = None,
+    ) -> tuple[int, InvitationDelivery]:
+        """Queue an invitation for every active employee who never had one, then deliver.
+
+        Raises ``DirectoryError`` when the queueing fails (nothing was queued then).
+        """
+        queued = await asyncio.to_thread(self.directory.outbox.queue_all_pending, integration)
+        delivery = await self.deliver_invitations(integration, spec, credentials, company)
+        return queued, delivery
+
+    async def _request(
+        self,
+        integration: str,
+        spec: OktaIntegrationSpec,
+        credentials: Credentials,
+        force_full: bool,
+        approved_deactivations: int | None,
+    ) -> SyncRequest:
+        return SyncRequest(
+            integration=integration,
+            spec=spec,
+            token=await credentials.okta_token(spec),
+            okta_url=self.settings.okta_url,
+            force_full=force_full,
+            approved_deactivations=approved_deactivations,
+        )
+
+
+def _resource_name(integration: str) -> str:
+    return integration.rpartition("/")[2]
