@@ -6,6 +6,7 @@ import asyncio
 import concurrent.futures
 import random
 import threading
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,14 +19,28 @@ from okta_hris.controller import scheduling as sch
 from okta_hris.controller import status as s
 from okta_hris.controller.kube import default_namespace
 from okta_hris.controller.options import ControllerConfig
-from okta_hris.controller.reconciler import run_in_own_loop, secret_references
-from okta_hris.controller.runtime import IntegrationState, TokenSeen, token_fingerprint
+from okta_hris.controller.reconciler import secret_references
+from okta_hris.controller.runtime import (
+    IntegrationState,
+    TokenSeen,
+    run_in_own_loop,
+    token_fingerprint,
+)
 from okta_hris.domain.changes import DirectorySummary, SyncStats
+from okta_hris.domain.invitations import InvitationCounts
 from okta_hris.errors import ConfigError, DeactivationThresholdExceeded
 from okta_hris.resource.status import HandledApproval
 
 NOW = datetime(2026, 11, 28, 12, 0, 0, tzinfo=UTC)
 CONFIG = ControllerConfig()
+
+
+INVITING = {
+    "enabled": True,
+    "dashboardUrl": "https://dashboard.example.com",
+    "from": "People Ops <people-ops@example.com>",
+    "smtpSecretRef": {"name": "smtp"},
+}
 
 
 def view(
@@ -34,9 +49,29 @@ def view(
     annotations: dict[str, str] | None = None,
     **sync: Any,
 ) -> sch.ObjectView:
-    spec = {"sync": sync, "invitations": {"enabled": True}}
+    spec = {
+        "okta": {"subdomain": "acme", "tokenSecretRef": {"name": "okta"}},
+        "sync": sync,
+        "invitations": INVITING,
+    }
     meta = {"generation": generation, "annotations": annotations or {}}
-    return sch.ObjectView.from_object(spec, meta, status or {})
+    found = sch.ObjectView.from_object(spec, meta, status or {})
+    assert found.spec_error is None, found.spec_error
+    return found
+
+
+def invalid(found: sch.ObjectView, error: str) -> sch.ObjectView:
+    """The same object with a spec that does not validate."""
+    return replace(found, spec=None, spec_error=error)
+
+
+def ctx(status: dict[str, Any], generation: int | None, now: datetime) -> s.StatusContext:
+    return s.StatusContext(s.read_status(status), generation, now)
+
+
+def find(conditions: list[dict[str, Any]], type_: str) -> dict[str, Any] | None:
+    """A condition of a JSON status patch, by type."""
+    return next((item for item in conditions if item["type"] == type_), None)
 
 
 def synced(**extra: Any) -> dict[str, Any]:
@@ -52,104 +87,111 @@ def synced(**extra: Any) -> dict[str, Any]:
 def stalled(reason: str) -> dict[str, Any]:
     return synced(
         conditions=[
-            {"type": "Stalled", "status": "True", "reason": reason, "lastTransitionTime": "x"}
+            {
+                "type": "Stalled",
+                "status": "True",
+                "reason": reason,
+                "message": "",
+                "lastTransitionTime": c.format_time(NOW),
+            }
         ]
     )
 
 
 class TestDecide:
     def test_new_object_syncs_in_full(self) -> None:
-        action = sch.decide(view(), None, sch.Memory(), NOW)
+        action = sch.decide(view(), sch.Memory(), NOW)
         assert action == sch.Sync(sch.Trigger.CREATED, force_full=True)
 
     def test_new_generation_syncs_in_full(self) -> None:
-        action = sch.decide(view(synced(), generation=2), None, sch.Memory(), NOW)
+        action = sch.decide(view(synced(), generation=2), sch.Memory(), NOW)
         assert action == sch.Sync(sch.Trigger.SPEC_CHANGED, force_full=True)
 
     def test_waits_for_the_next_sync(self) -> None:
-        action = sch.decide(view(synced()), None, sch.Memory(), NOW)
+        action = sch.decide(view(synced()), sch.Memory(), NOW)
         assert action == sch.Wait(NOW + timedelta(hours=1))
 
     def test_due_sync_is_incremental_unless_the_engine_decides_otherwise(self) -> None:
         later = NOW + timedelta(hours=1, seconds=1)
-        assert sch.decide(view(synced()), None, sch.Memory(), later) == sch.Sync(
+        assert sch.decide(view(synced()), sch.Memory(), later) == sch.Sync(
             sch.Trigger.SCHEDULED, force_full=False
         )
 
     def test_restart_spread_delays_overdue_syncs(self) -> None:
         later = NOW + timedelta(hours=2)
         memory = sch.Memory(not_before=later + timedelta(seconds=30))
-        assert sch.decide(view(synced()), None, memory, later) == sch.Wait(
-            later + timedelta(seconds=30)
-        )
+        assert sch.decide(view(synced()), memory, later) == sch.Wait(later + timedelta(seconds=30))
 
     def test_resync_annotation_until_echoed(self) -> None:
         requested = view(synced(), annotations={"hris.dev/resync-requested-at": "42"})
-        assert sch.decide(requested, None, sch.Memory(), NOW) == sch.Sync(
+        assert sch.decide(requested, sch.Memory(), NOW) == sch.Sync(
             sch.Trigger.RESYNC_REQUESTED, force_full=True
         )
         echoed = view(
             synced(lastHandledResyncAt="42"), annotations={"hris.dev/resync-requested-at": "42"}
         )
-        assert isinstance(sch.decide(echoed, None, sch.Memory(), NOW), sch.Wait)
+        assert isinstance(sch.decide(echoed, sch.Memory(), NOW), sch.Wait)
 
     def test_suspended_is_reported_once_and_then_waits(self) -> None:
-        assert sch.decide(view(synced(), suspend=True), None, sch.Memory(), NOW) == sch.Suspend()
-        reported = s.suspended(s.StatusContext(synced(), 1, NOW))
+        assert sch.decide(view(synced(), suspend=True), sch.Memory(), NOW) == sch.Suspend()
+        reported = s.suspended(ctx(synced(), 1, NOW)).as_json()
         status = s.merge_patch(synced(), reported)
         annotations = {"hris.dev/resync-requested-at": "42"}
-        action = sch.decide(
-            view(status, annotations=annotations, suspend=True), None, sch.Memory(), NOW
-        )
+        action = sch.decide(view(status, annotations=annotations, suspend=True), sch.Memory(), NOW)
         assert action == sch.Wait(None)
 
     def test_invalid_spec_is_reported_once(self) -> None:
-        assert sch.decide(view(synced(), 2), "bad", sch.Memory(), NOW) == sch.ReportInvalidSpec(
-            "bad"
-        )
-        status = s.merge_patch(synced(), s.invalid_spec(s.StatusContext(synced(), 2, NOW), "bad"))
-        assert sch.decide(view(status, 2), "bad", sch.Memory(), NOW) == sch.Wait(None)
+        assert sch.decide(
+            invalid(view(synced(), 2), "bad"), sch.Memory(), NOW
+        ) == sch.ReportInvalidSpec("bad")
+        status = s.merge_patch(synced(), s.invalid_spec(ctx(synced(), 2, NOW), "bad").as_json())
+        assert sch.decide(invalid(view(status, 2), "bad"), sch.Memory(), NOW) == sch.Wait(None)
         # Valid again (an operator setting changed): it syncs at once.
-        assert isinstance(sch.decide(view(status, 2), None, sch.Memory(), NOW), sch.Sync)
+        assert isinstance(sch.decide(view(status, 2), sch.Memory(), NOW), sch.Sync)
 
     def test_approval_of_the_held_count_syncs_once(self) -> None:
         held = synced(heldDeactivations=12)
         approving = {"hris.dev/approve-deactivations": "12"}
-        action = sch.decide(view(held, annotations=approving), None, sch.Memory(), NOW)
+        action = sch.decide(view(held, annotations=approving), sch.Memory(), NOW)
         assert action == sch.Sync(
             sch.Trigger.DEACTIVATIONS_APPROVED, force_full=False, approval="12"
         )
         # Tried and failed (Okta down): not at once again, but by the next scheduled sync.
         tried = sch.Memory(approval_attempted="12")
-        assert isinstance(sch.decide(view(held, annotations=approving), None, tried, NOW), sch.Wait)
+        assert isinstance(sch.decide(view(held, annotations=approving), tried, NOW), sch.Wait)
         due = NOW + timedelta(hours=1)
-        assert sch.decide(view(held, annotations=approving), None, tried, due) == sch.Sync(
+        assert sch.decide(view(held, annotations=approving), tried, due) == sch.Sync(
             sch.Trigger.SCHEDULED, force_full=False, approval="12"
         )
 
     def test_an_approval_of_another_count_is_spent_releasing_nothing(self) -> None:
         held = synced(heldDeactivations=12)
         wrong = {"hris.dev/approve-deactivations": "11"}
-        action = sch.decide(view(held, annotations=wrong), None, sch.Memory(), NOW)
+        action = sch.decide(view(held, annotations=wrong), sch.Memory(), NOW)
         assert action == sch.IgnoreApproval("11", 12)
-        unheld = sch.decide(view(synced(), annotations=wrong), None, sch.Memory(), NOW)
+        unheld = sch.decide(view(synced(), annotations=wrong), sch.Memory(), NOW)
         assert unheld == sch.IgnoreApproval("11", None)
 
     def test_a_spent_approval_never_releases_a_later_hold(self) -> None:
         """The stale annotation of an earlier hold of the same size, after a restart too."""
-        record = {"value": "12", "result": "Released", "deactivations": 12, "time": "x"}
+        record = {
+            "value": "12",
+            "result": "Released",
+            "deactivations": 12,
+            "time": c.format_time(NOW),
+        }
         held_again = synced(heldDeactivations=12, lastHandledApproval=record)
         approving = {"hris.dev/approve-deactivations": "12"}
         stale = view(held_again, annotations=approving)
         assert stale.pending_approval is None
-        assert isinstance(sch.decide(stale, None, sch.Memory(), NOW), sch.Wait)
+        assert isinstance(sch.decide(stale, sch.Memory(), NOW), sch.Wait)
         due = NOW + timedelta(hours=1)
-        assert sch.decide(stale, None, sch.Memory(), due) == sch.Sync(
+        assert sch.decide(stale, sch.Memory(), due) == sch.Sync(
             sch.Trigger.SCHEDULED, force_full=False, approval=None
         )
         # A note after the count makes a new approval of the same size.
         again = view(held_again, annotations={"hris.dev/approve-deactivations": "12/2"})
-        assert sch.decide(again, None, sch.Memory(), NOW) == sch.Sync(
+        assert sch.decide(again, sch.Memory(), NOW) == sch.Sync(
             sch.Trigger.DEACTIVATIONS_APPROVED, force_full=False, approval="12/2"
         )
 
@@ -170,47 +212,47 @@ class TestDecide:
         echoed = view(
             synced(lastHandledResyncAt=" x"), annotations={"hris.dev/resync-requested-at": " x"}
         )
-        assert isinstance(sch.decide(echoed, None, sch.Memory(), NOW), sch.Wait)
+        assert isinstance(sch.decide(echoed, sch.Memory(), NOW), sch.Wait)
 
     def test_resync_of_an_invalid_spec_is_answered(self) -> None:
-        status = s.merge_patch(synced(), s.invalid_spec(s.StatusContext(synced(), 2, NOW), "bad"))
+        status = s.merge_patch(synced(), s.invalid_spec(ctx(synced(), 2, NOW), "bad").as_json())
         annotations = {"hris.dev/resync-requested-at": "r1"}
-        action = sch.decide(view(status, 2, annotations), "bad", sch.Memory(), NOW)
+        action = sch.decide(invalid(view(status, 2, annotations), "bad"), sch.Memory(), NOW)
         assert action == sch.ReportInvalidSpec("bad", "r1")
-        echoed = s.merge_patch(status, s.invalid_spec(s.StatusContext(status, 2, NOW), "bad", "r1"))
+        echoed = s.merge_patch(status, s.invalid_spec(ctx(status, 2, NOW), "bad", "r1").as_json())
         assert echoed["lastHandledResyncAt"] == "r1"
-        assert sch.decide(view(echoed, 2, annotations), "bad", sch.Memory(), NOW) == sch.Wait(None)
+        assert sch.decide(
+            invalid(view(echoed, 2, annotations), "bad"), sch.Memory(), NOW
+        ) == sch.Wait(None)
 
     def test_invite_all_backs_off_after_a_failure(self) -> None:
         annotations = {"hris.dev/invite-all-pending": "t1"}
         retry = NOW + timedelta(seconds=30)
         memory = sch.Memory(invite_all_not_before=retry)
-        assert sch.decide(view(synced(), annotations=annotations), None, memory, NOW) == sch.Wait(
-            retry
-        )
+        assert sch.decide(view(synced(), annotations=annotations), memory, NOW) == sch.Wait(retry)
         assert sch.decide(
-            view(synced(), annotations=annotations), None, memory, retry
+            view(synced(), annotations=annotations), memory, retry
         ) == sch.InviteAllPending("t1")
 
     @pytest.mark.parametrize("reason", ["SecretNotFound", "Unauthorized", "Forbidden"])
     def test_secret_change_retries_what_a_secret_can_fix(self, reason: str) -> None:
         memory = sch.Memory(secret_changed=True)
-        assert sch.decide(view(stalled(reason)), None, memory, NOW) == sch.Sync(
+        assert sch.decide(view(stalled(reason)), memory, NOW) == sch.Sync(
             sch.Trigger.SECRET_CHANGED, force_full=False
         )
-        assert isinstance(sch.decide(view(stalled(reason)), None, sch.Memory(), NOW), sch.Wait)
+        assert isinstance(sch.decide(view(stalled(reason)), sch.Memory(), NOW), sch.Wait)
 
     def test_secret_change_does_not_resync_a_healthy_integration(self) -> None:
         memory = sch.Memory(secret_changed=True)
-        assert isinstance(sch.decide(view(synced()), None, memory, NOW), sch.Wait)
+        assert isinstance(sch.decide(view(synced()), memory, NOW), sch.Wait)
 
     def test_invite_all_annotation_until_echoed(self) -> None:
         annotations = {"hris.dev/invite-all-pending": "t1"}
-        action = sch.decide(view(synced(), annotations=annotations), None, sch.Memory(), NOW)
+        action = sch.decide(view(synced(), annotations=annotations), sch.Memory(), NOW)
         assert action == sch.InviteAllPending("t1")
         done = synced(lastHandledInviteAllPending="t1")
         assert isinstance(
-            sch.decide(view(done, annotations=annotations), None, sch.Memory(), NOW), sch.Wait
+            sch.decide(view(done, annotations=annotations), sch.Memory(), NOW), sch.Wait
         )
 
 
@@ -272,77 +314,71 @@ class TestConditions:
         first = c.set_condition([], "Ready", "False", "OktaUnavailable", "down", 1, NOW)
         later = NOW + timedelta(minutes=5)
         same = c.set_condition(first, "Ready", "False", "Unauthorized", "401", 2, later)
-        assert same[0]["lastTransitionTime"] == c.format_time(NOW)
-        assert same[0]["reason"] == "Unauthorized" and same[0]["observedGeneration"] == 2
+        assert same[0].last_transition_time == NOW
+        assert same[0].reason == "Unauthorized" and same[0].observed_generation == 2
         flipped = c.set_condition(same, "Ready", "True", "SyncSucceeded", "ok", 2, later)
-        assert flipped[0]["lastTransitionTime"] == c.format_time(later)
+        assert flipped[0].last_transition_time == later
 
     def test_conditions_are_ordered(self) -> None:
         conds = c.set_condition([], "Stalled", "False", "Healthy", "", 1, NOW)
         conds = c.set_condition(conds, "Ready", "True", "SyncSucceeded", "", 1, NOW)
         conds = c.set_condition(conds, "Reconciling", "False", "Idle", "", 1, NOW)
-        assert [x["type"] for x in conds] == ["Ready", "Reconciling", "Stalled"]
+        assert [x.type for x in conds] == ["Ready", "Reconciling", "Stalled"]
 
 
 SUMMARY = DirectorySummary(
-    total=10,
-    active=8,
-    inactive=2,
-    teams=3,
-    invitations_sent=1,
-    invitations_pending=0,
-    invitations_failed=0,
+    total=10, active=8, inactive=2, teams=3, invitations=InvitationCounts(sent=1)
 )
 
 
 class TestStatus:
     def test_success(self) -> None:
-        ctx = s.StatusContext({"heldDeactivations": 5}, 3, NOW)
+        context = ctx({"heldDeactivations": 5}, 3, NOW)
         patch = s.succeeded(
-            ctx,
+            context,
             mode="Full",
             started=NOW - timedelta(seconds=3),
             finished=NOW,
             stats=SyncStats(fetched=10, matched=8, created=8, api_requests=4),
             summary=SUMMARY,
             next_sync=NOW + timedelta(hours=1),
-            resync_token="42",
-        )
+            resync_value="42",
+        ).as_json()
         assert patch["observedGeneration"] == 3
         assert patch["heldDeactivations"] is None  # a success releases a hold
         assert patch["lastHandledResyncAt"] == "42"
         assert patch["lastSyncDurationSeconds"] == 3.0
         assert patch["employees"] == {"total": 10, "active": 8, "inactive": 2}
         assert patch["invitations"] == {"sent": 1, "pending": 0, "failed": 0}
-        ready = c.find(patch["conditions"], "Ready")
+        ready = find(patch["conditions"], "Ready")
         assert ready is not None and ready["message"] == "8 employees, 3 teams"
 
     def test_permanent_failure_stalls_and_transient_does_not(self) -> None:
-        ctx = s.StatusContext({}, 1, NOW)
+        context = ctx({}, 1, NOW)
         permanent = s.failed(
-            ctx,
+            context,
             reason="Unauthorized",
             message="401",
             permanent=True,
             finished=NOW,
             next_attempt=None,
-            resync_token=None,
-        )
-        stalled_cond = c.find(permanent["conditions"], "Stalled")
+            resync_value=None,
+        ).as_json()
+        stalled_cond = find(permanent["conditions"], "Stalled")
         assert stalled_cond is not None and stalled_cond["status"] == "True"
         assert permanent["nextSyncTime"] is None
         transient = s.failed(
-            ctx,
+            context,
             reason="OktaUnavailable",
             message="503",
             permanent=False,
             finished=NOW,
             next_attempt=NOW + timedelta(seconds=30),
-            resync_token=None,
-        )
-        healthy = c.find(transient["conditions"], "Stalled")
+            resync_value=None,
+        ).as_json()
+        healthy = find(transient["conditions"], "Stalled")
         assert healthy is not None and healthy["reason"] == "Healthy"
-        ready = c.find(transient["conditions"], "Ready")
+        ready = find(transient["conditions"], "Ready")
         assert ready is not None and (ready["status"], ready["reason"]) == (
             "False",
             "OktaUnavailable",
@@ -351,14 +387,14 @@ class TestStatus:
     def test_hold_records_the_count_to_approve(self) -> None:
         hold = DeactivationThresholdExceeded(30, 10, 50)
         patch = s.held(
-            s.StatusContext({}, 1, NOW),
+            ctx({}, 1, NOW),
             hold=hold,
             finished=NOW,
             next_sync=NOW + timedelta(hours=1),
-            resync_token=None,
-        )
+            resync_value=None,
+        ).as_json()
         assert patch["heldDeactivations"] == 30
-        stalled_cond = c.find(patch["conditions"], "Stalled")
+        stalled_cond = find(patch["conditions"], "Stalled")
         assert stalled_cond is not None
         assert stalled_cond["reason"] == "DeactivationThresholdExceeded"
         assert '"30"' in stalled_cond["message"]
@@ -367,13 +403,14 @@ class TestStatus:
         ready = c.set_condition(
             [], "Ready", "True", "SyncSucceeded", "8 employees, 3 teams", 1, NOW
         )
-        patch = s.suspended(s.StatusContext({"conditions": ready}, 2, NOW + timedelta(hours=1)))
-        after = c.find(patch["conditions"], "Ready")
+        status = {"conditions": [x.model_dump(mode="json", by_alias=True) for x in ready]}
+        patch = s.suspended(ctx(status, 2, NOW + timedelta(hours=1))).as_json()
+        after = find(patch["conditions"], "Ready")
         assert after is not None
         assert (after["status"], after["reason"]) == ("True", "SyncSucceeded")
         assert after["lastTransitionTime"] == c.format_time(NOW)
         assert after["message"].endswith("(syncs suspended)")
-        reconciling = c.find(patch["conditions"], "Reconciling")
+        reconciling = find(patch["conditions"], "Reconciling")
         assert reconciling is not None and reconciling["reason"] == "Suspended"
         assert patch["nextSyncTime"] is None
 
@@ -382,12 +419,13 @@ class TestStatus:
         conds = c.set_condition([], "Ready", "False", "Unauthorized", "401", 1, NOW)
         conds = c.set_condition(conds, "Stalled", "True", "Unauthorized", "401", 1, NOW)
         later = NOW + timedelta(hours=1)
-        patch = s.suspended(s.StatusContext({"conditions": conds}, 2, later))
+        status = {"conditions": [x.model_dump(mode="json", by_alias=True) for x in conds]}
+        patch = s.suspended(ctx(status, 2, later)).as_json()
         for type_ in ("Ready", "Reconciling", "Stalled"):
-            found = c.find(patch["conditions"], type_)
+            found = find(patch["conditions"], type_)
             assert found is not None and found["observedGeneration"] == 2
-        ready = c.find(patch["conditions"], "Ready")
-        stalled_cond = c.find(patch["conditions"], "Stalled")
+        ready = find(patch["conditions"], "Ready")
+        stalled_cond = find(patch["conditions"], "Stalled")
         assert ready is not None and stalled_cond is not None
         assert (ready["status"], ready["reason"]) == ("False", "Unauthorized")
         assert (
@@ -397,40 +435,40 @@ class TestStatus:
 
     def test_a_check_that_is_not_a_sync_leaves_the_sync_times(self) -> None:
         patch = s.failed(
-            s.StatusContext(synced(), 1, NOW),
+            ctx(synced(), 1, NOW),
             reason="SecretNotFound",
             message="gone",
             permanent=True,
             finished=None,
             next_attempt=NOW + timedelta(hours=6),
-            resync_token=None,
-        )
+            resync_value=None,
+        ).as_json()
         assert "lastSyncTime" not in patch
 
     def test_a_new_generation_resolves_a_hold(self) -> None:
         held_status = synced(heldDeactivations=12)
         for patch in (
             s.failed(
-                s.StatusContext(held_status, 2, NOW),
+                ctx(held_status, 2, NOW),
                 reason="OktaUnavailable",
                 message="503",
                 permanent=False,
                 finished=NOW,
                 next_attempt=NOW,
-                resync_token=None,
-            ),
-            s.invalid_spec(s.StatusContext(held_status, 2, NOW), "bad"),
+                resync_value=None,
+            ).as_json(),
+            s.invalid_spec(ctx(held_status, 2, NOW), "bad").as_json(),
         ):
             assert "heldDeactivations" not in s.merge_patch(held_status, patch)
         same = s.failed(
-            s.StatusContext(held_status, 1, NOW),
+            ctx(held_status, 1, NOW),
             reason="OktaUnavailable",
             message="503",
             permanent=False,
             finished=NOW,
             next_attempt=NOW,
-            resync_token=None,
-        )
+            resync_value=None,
+        ).as_json()
         assert s.merge_patch(held_status, same)["heldDeactivations"] == 12
 
     def test_compose_patches_is_applying_one_then_the_other(self) -> None:
@@ -443,10 +481,10 @@ class TestStatus:
         )
 
     def test_a_handled_approval_is_a_valid_status_record(self) -> None:
-        patch = s.approval_handled("12/2", s.APPROVAL_HOLD_CHANGED, 12, NOW)
+        patch = s.approval_handled("12/2", s.APPROVAL_HOLD_CHANGED, 12, NOW).as_json()
         record = HandledApproval.model_validate(patch["lastHandledApproval"])
         assert (record.value, record.deactivations, record.result) == ("12/2", 12, "HoldChanged")
-        unheld = s.approval_handled("3", s.APPROVAL_NO_MATCHING_HOLD, None, NOW)
+        unheld = s.approval_handled("3", s.APPROVAL_NO_MATCHING_HOLD, None, NOW).as_json()
         assert HandledApproval.model_validate(unheld["lastHandledApproval"]).deactivations is None
 
     def test_merge_patch(self) -> None:
@@ -581,33 +619,35 @@ def _crd_status_fields() -> set[str]:
 
 
 def test_every_status_field_the_operator_writes_is_in_the_crd() -> None:
-    ctx = s.StatusContext({}, 1, NOW)
+    context = ctx({}, 1, NOW)
     written: set[str] = set()
-    written |= set(s.syncing(ctx, "x"))
+    written |= set(s.syncing(context, "x").as_json())
     written |= set(
         s.succeeded(
-            ctx,
+            context,
             mode="Full",
             started=NOW,
             finished=NOW,
             stats=SyncStats(),
             summary=SUMMARY,
             next_sync=NOW,
-            resync_token="1",
-        )
+            resync_value="1",
+        ).as_json()
     )
     written |= set(
         s.held(
-            ctx,
+            context,
             hold=DeactivationThresholdExceeded(3, 1, 10),
             finished=NOW,
             next_sync=NOW,
-            resync_token="1",
-        )
+            resync_value="1",
+        ).as_json()
     )
-    written |= set(s.invalid_spec(ctx, "x", "1")) | set(s.suspended(ctx))
-    written |= set(s.approval_handled("3", s.APPROVAL_RELEASED, 3, NOW))
-    written |= set(s.invitations(SUMMARY, handled_token="t"))
+    written |= set(s.invalid_spec(context, "x", "1").as_json()) | set(
+        s.suspended(context).as_json()
+    )
+    written |= set(s.approval_handled("3", s.APPROVAL_RELEASED, 3, NOW).as_json())
+    written |= set(s.invitations(SUMMARY, handled_value="t").as_json())
     assert written - _crd_status_fields() == set()
 
 

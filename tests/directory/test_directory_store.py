@@ -22,7 +22,6 @@ from okta_hris.domain.changes import (
 from okta_hris.domain.employees import Team
 from okta_hris.domain.invitations import InvitationCounts, InvitationRequest
 from okta_hris.errors import DirectoryError
-
 from tests.support.directory import recent_runs
 
 from .directory_samples import BERLIN, INTEGRATION, T0, changes, employee, table_contents
