@@ -25,6 +25,7 @@ from okta_hris.sandbox import Sandbox
 
 from .kube_emulator import ApiServer
 from .operator_harness import LogCapture, OperatorThread, TestKube, eventually, write_kubeconfig
+from .status_schema import status_problems
 
 REPO = Path(__file__).resolve().parents[2]
 CRD_FILE = REPO / "crds" / f"{PLURAL}.{API_GROUP}.yaml"
@@ -101,10 +102,13 @@ async def cluster(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
     if request.param == "kmock":
         async with ApiServer() as server, kmock.Server(server) as http:
             _declare_resources(server)
+            server.status_validators[PLURAL] = status_problems
             url = str(http.url).rstrip("/")
             kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", url, KUBE_TOKEN)
             async with TestKube.from_kubeconfig(kubeconfig) as kube:
                 yield Cluster("kmock", kubeconfig, kube, server)
+            # Every status the operator wrote in the scenario fits the CRD and the model.
+            assert server.invalid_statuses == []
         return
     paths = [p for p in os.environ.get("KUBECONFIG", "").split(os.pathsep) if p]
     if not paths:

@@ -13,7 +13,9 @@ namespaces; and its watch can miss an event that arrives while it replays existi
 - patch (merge and JSON-patch) and put: a new resourceVersion per change (none when nothing
   changed), ``generation`` bumped when ``spec`` changes, 422 for a failed ``test`` op, 409
   for a stale resourceVersion, ``/status`` changing only status and the main endpoint
-  changing everything but status;
+  changing everything but status, and a status that fails the resource's validator (the
+  CRD's schema, as the apiserver checks it) refused with 422 and recorded in
+  ``invalid_statuses``;
 - delete: deletionTimestamp while finalizers remain, DELETED once they are gone;
 - ``GET /api/v1/namespaces`` lists the namespaces that have objects or were declared.
 
@@ -34,7 +36,7 @@ import itertools
 import json
 import secrets
 import string
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -84,6 +86,11 @@ class Refusal:
 class ApiServer(kmock.KubernetesEmulator):
     namespaces: set[str] = attrs.field(factory=set)
     refusals: list[Refusal] = attrs.field(factory=list)
+    # Validates a resource's whole status, as a real apiserver does against the CRD's schema:
+    # plural -> a function returning the problems found (none: valid).
+    status_validators: dict[str, Callable[[Any], list[str]]] = attrs.field(factory=dict)
+    # Every status write a validator refused (with 422), for the tests to assert none was.
+    invalid_statuses: list[str] = attrs.field(factory=list)
     _revision: itertools.count[int] = attrs.field(factory=lambda: itertools.count(1), init=False)
 
     # -- faults --------------------------------------------------------------------------------
@@ -283,6 +290,13 @@ class ApiServer(kmock.KubernetesEmulator):
             raise _status_error(409, "Conflict", "the object has been modified")
         return self._store(request, key, old, new)
 
+    def _validate_status(self, plural: str | None, status: Any) -> None:
+        validator = self.status_validators.get(plural or "")
+        problems = validator(status) if validator is not None else []
+        if problems:
+            self.invalid_statuses.append(f"{plural}: {'; '.join(problems)}")
+            raise _status_error(422, "Invalid", "; ".join(problems))
+
     def _store(
         self,
         request: rendering.Request,
@@ -296,6 +310,7 @@ class ApiServer(kmock.KubernetesEmulator):
                 new = {**old, "status": new.get("status")}
                 if new["status"] is None:
                     del new["status"]
+                self._validate_status(request.resource.plural, new.get("status", {}))
             elif "status" in old:
                 new["status"] = old["status"]
             else:

@@ -1,0 +1,36 @@
+"""options: the operator's timing knobs, read once from the environment."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from okta_hris.controller.options import ControllerConfig
+from okta_hris.errors import ConfigError
+
+
+class TestConfig:
+    def test_defaults(self) -> None:
+        assert ControllerConfig.from_env({}) == ControllerConfig()
+
+    def test_durations_and_numbers(self) -> None:
+        config = ControllerConfig.from_env(
+            {"HRIS_RETRY_BACKOFF": "0.5", "HRIS_RETRY_BACKOFF_MAX": "2m", "HRIS_SYNC_JITTER": "0"}
+        )
+        assert config.retry_backoff == timedelta(seconds=0.5)
+        assert config.retry_backoff_max == timedelta(minutes=2)
+        assert config.jitter == 0.0
+
+    @pytest.mark.parametrize(
+        "env",
+        [
+            {"HRIS_RETRY_BACKOFF": "soon"},
+            {"HRIS_SYNC_JITTER": "2"},
+            {"HRIS_RETRY_BACKOFF": "10m", "HRIS_RETRY_BACKOFF_MAX": "1m"},
+            {"HRIS_MIN_SYNC_INTERVAL": "0"},
+        ],
+    )
+    def test_bad_values_name_the_variable(self, env: dict[str, str]) -> None:
+        with pytest.raises(ConfigError, match="HRIS_"):
+            ControllerConfig.from_env(env)
