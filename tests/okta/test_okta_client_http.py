@@ -14,7 +14,7 @@ from aiohttp import web
 
 from okta_hris import __version__
 from okta_hris.errors import OktaApiError, OktaForbidden, OktaUnauthorized, OktaUnavailable
-from okta_hris.okta import OktaClient, OktaNotFound, RequestRecord, collect
+from okta_hris.okta import OktaClient, OktaNotFound, collect
 
 from .okta_stub import FakeOrg, Handler, StubServer, json_response, okta_date, okta_error, user_json
 
@@ -127,18 +127,14 @@ async def test_retries_a_503_on_the_same_url_and_yields_each_page_once() -> None
             return okta_error(503, "E0000009", "Service unavailable")
         return await serve(request)
 
-    records: list[RequestRecord] = []
-    async with (
-        StubServer(handle) as server,
-        OktaClient(server.url, TOKEN, on_request=records.append, **FAST) as client,
-    ):
+    async with StubServer(handle) as server, OktaClient(server.url, TOKEN, **FAST) as client:
         users = await collect(client.list_users())
     assert [user.id for user in users] == ["00u000000", "00u000001", "00u000002"]
+    # Each page: a 503 (the handler fails the first try of every URL), then the retry.
     queries = [seen.query.get("after") for seen in server.seen]
     assert queries == [None, None, "1", "1", "2", "2"]
     assert client.stats.requests == 6
     assert client.stats.retries == 3
-    assert [(r.status, r.attempt) for r in records] == [(503, 0), (200, 1)] * 3
 
 
 async def test_gives_up_with_okta_unavailable_after_max_retries() -> None:
@@ -177,16 +173,12 @@ async def test_retries_a_connection_dropped_before_the_response(how: str) -> Non
             await asyncio.sleep(1)  # cancelled by the server when the connection goes
         return await serve(request)
 
-    records: list[RequestRecord] = []
-    async with (
-        StubServer(handle) as server,
-        OktaClient(server.url, TOKEN, on_request=records.append, **FAST) as client,
-    ):
+    async with StubServer(handle) as server, OktaClient(server.url, TOKEN, **FAST) as client:
         users = await collect(client.list_users())
     assert [user.id for user in users] == ["00u000001"]
-    assert client.stats.retries == 1
-    assert records[0].status is None and records[0].error is not None
-    assert records[1].status == 200
+    # The first try got no response at all; the retry got the page.
+    assert client.stats.requests == 2 and client.stats.retries == 1
+    assert len(server.seen) == 2
 
 
 async def test_retries_a_connection_dropped_mid_body() -> None:
@@ -420,46 +412,10 @@ async def test_log_events_bounded_query_ends_without_next() -> None:
     }
 
 
-async def test_log_events_polling_stops_at_an_empty_page() -> None:
-    t0 = datetime.now(UTC) - timedelta(hours=1)
-
-    async def handle(request: web.Request) -> web.StreamResponse:
-        # Polling mode: every answer has a next link.
-        index = int(request.query.get("after", "0"))
-        link = f'<http://{request.host}/api/v1/logs?after={index + 1}>; rel="next"'
-        events = [log_event(f"e{index}", t0 + timedelta(seconds=index))] if index < 2 else []
-        return json_response(events, headers=[("Link", link)])
-
-    async with StubServer(handle) as server, OktaClient(server.url, TOKEN) as client:
-        events = await collect(client.list_log_events(since=t0))
-    assert [event.uuid for event in events] == ["e0", "e1"]
-    assert len(server.seen) == 3
-    assert "until" not in server.seen[0].query
-
-
-async def test_log_events_polling_stops_after_the_page_reaching_the_present() -> None:
-    okta_now = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
-
-    async def handle(request: web.Request) -> web.StreamResponse:
-        index = int(request.query.get("after", "0"))
-        link = f'<http://{request.host}/api/v1/logs?after={index + 1}>; rel="next"'
-        # Okta keeps writing events: the second page already holds one from after the start.
-        published = okta_now + timedelta(seconds=(index - 1) * 30 + 5)
-        return json_response(
-            [log_event(f"e{index}", published)],
-            headers=[("Link", link), ("Date", "Wed, 01 May 2024 12:00:00 GMT")],
-        )
-
-    async with StubServer(handle) as server, OktaClient(server.url, TOKEN) as client:
-        events = await collect(client.list_log_events(since=okta_now - timedelta(hours=1)))
-    assert [event.uuid for event in events] == ["e0", "e1"]
-    assert len(server.seen) == 2
-
-
 async def test_log_events_since_must_be_timezone_aware() -> None:
     async with OktaClient("http://127.0.0.1:9", TOKEN) as client:
         with pytest.raises(ValueError, match="timezone-aware"):
-            client.list_log_events(since=datetime(2024, 1, 1))
+            client.list_log_events(since=datetime(2024, 1, 1), until=datetime.now(UTC))
 
 
 async def test_groups_are_parsed_with_stats() -> None:

@@ -99,14 +99,17 @@ async def test_reads_deletions_from_the_system_log(sandbox_factory: SandboxFacto
     deletions = 'eventType eq "user.lifecycle.delete.initiated"'
 
     async with OktaClient(sandbox.url, sandbox.token) as client:
-        polled = await collect(client.list_log_events(since=since, filter=deletions, limit=1))
+        until = datetime.now(UTC) + timedelta(seconds=1)
+        deleted = await collect(
+            client.list_log_events(since=since, until=until, filter=deletions, limit=1)
+        )
         bounded = await collect(
             client.list_log_events(
                 since=since, until=datetime.now(UTC) + timedelta(seconds=1), limit=2
             )
         )
-    assert [event.target[0].id for event in polled] == created[:3]
-    assert {event.event_type for event in polled} == {"user.lifecycle.delete.initiated"}
+    assert [event.target[0].id for event in deleted] == created[:3]
+    assert {event.event_type for event in deleted} == {"user.lifecycle.delete.initiated"}
     assert len({event.uuid for event in bounded}) == len(bounded)
     assert Counter(event.event_type for event in bounded)["user.lifecycle.create"] == 5
     published = [event.published for event in bounded]

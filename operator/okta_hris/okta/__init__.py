@@ -4,7 +4,6 @@ from okta_hris.okta.client import (
     ClientStats,
     OktaClient,
     OktaNotFound,
-    RequestRecord,
     collect,
     format_okta_datetime,
 )
@@ -21,7 +20,6 @@ __all__ = [
     "OktaGroupProfile",
     "OktaNotFound",
     "OktaUser",
-    "RequestRecord",
     "bucket_for_path",
     "collect",
     "format_okta_datetime",

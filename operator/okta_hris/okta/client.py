@@ -27,9 +27,9 @@ import logging
 import random
 import re
 import time
-from collections.abc import AsyncIterator, Callable, Generator
+from collections.abc import AsyncIterator, Generator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self, TypeVar
 from urllib.parse import quote
@@ -88,21 +88,6 @@ class ClientStats:
     requests_by_bucket: dict[Bucket, int] = field(default_factory=lambda: dict.fromkeys(BUCKETS, 0))
 
 
-@dataclass(frozen=True)
-class RequestRecord:
-    """One HTTP request as reported to the ``on_request`` hook (after it finished)."""
-
-    method: str
-    path: str
-    bucket: Bucket
-    attempt: int
-    """0 for the first try of a URL, 1 for its first retry, ..."""
-    status: int | None
-    """The HTTP status, or None when no response arrived (timeout, dropped connection)."""
-    error: str | None
-    elapsed: float
-
-
 class _SswsAuth(httpx.Auth):
     """``Authorization: SSWS <token>`` on every request, with the token kept out of reprs."""
 
@@ -149,9 +134,7 @@ class OktaClient:
     ``rate_limit_reserve`` is how much of each rate-limit window the client leaves unspent: an
     ``int`` is a number of requests, a ``float`` in [0, 1) a fraction of ``X-Rate-Limit-Limit``
     (rounded up). The reserve leaves room for the other API clients of the org that share the
-    bucket. ``transport`` replaces the network (for tests only; the tests of this package use
-    real HTTP servers instead). ``on_request`` is called after every HTTP request, retries
-    included, for progress and metrics.
+    bucket.
     """
 
     def __init__(
@@ -165,8 +148,6 @@ class OktaClient:
         backoff_base: float = 0.5,
         backoff_max: float = 30.0,
         rate_limit_reserve: int | float = 0.05,
-        transport: httpx.AsyncBaseTransport | None = None,
-        on_request: Callable[[RequestRecord], None] | None = None,
     ) -> None:
         base = httpx.URL(base_url.rstrip("/"))
         if base.scheme not in ("http", "https") or not base.host:
@@ -200,7 +181,6 @@ class OktaClient:
         self._max_retries = max_retries
         self._backoff_base = backoff_base
         self._backoff_max = backoff_max
-        self._on_request = on_request
         self._random = random.Random()
         self._semaphore = asyncio.Semaphore(max_concurrency)
         self._clock = OktaClock()
@@ -220,7 +200,6 @@ class OktaClient:
             limits=httpx.Limits(
                 max_connections=max_concurrency, max_keepalive_connections=max_concurrency
             ),
-            transport=transport,
         )
 
     def __repr__(self) -> str:
@@ -293,44 +272,22 @@ class OktaClient:
         self,
         *,
         since: datetime,
-        until: datetime | None = None,
+        until: datetime,
         filter: str | None = None,
         limit: int = 1000,
     ) -> AsyncIterator[list[LogEvent]]:
-        """Pages of System Log events published from ``since``, oldest first.
+        """Pages of System Log events published in [``since``, ``until``), oldest first.
 
-        With ``until`` this is a bounded query and ends at the first page without a ``next``
-        link. Without ``until`` Okta answers in polling mode, where every page has a ``next``
-        link, even at the end, so that a poller can come back later. The listing then ends
-        after an empty page, or after the first page holding an event published after the
-        listing started (by Okta's ``Date`` of its first response): Okta may keep writing
-        events, and those are left for the next poll, which starts from the caller's watermark.
+        A bounded query, which ends at the first page without a ``next`` link (without
+        ``until`` Okta would answer in polling mode, where every page has one).
         """
         params = {
             "since": format_okta_datetime(since),
-            "until": format_okta_datetime(until) if until is not None else None,
+            "until": format_okta_datetime(until),
             "filter": filter,
             "limit": limit,
         }
-        if until is not None:
-            return self._pages("/api/v1/logs", params, LogEvent)
-        return self._poll_log_events(params)
-
-    async def _poll_log_events(self, params: dict[str, Any]) -> AsyncIterator[list[LogEvent]]:
-        present: datetime | None = None
-
-        def reached_present(page: list[LogEvent], response: httpx.Response) -> bool:
-            nonlocal present
-            if present is None:
-                date = _parse_http_date(response.headers.get("date"))
-                okta_now = date or datetime.fromtimestamp(self._clock.now(), UTC)
-                # ``Date`` is truncated to the second: only from a second later is an event
-                # certainly newer than the listing.
-                present = okta_now + timedelta(seconds=1)
-            return not page or max(event.published for event in page) >= present
-
-        async for page in self._pages("/api/v1/logs", params, LogEvent, stop=reached_present):
-            yield page
+        return self._pages("/api/v1/logs", params, LogEvent)
 
     async def get_user(self, user_id: str) -> OktaUser:
         """One user by id or login; raises :class:`OktaNotFound` when there is none."""
@@ -349,8 +306,6 @@ class OktaClient:
         path: str,
         params: dict[str, Any],
         model: type[ModelT],
-        *,
-        stop: Callable[[list[ModelT], httpx.Response], bool] | None = None,
     ) -> AsyncIterator[list[ModelT]]:
         url: httpx.URL | None = self._url(path, params)
         seen: set[str] = set()
@@ -367,8 +322,6 @@ class OktaClient:
             url = self._next_url(response, path)
             if page:
                 yield page
-            if stop is not None and stop(page, response):
-                return
 
     def _next_url(self, response: httpx.Response, path: str) -> httpx.URL | None:
         try:
@@ -418,12 +371,10 @@ class OktaClient:
                 log.debug("GET %s waited for the %s rate-limit window", path, bucket)
             response: httpx.Response | None = None
             error: Exception | None = None
-            started = time.monotonic()
             try:
                 async with self._semaphore:
                     self.stats.requests += 1
                     self.stats.requests_by_bucket[bucket] += 1
-                    started = time.monotonic()
                     try:
                         response = await self._http.get(url)
                     except (httpx.TransportError, httpx.DecodingError) as exc:
@@ -437,7 +388,6 @@ class OktaClient:
                     if response is not None and response.status_code != 429
                     else None
                 )
-            self._report(path, bucket, attempt, response, error, received - started)
 
             if response is None:
                 assert error is not None
@@ -490,29 +440,6 @@ class OktaClient:
             if self._first_response_date is None:
                 self._first_response_date = date
         return date
-
-    def _report(
-        self,
-        path: str,
-        bucket: Bucket,
-        attempt: int,
-        response: httpx.Response | None,
-        error: Exception | None,
-        elapsed: float,
-    ) -> None:
-        if self._on_request is None:
-            return
-        self._on_request(
-            RequestRecord(
-                method="GET",
-                path=path,
-                bucket=bucket,
-                attempt=attempt,
-                status=response.status_code if response is not None else None,
-                error=type(error).__name__ if error is not None else None,
-                elapsed=elapsed,
-            )
-        )
 
     def _backoff(self, attempt: int) -> float:
         """Exponential backoff with full jitter."""
