@@ -83,12 +83,12 @@ def seed(
         DirectoryChanges(
             integration=integration,
             synced_at=synced_at,
-            employees_create=rows,
-            invitations_queue=[
+            employees_create=tuple(rows),
+            invitations_queue=tuple(
                 InvitationRequest(okta_id=row.okta_id, email=row.work_email or "")
                 for row in rows
                 if invite
-            ],
+            ),
             sync_state=SyncState(invitations_enabled_at=T0),
         )
     )
@@ -99,7 +99,7 @@ def update_employees(directory: Directory, rows: list[EmployeeRow], synced_at: d
         DirectoryChanges(
             integration=INTEGRATION,
             synced_at=synced_at,
-            employees_update=rows,
+            employees_update=tuple(rows),
             sync_state=SyncState(invitations_enabled_at=T0),
         )
     )

@@ -56,6 +56,17 @@ def test_filtered_example() -> None:
 
 
 def test_each_integration_example_stands_alone() -> None:
-    for name in ("minimal.yaml", "filtered.yaml"):
-        path = EXAMPLES / name
-        load_manifests(path.read_text(encoding="utf-8"), source=name)
+    """Each integration example is a whole OktaIntegration on its own; its token Secret is the
+    one okta-token-secret.yaml declares, not a copy of it."""
+    (secret,) = all_examples("acme").secrets
+    expected = {"minimal.yaml": "people-ops/acme", "filtered.yaml": "people-ops/acme-engineering"}
+    for name, key in expected.items():
+        manifests = load_manifests((EXAMPLES / name).read_text(encoding="utf-8"), source=name)
+        assert manifests.integration.integration_key == key, name
+        assert manifests.secrets == (), name
+        ref = manifests.integration.spec.okta.token_secret_ref
+        assert (ref.name, manifests.integration.metadata.namespace) == (
+            secret.name,
+            secret.namespace,
+        ), name
+        assert ref.key in secret.data, name
