@@ -263,3 +263,11 @@ class _FixedRandom(random.Random):
 
     def random(self) -> float:
         return self.value
+
+
+def test_an_unreadable_approval_record_never_releases_a_hold_again() -> None:
+    record = {"value": "5", "result": "Expired", "time": conditions.format_time(NOW)}
+    held_again = synced(heldDeactivations=5, lastHandledApproval=record)
+    stale = view(held_again, annotations={"hris.dev/approve-deactivations": "5"})
+    assert stale.pending_approval is None
+    assert isinstance(scheduling.decide(stale, scheduling.Memory(), NOW), scheduling.Wait)

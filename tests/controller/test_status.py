@@ -306,3 +306,30 @@ def test_status_that_does_not_validate_is_read_without_the_bad_fields() -> None:
         {"observedGeneration": 3, "lastSyncMode": "Sometimes", "teams": 4, "future": {"x": 1}}
     )
     assert (found.observed_generation, found.last_sync_mode, found.teams) == (3, None, 4)
+
+
+def test_a_handled_approval_the_model_cannot_read_still_counts_as_spent() -> None:
+    """Written by a newer release (a result this one does not know) or by hand: the value
+    must stay spent, or a stale approval annotation would release the next hold."""
+    for record in (
+        {"value": "5", "result": "Expired", "time": conditions.format_time(NOW)},
+        {"value": "5", "result": "HoldChanged", "time": "2026-01-01 00:00:00"},
+    ):
+        found = status_patches.read_status({"heldDeactivations": 5, "lastHandledApproval": record})
+        assert found.last_handled_approval is not None
+        assert found.last_handled_approval.value == "5"
+        assert found.held_deactivations == 5
+
+
+def test_conditions_that_validate_are_kept_and_only_those() -> None:
+    good = {
+        "type": "example.com/Backup",
+        "status": "True",
+        "reason": "Done",
+        "message": "",
+        "lastTransitionTime": conditions.format_time(NOW),
+    }
+    bad = {"type": "Ready", "status": "Maybe", "reason": "?", "lastTransitionTime": "x"}
+    found = status_patches.read_status({"conditions": [good, bad], "heldDeactivations": True})
+    assert [c.type for c in found.conditions] == ["example.com/Backup"]
+    assert found.held_deactivations is None  # true is not a count

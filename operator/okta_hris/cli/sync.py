@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -167,8 +167,12 @@ def run_job(
     approved: int | None = None,
     deliver_invitations: bool = False,
     show_progress: bool = True,
+    applied: Callable[[SyncReport], None] | None = None,
 ) -> Succeeded:
-    """One sync of the file's integration; a held or failed sync raises its error."""
+    """One sync of the file's integration; a held or failed sync raises its error.
+
+    ``applied`` gets the report once the sync has committed, before invitations are sent.
+    """
     manifest = job.manifest
     with listing_progress(show_progress and stderr.is_terminal) as progress:
         outcome = asyncio.run(
@@ -181,6 +185,7 @@ def run_job(
                 deliver_invitations=deliver_invitations,
                 company=manifest.metadata.name,
                 progress=progress,
+                applied=applied,
             )
         )
     if isinstance(outcome, Held):
@@ -379,8 +384,8 @@ def sync_command(
             force_full=full,
             approved=approve_deactivations,
             deliver_invitations=invite,
+            applied=print_report,
         )
-    print_report(outcome.report)
     print_delivery(outcome.delivery)
 
 

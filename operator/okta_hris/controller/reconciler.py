@@ -124,6 +124,7 @@ class IntegrationReconciler:
         """Every sync, the hourly one included: report the start, sync, report the outcome."""
         assert view.spec is not None  # decide() syncs only a valid spec
         approved = self._use_approval(action)
+        self.reporter.resuming()
         async with self.runtime.semaphore:
             await self.reporter.sync_started(view, action)
             self.runtime.metrics.syncs_in_progress.inc()
@@ -136,9 +137,9 @@ class IntegrationReconciler:
                     approved_deactivations=approved,
                     company=self.name,
                 )
+                await self.reporter.sync_finished(view, action, outcome)
             finally:
                 self.runtime.metrics.syncs_in_progress.dec()
-            await self.reporter.sync_finished(view, action, outcome)
 
     def _use_approval(self, action: scheduling.Sync) -> int | None:
         """The count a sync may deactivate by approval. Used by this sync only; if it fails,

@@ -20,7 +20,7 @@ from okta_hris.controller.runtime import IntegrationState, OperatorRuntime
 from okta_hris.controller.status import StatusContext, StatusPatch
 from okta_hris.controller.status_writer import StatusWriter
 from okta_hris.domain.changes import DirectorySummary
-from okta_hris.errors import DeactivationThresholdExceeded
+from okta_hris.errors import DeactivationThresholdExceeded, HrisError
 from okta_hris.resource.spec import APPROVE_DEACTIVATIONS_ANNOTATION
 from okta_hris.services import Failed, Held, InvitationDelivery, Outcome, Succeeded
 
@@ -55,9 +55,12 @@ class Reporter:
 
     # -- syncs ---------------------------------------------------------------------------------
 
-    async def sync_started(self, view: scheduling.ObjectView, action: scheduling.Sync) -> None:
+    def resuming(self) -> None:
+        """A sync of an integration whose status still says suspended: it was resumed."""
         if status_patches.is_suspended(self.writer.model, self.writer.model.observed_generation):
             kopf.info(self.body, reason="Resumed", message="syncs resumed (spec.sync.suspend)")
+
+    async def sync_started(self, view: scheduling.ObjectView, action: scheduling.Sync) -> None:
         kind = "full sync" if action.force_full else "sync"
         await self.writer.write(
             status_patches.syncing(self.context(view), f"{kind} started: {action.trigger}")
@@ -143,6 +146,8 @@ class Reporter:
         synced: bool = True,
     ) -> None:
         """A sync failed, or (``synced=False``) a check found what would make it fail."""
+        if not isinstance(failure.error, HrisError):
+            logger.error("Sync of %s failed unexpectedly", self.key, exc_info=failure.error)
         interval = self._interval(view)
         finished = utcnow()
         config, rng = self.runtime.config, self.runtime.rng

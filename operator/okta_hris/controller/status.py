@@ -78,23 +78,58 @@ class StatusPatch:
 
 
 def read_status(raw: Mapping[str, Any] | None) -> OktaIntegrationStatus:
-    """Status as found on the server, validated; fields that do not validate are ignored.
+    """Status as found on the server, validated; what does not validate is left out.
 
     Another version of the operator, or a person with ``kubectl edit``, may have written
-    anything: the operator keeps working and rewrites what it owns at its next step.
+    anything: the operator keeps working and rewrites what it owns at its next step. Two
+    things are salvaged rather than dropped, because forgetting them would be unsafe or rude:
+    the conditions that do validate (others' conditions are kept), and the value of the last
+    handled approval (an approval is used once: a record the model cannot read, say a result
+    written by a newer release, must still mark its value as spent).
     """
     data = dict(raw or {})
+    salvaged: dict[str, Any] = {}
+    conds = data.get("conditions")
+    if isinstance(conds, list):
+        valid = [c for c in conds if _validates(Condition, c)]
+        if len(valid) != len(conds):
+            logger.warning(
+                "Ignoring %d status conditions that do not validate", len(conds) - len(valid)
+            )
+            data["conditions"] = valid
+    approval = data.get("lastHandledApproval")
+    if approval is not None and not _validates(HandledApproval, approval):
+        data.pop("lastHandledApproval")
+        value = approval.get("value") if isinstance(approval, Mapping) else None
+        if isinstance(value, str):
+            # Read-only: never written back (patches are built afresh), only compared.
+            unread: dict[str, Any] = {"value": value, "result": approval.get("result")}
+            salvaged["last_handled_approval"] = HandledApproval.model_construct(**unread)
     for _ in range(len(data) + 1):
         try:
-            return OktaIntegrationStatus.model_validate(data)
+            found = OktaIntegrationStatus.model_validate(data)
+            break
         except ValidationError as exc:
-            bad = {str(error["loc"][0]) for error in exc.errors() if error["loc"]}
-            if not bad & set(data):
+            bad = {str(error["loc"][0]) for error in exc.errors() if error["loc"]} & set(data)
+            if not bad:
+                found = EMPTY
                 break
-            logger.warning("Ignoring status fields that do not validate: %s", ", ".join(bad))
+            logger.warning(
+                "Ignoring status fields that do not validate: %s", ", ".join(sorted(bad))
+            )
             for key in bad:
                 data.pop(key, None)
-    return EMPTY
+    else:
+        found = EMPTY
+    return found.model_copy(update=salvaged) if salvaged else found
+
+
+def _validates(model: type[Condition] | type[HandledApproval], value: Any) -> bool:
+    try:
+        model.model_validate(value)
+    except ValidationError:
+        return False
+    return True
 
 
 @dataclass(frozen=True)

@@ -51,15 +51,28 @@ class StatusWriter:
         self.key = f"{namespace}/{name}"
         self.config = config
         self.rng = rng
-        self.current: dict[str, Any] = {}  # the server's copy, with the unsent patch merged in
+        self._current: dict[str, Any] = {}  # the server's copy, with the unsent patch merged in
+        self._model: OktaIntegrationStatus | None = None
         self.unsent: dict[str, Any] | None = None  # one merge patch the server has not taken
         self.failures = 0  # consecutive refused writes, for the backoff
         self.retry_at: datetime | None = None
 
     @property
+    def current(self) -> dict[str, Any]:
+        """The status as the server has it, with what is still unsent merged in."""
+        return self._current
+
+    @current.setter
+    def current(self, status: dict[str, Any]) -> None:
+        self._current = status
+        self._model = None
+
+    @property
     def model(self) -> OktaIntegrationStatus:
-        """The current status, validated."""
-        return read_status(self.current)
+        """The current status, validated (once per change)."""
+        if self._model is None:
+            self._model = read_status(self._current)
+        return self._model
 
     async def load(self) -> None:
         """Start from the status on the server: another replica may have written it last."""

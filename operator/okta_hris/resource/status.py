@@ -31,7 +31,8 @@ def _kubernetes_time(value: datetime) -> str:
 KubernetesTime = Annotated[
     AwareDatetime, PlainSerializer(_kubernetes_time, return_type=str, when_used="json")
 ]
-Count = Annotated[int, Field(ge=0)]
+# Strict: JSON has no other way to spell a count, and true is not 1.
+Count = Annotated[int, Field(ge=0, strict=True)]
 
 
 class _StatusModel(BaseModel):
@@ -161,6 +162,7 @@ class OktaIntegrationStatus(_StatusModel):
     held_deactivations: int | None = Field(
         default=None,
         ge=0,
+        strict=True,
         description=f"Deactivations the safety hold is holding; {APPROVE_DEACTIVATIONS_ANNOTATION} "
         "with this count releases it.",
     )

@@ -117,9 +117,14 @@ class IntegrationSync:
         deliver_invitations: bool = True,
         company: str | None = None,
         progress: SyncProgress | None = None,
+        applied: Callable[[SyncReport], None] | None = None,
     ) -> Outcome:
         """Read the token, sync, deliver the invitations the sync queued; never raises for a
-        failed sync (only for cancellation). A delivery problem never fails the sync."""
+        failed sync (only for cancellation). A delivery problem never fails the sync.
+
+        ``applied`` is told about the sync as soon as it has committed, before the invitations
+        go out (the CLI prints its summary then: delivery may take a while).
+        """
         try:
             request = await self._request(
                 integration, spec, credentials, force_full, approved_deactivations
@@ -136,14 +141,17 @@ class IntegrationSync:
         except DeactivationThresholdExceeded as hold:
             return Held(hold)
         except Exception as exc:
-            if not isinstance(exc, HrisError):
-                logger.exception("Sync of %s failed unexpectedly", integration)
             return Failed.of(exc)
+        if applied is not None:
+            applied(report)
         delivery: InvitationDelivery | None = None
         summary = report.summary
         if deliver_invitations and spec.invitations.enabled:
             delivery = await self.deliver_invitations(integration, spec, credentials, company)
-            summary = await asyncio.to_thread(self.directory.summary, integration)
+            try:
+                summary = await asyncio.to_thread(self.directory.summary, integration)
+            except HrisError as exc:  # the sync is applied; its own summary says enough
+                logger.warning("Cannot count the directory of %s: %s", integration, exc)
         return Succeeded(report, summary, delivery)
 
     async def plan(
@@ -186,6 +194,9 @@ class IntegrationSync:
         except HrisError as exc:
             logger.warning("Invitations of %s not sent: %s", integration, exc)
             return InvitationDelivery(problem=str(exc))
+        except Exception as exc:  # a bug: the queued invitations wait for the next run
+            logger.exception("Delivering the invitations of %s failed unexpectedly", integration)
+            return InvitationDelivery(problem=f"unexpected error: {type(exc).__name__}")
         return InvitationDelivery(report=report)
 
     async def invite_all_pending(
