@@ -5,20 +5,11 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import click
-from rich.progress import (
-    BarColumn,
-    Progress,
-    SpinnerColumn,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-)
 from rich.table import Table
 
 from okta_hris.cli.common import (
@@ -35,6 +26,7 @@ from okta_hris.cli.common import (
     verbose_option,
 )
 from okta_hris.cli.manifests import Manifests, load_manifest_file, load_manifests
+from okta_hris.cli.progress import listing_progress
 from okta_hris.directory.store import Directory
 from okta_hris.errors import ConfigError, SecretNotFound
 from okta_hris.invitations import SmtpSettings
@@ -119,43 +111,6 @@ def job_from_manifests(
         token=token,
         okta_url=check_okta_url_override(url) if url else None,
     )
-
-
-class ListingProgress:
-    """A rich progress display of the Okta listings (users, groups, memberships)."""
-
-    def __init__(self, progress: Progress) -> None:
-        self._progress = progress
-        self._tasks: dict[str, TaskID] = {}
-
-    def start(self, listing: str, total: int | None) -> None:
-        if listing in self._tasks:
-            self._progress.update(self._tasks[listing], total=total)
-        else:
-            self._tasks[listing] = self._progress.add_task(f"Okta {listing}", total=total)
-
-    def advance(self, listing: str, count: int) -> None:
-        if listing not in self._tasks:
-            self.start(listing, None)
-        self._progress.advance(self._tasks[listing], count)
-
-
-@contextmanager
-def listing_progress(enabled: bool) -> Iterator[ListingProgress | None]:
-    if not enabled:
-        yield None
-        return
-    progress = Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description:<18}"),
-        BarColumn(),
-        TextColumn("[bold]{task.completed:,.0f}"),
-        TimeElapsedColumn(),
-        console=stderr,
-        transient=True,
-    )
-    with progress:
-        yield ListingProgress(progress)
 
 
 def run_job(
