@@ -18,8 +18,10 @@ import sqlalchemy as sa
 
 from okta_hris.sandbox import Sandbox, SandboxConfig, run_sandbox
 
+# The maintenance database every server has: each test creates (and drops) a scratch
+# database of its own from there, so no database needs to exist beforehand.
 POSTGRES_ADMIN_URL = os.environ.get(
-    "HRIS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+    "HRIS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
 _RUN_ID = uuid.uuid4().hex[:8]
 _db_counter = itertools.count()

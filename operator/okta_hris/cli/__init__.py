@@ -7,6 +7,7 @@ Subcommands live in their own modules and are imported only when invoked, so tha
 from __future__ import annotations
 
 import importlib
+import sys
 from typing import Any
 
 import click
@@ -23,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "directory": "okta_hris.cli.directory:directory_group",
     "invitations": "okta_hris.cli.invitations:invitations_group",
     "sandbox": "okta_hris.cli.sandbox:sandbox_command",
+    "completion": "okta_hris.cli.completion:completion_command",
 }
 
 HELP: dict[str, str] = {
@@ -34,10 +36,32 @@ HELP: dict[str, str] = {
     "directory": "Read the employee directory.",
     "invitations": "List and send dashboard invitations.",
     "sandbox": "Run the Okta sandbox (a local Okta Management API).",
+    "completion": "Print the shell completion script (bash, zsh or fish).",
 }
+
+# Exit codes are the CLI's contract with scripts (README): 2 means "plan found changes", never
+# a typo, so usage errors exit 1 like every other user error (terraform's -detailed-exitcode).
+EXIT_USAGE = 1
 
 
 class LazyGroup(click.Group):
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        if not kwargs.get("standalone_mode", True):
+            return super().main(*args, **kwargs)
+        try:
+            return super().main(*args, **{**kwargs, "standalone_mode": False})
+        except click.UsageError as exc:
+            exc.show()
+            sys.exit(EXIT_USAGE)
+        except click.ClickException as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("Aborted!", err=True)
+            sys.exit(1)
+        except click.exceptions.Exit as exc:
+            sys.exit(exc.exit_code)
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
 

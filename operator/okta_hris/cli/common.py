@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -23,8 +24,10 @@ EXIT_ERROR = 1
 EXIT_CHANGES = 2  # plan --exit-code: the sync would change the directory
 EXIT_HELD = 3  # the safety hold stopped the sync
 
-stdout = Console(soft_wrap=True)
-stderr = Console(stderr=True, soft_wrap=True)
+# NO_COLOR (no-color.org): no colour and no other styling either, only plain text.
+_PLAIN = bool(os.environ.get("NO_COLOR"))
+stdout = Console(soft_wrap=True, color_system=None if _PLAIN else "auto")
+stderr = Console(stderr=True, soft_wrap=True, color_system=None if _PLAIN else "auto")
 
 
 def database_option(func: Callable[P, R]) -> Callable[P, R]:

@@ -7,7 +7,10 @@ Okta's API and the incremental sync that picks them up.
 
 from __future__ import annotations
 
+import shutil
+import sys
 from importlib import resources
+from pathlib import Path
 
 import click
 import httpx
@@ -172,8 +175,20 @@ def demo_command(users: int, groups: int, seed: int, database: str | None) -> No
 
     stdout.print(
         "\nExplore the directory:\n"
-        f"  okta-hris directory employees --database {url} "
+        f"  {invoked_as()} directory employees --database {url} "
         f"--integration {filtered_job.manifest.integration_key} --team Engineering",
         highlight=False,
         soft_wrap=True,
     )
+
+
+def invoked_as() -> str:
+    """How to run okta-hris again, as this user just did: ``okta-hris`` when that is on PATH,
+    else the path they typed (``.venv/bin/okta-hris`` after ``make demo``)."""
+    typed = Path(sys.argv[0])
+    if typed.name != "okta-hris":  # python -m okta_hris
+        return f"{sys.executable} -m okta_hris"
+    found = shutil.which("okta-hris")
+    if found is not None and Path(found).resolve() == typed.resolve():
+        return "okta-hris"
+    return str(typed)
