@@ -119,3 +119,16 @@ async def test_requeue_failed_makes_failed_invitations_pending_again(
     assert report.sent == 1
     assert directory.outbox.counts(INTEGRATION) == InvitationCounts(sent=2)
     assert mailbox.recipients() == ["00u1@acme.example", "00u2@acme.example"]
+
+
+def test_a_claim_takes_at_most_its_limit(directory: Directory) -> None:
+    """On PostgreSQL an ``IN (subquery LIMIT n FOR UPDATE SKIP LOCKED)`` may be scanned more
+    than once, each scan locking the next n rows: the batch must still be n."""
+    seed(directory, [employee(f"00u{i:03d}") for i in range(60)])
+    lease = T0 + timedelta(minutes=15)
+    first = directory.outbox.claim_batch(INTEGRATION, now=T0, lease_until=lease, limit=50)
+    second = directory.outbox.claim_batch(INTEGRATION, now=T0, lease_until=lease, limit=50)
+    assert len(first) == 50
+    assert len(second) == 10
+    assert {c.okta_id for c in first}.isdisjoint(c.okta_id for c in second)
+    assert directory.outbox.claim_batch(INTEGRATION, now=T0, lease_until=lease, limit=50) == []

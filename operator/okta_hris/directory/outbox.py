@@ -73,12 +73,16 @@ class Outbox(Store):
             .limit(limit)
             # Rendered only on PostgreSQL; SQLite has no row locks and needs none (module doc).
             .with_for_update(skip_locked=True, of=candidate)
+            # Evaluated exactly once: PostgreSQL may rescan an IN (...) subquery, and each scan
+            # with SKIP LOCKED would lock the *next* rows, claiming more than ``limit``.
+            .cte("due")
+            .prefix_with("MATERIALIZED", dialect="postgresql")
         )
         claim = (
             update(_inv)
             .where(
                 _inv.c.integration == integration,
-                _inv.c.okta_id.in_(due.scalar_subquery()),
+                _inv.c.okta_id.in_(select(due.c.okta_id)),
                 _inv.c.status == "pending",
                 or_(_inv.c.claimed_until.is_(None), _inv.c.claimed_until < now),
             )
