@@ -6,6 +6,8 @@ Everything that differs between the two lives here, so ``store.py`` reads as pla
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -130,6 +132,25 @@ def create_directory_engine(url: URL) -> Engine:
     return engine
 
 
+def _switch_to_wal(cursor: Any) -> None:
+    """``PRAGMA journal_mode=WAL``, waiting for a writer that holds the file meanwhile.
+
+    The switch needs the file to itself. While another connection (a replica starting at the
+    same moment, migrating) holds the write lock, SQLite answers "database is locked" at once
+    instead of calling the busy handler, since waiting for the lock with a read lock held could
+    deadlock. So wait here, as the busy timeout would.
+    """
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.05)
+
+
 def _install_sqlite_hooks(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -139,11 +160,9 @@ def _install_sqlite_hooks(engine: Engine) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         try:
-            # The busy timeout first: switching to WAL takes a lock that another replica
-            # starting at the same moment may hold, and must wait for it rather than fail.
             cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
             # WAL lets the dashboard read while a sync writes.
-            cursor.execute("PRAGMA journal_mode=WAL")
+            _switch_to_wal(cursor)
             cursor.execute("PRAGMA foreign_keys=ON")
         finally:
             cursor.close()
