@@ -67,6 +67,14 @@ class OktaApiError(OktaError):
     reason = "OktaError"
 
 
+class WrongOktaUrl(OktaApiError):
+    """The Okta URL leads somewhere, but not to an Okta org's API: a 404 without Okta's error
+    body, an HTML page, a redirect. Usually a wrong subdomain or domain; retrying cannot help."""
+
+    reason = "WrongOktaUrl"
+    permanent = True
+
+
 class DirectoryError(HrisError):
     """The directory database failed; the transaction was rolled back."""
 
@@ -74,17 +82,39 @@ class DirectoryError(HrisError):
 
 
 class DeactivationThresholdExceeded(HrisError):
-    """The safety hold: a sync would deactivate more employees than allowed."""
+    """The safety hold: a sync would deactivate more employees than allowed.
+
+    ``summary`` says what is held and why, whoever runs the sync (``sync_runs.error``); how to
+    approve depends on who does: ``str()`` is the operator's message (the annotation), and the
+    CLI names its ``--approve-deactivations`` flag instead. ``approved`` is the approval the sync
+    was given, if any: one that did not match ``would_deactivate``.
+    """
 
     reason = "DeactivationThresholdExceeded"
     permanent = True
 
-    def __init__(self, would_deactivate: int, limit: int, directory_size: int) -> None:
+    def __init__(
+        self, would_deactivate: int, limit: int, directory_size: int, approved: int | None = None
+    ) -> None:
         self.would_deactivate = would_deactivate
         self.limit = limit
         self.directory_size = directory_size
+        self.approved = approved
+        self.summary = (
+            f"held: it would deactivate {would_deactivate} of {directory_size} employees, "
+            f"more than safety.maxDeactivations allows ({limit})"
+        )
         super().__init__(
-            f"sync held: it would deactivate {would_deactivate} of {directory_size} employees, "
-            f"more than safety.maxDeactivations allows ({limit}); approve with "
+            f"sync {self.summary}; approve with "
             f'annotation hris.dev/approve-deactivations: "{would_deactivate}" or fix the spec'
         )
+
+
+class SyncInProgress(HrisError):
+    """Another sync of the same integration is running, or applied while this one ran.
+
+    Nothing was applied; retrying once the other sync has finished can help.
+    """
+
+    reason = "SyncInProgress"
+    permanent = False

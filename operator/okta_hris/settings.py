@@ -60,6 +60,9 @@ class Settings:
     okta_url: str | None = None
     max_concurrent_syncs: int = 4
     okta_max_retries: int = 6  # retries of one Okta request (429, 5xx, timeouts) before giving up
+    # How long a sync's lease on its integration lasts unless renewed (renewed every quarter
+    # of it): a sync killed without releasing it blocks the next one at most this long.
+    sync_lease_seconds: int = 120
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -73,12 +76,14 @@ class Settings:
             okta_url = check_okta_url_override(okta_url)
         max_syncs = _whole_number(env, "HRIS_MAX_CONCURRENT_SYNCS", 4, minimum=1)
         retries = _whole_number(env, "HRIS_OKTA_MAX_RETRIES", 6, minimum=0)
+        lease = _whole_number(env, "HRIS_SYNC_LEASE_SECONDS", 120, minimum=1)
         return cls(
             database_url=env.get("HRIS_DATABASE_URL") or default_database_url(),
             allowed_domains=domains,
             okta_url=okta_url,
             max_concurrent_syncs=max_syncs,
             okta_max_retries=retries,
+            sync_lease_seconds=lease,
         )
 
 

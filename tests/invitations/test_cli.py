@@ -11,9 +11,14 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from okta_hris.directory.store import Directory
+from okta_hris.domain.changes import DirectoryChanges, SyncState
+from okta_hris.sandbox import Sandbox
 
 from ..support.cli import CliResult, run_cli
-from .support import INTEGRATION, Mailbox, employee, seed
+from .support import INTEGRATION, T0, Mailbox, employee, seed
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+BETA = "people-ops/beta"
 
 MANIFEST = """\
 apiVersion: hris.dev/v1alpha1
@@ -69,8 +74,8 @@ def manifest(tmp_path: Path, relay: int) -> Callable[..., str]:
     return write
 
 
-def run(*args: str, env: dict[str, str] | None = None) -> CliResult:
-    return run_cli("invitations", *args, env=env)
+def run(*args: str, env: dict[str, str] | None = None, columns: int = 200) -> CliResult:
+    return run_cli("invitations", *args, env={"COLUMNS": str(columns), **(env or {})})
 
 
 def table_rows(stdout: str) -> list[list[str]]:
@@ -80,7 +85,7 @@ def table_rows(stdout: str) -> list[list[str]]:
         if not line.startswith("│"):
             continue
         cells = [cell.strip() for cell in line.strip("│").split("│")]
-        if cells[0] or not rows:  # a row's first line; the integration is never empty
+        if cells[0] or not rows:  # a row's first line; the first column is never empty
             rows.append(cells)
         else:
             rows[-1] = [
@@ -138,14 +143,14 @@ def test_list_as_table_and_json(
     table = run("list", "--database", database_url)
     assert table.returncode == 0, table.stdout + table.stderr
     assert "2 invitations" in table.stdout
-    # Rich fits the table to the terminal, wrapping cells; the columns are integration,
-    # display_name, email, status, attempts, sent_at, last_error.
-    rows = {cells[1]: cells for cells in table_rows(table.stdout)}
-    assert {name: cells[3] for name, cells in rows.items()} == {
+    # At 200 columns every column fits: display_name, email, status, attempts, sent_at,
+    # last_error (and no integration column: the directory has one).
+    rows = {cells[0]: cells for cells in table_rows(table.stdout)}
+    assert {name: cells[2] for name, cells in rows.items()} == {
         "Ada Lovelace": "sent",
         "Grace Hopper": "failed",
     }
-    assert "550 5.1.1" in rows["Grace Hopper"][6] and not rows["Ada Lovelace"][6]
+    assert "550 5.1.1" in rows["Grace Hopper"][5] and not rows["Ada Lovelace"][5]
 
     listed = run("list", "--status", "failed", "-o", "json", "--database", database_url)
     assert listed.returncode == 0, listed.stdout + listed.stderr
@@ -161,11 +166,10 @@ def test_list_as_table_and_json(
     sent = next(item for item in everything if item["status"] == "sent")
     assert sent["message_id"] == mailbox.received[0].message_id
     assert sent["sent_at"].endswith("Z")
-    assert (
-        json.loads(
-            run("list", "--integration", "x/y", "-o", "json", "--database", database_url).stdout
-        )
-        == []
+    unknown = run("list", "--integration", "acme", "-o", "json", "--database", database_url)
+    assert unknown.returncode == 1 and unknown.stdout == ""
+    assert unknown.stderr.strip() == (
+        f"error: no integration 'acme' in the directory; did you mean {INTEGRATION}?"
     )
 
 
@@ -192,3 +196,66 @@ def test_a_missing_file_is_a_user_error(tmp_path: Path, sqlite_url: str) -> None
     assert result.returncode == 1
     assert "nope.yaml" in result.stderr
     assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_list_of_a_missing_directory_is_an_error_and_creates_nothing(tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere" / "directory.db"
+    for output in ("table", "json"):
+        result = run("list", "-o", output, "--database", f"sqlite:///{missing}")
+        assert result.returncode == 1 and result.stdout == ""
+        assert result.stderr.strip() == (
+            f"error: no directory at {missing}: run okta-hris sync first, or pass --database"
+        )
+    assert not missing.parent.exists()
+
+
+def test_list_says_when_invitations_are_disabled(directory: Directory, database_url: str) -> None:
+    # people-ops/acme synced with spec.invitations.enabled false (no invitations_enabled_at);
+    # people-ops/beta with them on, one invitation queued.
+    disabled = SyncState(spec_hash="spec-of-acme", invitations_enabled_at=None)
+    directory.apply(
+        DirectoryChanges(
+            integration=INTEGRATION,
+            synced_at=T0,
+            employees_create=(employee("00u1", "Ada Lovelace"),),
+            sync_state=disabled,
+        )
+    )
+    seed(directory, [employee("00u9", "Grace Hopper", integration=BETA)], integration=BETA)
+    message = f"invitations are disabled for {INTEGRATION} (spec.invitations.enabled is false)"
+
+    only_acme = run("list", "--integration", INTEGRATION, "--database", database_url)
+    assert only_acme.returncode == 0, only_acme.stderr
+    assert only_acme.stdout.strip() == message
+
+    everything = run("list", "--database", database_url)
+    assert everything.returncode == 0, everything.stderr
+    assert "1 invitation" in everything.stdout and "Grace Hopper" in everything.stdout
+    assert everything.stdout.rstrip().endswith(message)
+
+    as_json = run("list", "--integration", INTEGRATION, "-o", "json", "--database", database_url)
+    assert as_json.returncode == 0 and json.loads(as_json.stdout) == []
+    assert as_json.stderr.strip() == f"note: {message}"
+
+    enabled = run("list", "--integration", BETA, "--database", database_url)
+    assert enabled.returncode == 0 and "disabled" not in enabled.stdout
+    assert "Grace Hopper" in enabled.stdout
+
+
+def test_list_after_a_real_sync_without_invitations(
+    sandbox: Sandbox, tmp_path: Path, database_url: str
+) -> None:
+    path = tmp_path / "filtered.yaml"
+    path.write_text(
+        (EXAMPLES / "okta-token-secret.yaml").read_text()
+        + "\n---\n"
+        + (EXAMPLES / "filtered.yaml").read_text()
+    )
+    synced = run_cli("sync", "-f", str(path), "--okta-url", sandbox.url, "--database", database_url)
+    assert synced.returncode == 0, synced.stdout + synced.stderr
+    key = "people-ops/acme-engineering"
+    listed = run("list", "--integration", key, "--database", database_url)
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.strip() == (
+        f"invitations are disabled for {key} (spec.invitations.enabled is false)"
+    )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import socket
 from collections import deque
 from dataclasses import asdict
 from datetime import datetime, timedelta
@@ -20,6 +22,7 @@ from okta_hris.invitations import (
     deliver_pending,
     invitation_message_id,
 )
+from okta_hris.invitations.delivery import describe_delivery
 
 from .support import (
     COMPANY,
@@ -112,6 +115,29 @@ async def test_one_mail_per_queued_employee_and_none_on_the_next_run(
         "pending": 0,
         "failed": 0,
     }
+
+
+async def test_a_relay_that_is_down_is_logged_once_and_the_pending_counted(
+    directory: Directory, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    seed(directory, [employee(f"00u{i:02}") for i in range(60)])
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    caplog.set_level(logging.DEBUG, logger="okta_hris.invitations")
+    report = await deliver(directory, port, clock)
+
+    # One batch was tried (its size aside), and every invitation is still pending.
+    assert (report.sent, report.failed, report.pending) == (0, 0, 60)
+    assert report.deferred > 0 and report.last_error is not None
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert warnings == [
+        f"{report.deferred} invitations of {INTEGRATION} deferred: {report.last_error}"
+    ]
+    assert describe_delivery(report) == (
+        f"0 sent, 0 failed, {report.deferred} to retry; 60 pending, next attempt after "
+        f"{report.next_attempt_at:%Y-%m-%d %H:%M:%SZ}; last error: {report.last_error}"
+    )
 
 
 async def test_inactive_employees_are_not_mailed_until_they_return(

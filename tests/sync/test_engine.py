@@ -13,12 +13,17 @@ import sqlalchemy as sa
 from okta_hris.directory import schema
 from okta_hris.directory.store import Directory
 from okta_hris.domain.changes import OktaUserRecord
-from okta_hris.errors import DeactivationThresholdExceeded, OktaUnauthorized, OktaUnavailable
+from okta_hris.errors import (
+    DeactivationThresholdExceeded,
+    OktaUnauthorized,
+    OktaUnavailable,
+    SyncInProgress,
+)
 from okta_hris.okta import OktaClient
 from okta_hris.resource.spec import OktaIntegrationSpec
 from okta_hris.sandbox import Fault, RateLimitConfig, Sandbox
 from okta_hris.settings import Settings
-from okta_hris.sync.engine import SyncReport, SyncRequest, plan_sync, run_sync
+from okta_hris.sync.engine import SyncReport, SyncRequest, apply_plan, plan_sync, run_sync
 from okta_hris.sync.mapping import map_user
 from tests.support.directory import recent_runs
 
@@ -279,6 +284,49 @@ def test_safety_hold_applies_nothing_and_approval_releases(
     assert report.stats.deactivated == held.value.would_deactivate
     runs = recent_runs(directory, KEY, limit=10)
     assert [r.outcome for r in runs][:3] == ["succeeded", "held", "held"]
+
+
+def test_held_run_records_why_and_a_mismatched_approval(
+    sandbox: Sandbox, directory: Directory
+) -> None:
+    sync(sandbox, directory)
+    narrow = spec(sync={"scope": "Filtered"}, filters={"countries": {"include": ["JP"]}})
+    with pytest.raises(DeactivationThresholdExceeded) as held:
+        sync(sandbox, directory, narrow, approved_deactivations=5)
+    hold = held.value
+    assert hold.approved == 5
+    # The run's row says what is held, not how one runner or another approves it.
+    assert recent_runs(directory, KEY, limit=1)[0].error == (
+        f"held: it would deactivate {hold.would_deactivate} of {hold.directory_size} "
+        f"employees, more than safety.maxDeactivations allows ({hold.limit})"
+    )
+
+
+def test_two_plans_of_one_state_apply_once(
+    sandbox: Sandbox, directory: Directory, okta: httpx.Client
+) -> None:
+    """Two syncs that ran at once (no lease between them): the later apply is refused."""
+    sync(sandbox, directory)
+    leaver = sorted(employees(directory, active=True))[0]
+    okta.post(f"/api/v1/users/{leaver}/lifecycle/suspend").raise_for_status()
+    request = SyncRequest(integration=KEY, spec=spec(), token=sandbox.token, okta_url=sandbox.url)
+
+    async def both() -> tuple[SyncReport, BaseException | SyncReport]:
+        first = await plan_sync(request, directory, Settings(), client_factory=quick_client)
+        second = await plan_sync(request, directory, Settings(), client_factory=quick_client)
+        applied = await apply_plan(first, directory)
+        try:
+            return applied, await apply_plan(second, directory)
+        except SyncInProgress as exc:
+            return applied, exc
+
+    applied, refused = asyncio.run(both())
+    assert applied.stats.deactivated == 1
+    assert isinstance(refused, SyncInProgress)
+    runs = recent_runs(directory, KEY, limit=2)
+    assert [r.outcome for r in runs] == ["failed", "succeeded"]
+    assert runs[0].error is not None and runs[0].error.startswith("SyncInProgress: ")
+    assert not employees(directory)[leaver].active
 
 
 def test_okta_failure_mid_listing_leaves_directory_unchanged(

@@ -12,8 +12,10 @@ from typing import Any, ParamSpec, TypeVar
 
 import click
 from rich.console import Console
+from rich.markup import escape as markup_escape
 
-from okta_hris.directory.database import parse_url
+from okta_hris.directory.database import describe_url, parse_url
+from okta_hris.directory.store import Directory
 from okta_hris.errors import DeactivationThresholdExceeded, HrisError
 from okta_hris.settings import Settings
 
@@ -62,6 +64,24 @@ def existing_or_empty(url: str) -> str:
     return url
 
 
+def open_existing_directory(option: str | None) -> Directory:
+    """For commands that list what is in the directory: the one at --database (or the default),
+    which must exist. A missing one is one line and exit 1, and nothing is created (an empty
+    listing would look like a directory with nobody in it)."""
+    url = resolve_database_url(option, load_settings())
+    directory = Directory.open_existing(url)
+    if directory is None:
+        parsed = parse_url(url)
+        where = str(parsed.database) if parsed.get_backend_name() == "sqlite" else None
+        location = where or describe_url(parsed)
+        fail(
+            f"no directory at {markup_escape(location)}: run okta-hris sync first, "
+            "or pass --database"
+        )
+        raise AssertionError("unreachable")
+    return directory
+
+
 def configure_logging(verbose: bool) -> None:
     """Retries and waits are routine for a CLI run; show them only when asked (-v)."""
     logging.basicConfig(format="%(levelname)s %(name)s: %(message)s")
@@ -88,15 +108,27 @@ def user_errors(func: Callable[P, R]) -> Callable[P, R]:
         try:
             return func(*args, **kwargs)
         except DeactivationThresholdExceeded as exc:
-            fail(
+            held = (
                 f"sync held, nothing applied: it would deactivate {exc.would_deactivate} of "
                 f"{exc.directory_size} active employees, more than safety.maxDeactivations "
-                f"allows ({exc.limit}); approve with --approve-deactivations "
-                f"{exc.would_deactivate}, or fix the spec",
+                f"allows ({exc.limit})"
+            )
+            if exc.approved is not None:  # an approval of another count releases nothing
+                held = (
+                    f"--approve-deactivations {exc.approved} does not match the hold: this "
+                    f"sync would deactivate {exc.would_deactivate} of {exc.directory_size} "
+                    f"active employees, more than safety.maxDeactivations allows ({exc.limit}); "
+                    "nothing applied"
+                )
+            fail(
+                f"{held}; approve with --approve-deactivations {exc.would_deactivate}, "
+                "or fix the spec",
                 EXIT_HELD,
             )
         except HrisError as exc:
-            fail(f"{exc.reason}: {exc}" if exc.reason not in str(exc) else str(exc))
+            # Messages quote Okta's own text, which may hold rich markup: print it literally.
+            message = f"{exc.reason}: {exc}" if exc.reason not in str(exc) else str(exc)
+            fail(markup_escape(message))
         except KeyboardInterrupt:
             fail("interrupted; nothing was written", 130)
         raise AssertionError("unreachable")

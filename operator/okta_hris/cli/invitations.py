@@ -3,38 +3,42 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from dataclasses import asdict
-from datetime import datetime
 from typing import Any
 
 import click
-from rich.table import Table
+from rich.text import Text
 
 from okta_hris.cli.common import (
     EXIT_ERROR,
+    configure_logging,
     database_option,
     fail,
     load_settings,
-    render_value,
+    open_existing_directory,
     resolve_database_url,
+    stderr,
     stdout,
     user_errors,
 )
+from okta_hris.cli.directory import check_integration, counted
 from okta_hris.cli.manifests import Manifests, load_manifest_file
+from okta_hris.cli.tables import Column, cell, clean, dump_json, print_table
 from okta_hris.directory.store import Directory
 from okta_hris.domain.invitations import INVITATION_STATUSES, InvitationStatus
 from okta_hris.errors import ConfigError, SecretNotFound
 from okta_hris.invitations import DeliveryReport, SmtpSettings, deliver_pending
+from okta_hris.invitations.delivery import describe_delivery
 
+# The table's columns in display order; by priority the first to go when the terminal is narrow.
 TABLE_COLUMNS = (
-    "integration",
-    "display_name",
-    "email",
-    "status",
-    "attempts",
-    "sent_at",
-    "last_error",
+    Column("integration", 1),  # shown only when the directory has several
+    Column("display_name", 0, wrap=True),
+    Column("email", 0),
+    Column("status", 0),
+    Column("attempts", 4, justify="right"),
+    Column("sent_at", 3),
+    Column("last_error", 2, wrap=True),
 )
 _LAST_ERROR_WIDTH = 60
 
@@ -44,26 +48,27 @@ def invitations_group() -> None:
     """List and send dashboard invitations."""
 
 
-def _json_value(value: object) -> object:
-    if isinstance(value, datetime):
-        return value.isoformat().replace("+00:00", "Z")
-    return value
-
-
 def _cell(column: str, value: Any) -> str:
-    if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M:%SZ")
-    text = render_value(value)
+    text = cell(value)
     if column == "last_error" and len(text) > _LAST_ERROR_WIDTH:
         return text[: _LAST_ERROR_WIDTH - 1] + "…"
     return text
+
+
+def _disabled(text: str) -> str:
+    return f"invitations are disabled for {text} (spec.invitations.enabled is false)"
 
 
 @invitations_group.command("list")
 @click.option("--integration", metavar="NS/NAME", help="Only this integration's invitations.")
 @click.option("--status", type=click.Choice(INVITATION_STATUSES), help="Only this status.")
 @click.option(
-    "-o", "--output", type=click.Choice(["table", "json"]), default="table", show_default=True
+    "-o",
+    "--output",
+    type=click.Choice(["table", "wide", "json"]),
+    default="table",
+    show_default=True,
+    help="table: the columns that fit the terminal; wide: every column.",
 )
 @database_option
 @user_errors
@@ -74,19 +79,42 @@ def list_command(
     database: str | None,
 ) -> None:
     """List invitations: who was invited, when, and what failed."""
-    url = resolve_database_url(database, load_settings())
-    with Directory.open(url) as directory:
+    with open_existing_directory(database) as directory:
+        check_integration(directory, integration)
         records = directory.outbox.records(integration=integration, status=status)
+        states = directory.sync_states()
+        several = integration is None and len(directory.integrations()) > 1
+    # As of each integration's last applied sync (spec_hash is set by every apply).
+    disabled = sorted(
+        key
+        for key, state in states.items()
+        if integration in (None, key)
+        and state.spec_hash is not None
+        and state.invitations_enabled_at is None
+    )
+    note = Text(clean(_disabled(", ".join(disabled)))) if disabled else None
     if output == "json":
-        rows = [{k: _json_value(v) for k, v in asdict(r).items()} for r in records]
-        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        click.echo(dump_json([asdict(record) for record in records]))
+        if note is not None:
+            stderr.print(Text("note: ").append(note))
         return
-    table = Table(title=f"{len(records)} invitations", title_justify="left")
-    for column in TABLE_COLUMNS:
-        table.add_column(column)
-    for record in records:
-        table.add_row(*(_cell(c, getattr(record, c)) for c in TABLE_COLUMNS))
-    stdout.print(table)
+    if not records:
+        if integration is not None and note is not None:
+            stdout.print(note)  # nothing is queued, and nothing will be while they are off
+            return
+        scope = f" of {integration}" if integration else ""
+        stdout.print(Text(clean(f"0 invitations{scope}{f' ({status})' if status else ''}")))
+    else:
+        columns = [c for c in TABLE_COLUMNS if c.name != "integration" or several]
+        print_table(
+            stdout,
+            counted(len(records), "invitation") + (f" of {integration}" if integration else ""),
+            columns,
+            [[_cell(c.name, getattr(record, c.name)) for c in columns] for record in records],
+            wide=output == "wide",
+        )
+    if note is not None:
+        stdout.print(note)
 
 
 def _smtp_settings(manifests: Manifests) -> SmtpSettings:
@@ -140,6 +168,7 @@ def send_command(
     database: str | None,
 ) -> None:
     """Send the pending invitations of the OktaIntegration in FILE."""
+    configure_logging(False)  # the report says what went wrong, once; no line per invitation
     settings = load_settings()
     manifests = load_manifest_file(file, name, allowed_domains=settings.allowed_domains)
     smtp = _smtp_settings(manifests)
@@ -165,13 +194,8 @@ def send_command(
 
 
 def _print_report(key: str, report: DeliveryReport) -> None:
-    retry = ""
-    if report.next_attempt_at is not None:
-        retry = f" (next retry after {report.next_attempt_at:%Y-%m-%d %H:%M:%SZ})"
-    stdout.print(
-        f"{key}: {report.sent} sent, {report.failed} failed, {report.deferred} to retry{retry}",
-        highlight=False,
-    )
+    # The reason goes to stderr below, once; the counts and what is still pending to stdout.
+    stdout.print(f"{key}: {describe_delivery(report, reason=False)}", highlight=False)
     if report.failed or report.deferred:
         fail(
             f"{report.failed + report.deferred} invitations were not delivered; "

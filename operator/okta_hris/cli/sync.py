@@ -1,13 +1,21 @@
-"""``okta-hris sync`` and ``okta-hris plan``: one sync of a manifest file, without Kubernetes."""
+"""``okta-hris sync`` and ``okta-hris plan``: one sync of a manifest file, without Kubernetes.
+
+Both print for people by default (a summary table, the planned names) and, with ``-o json``,
+one JSON document on stdout for scripts (``sync_document``, ``plan_document``; the shape is in
+README.md). Errors are one line on stderr either way, with the same exit codes.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.table import Table
@@ -27,14 +35,17 @@ from okta_hris.cli.common import (
 )
 from okta_hris.cli.manifests import Manifests, load_manifest_file, load_manifests
 from okta_hris.cli.progress import listing_progress
+from okta_hris.directory.database import describe_url, parse_url
 from okta_hris.directory.store import Directory
+from okta_hris.domain.changes import SyncStats
 from okta_hris.errors import ConfigError, SecretNotFound
-from okta_hris.invitations import SmtpSettings
+from okta_hris.invitations import DeliveryReport, SmtpSettings
+from okta_hris.invitations.delivery import describe_delivery
 from okta_hris.resource.spec import OktaIntegration, OktaIntegrationSpec
 from okta_hris.services import Failed, Held, IntegrationSync, InvitationDelivery, Succeeded
 from okta_hris.settings import Settings, check_okta_url_override
 from okta_hris.sync.engine import PlannedSync, SyncReport
-from okta_hris.sync.plan import EmployeeChange
+from okta_hris.sync.plan import EmployeeChange, SyncPlan
 
 
 @dataclass
@@ -60,7 +71,9 @@ class SyncJob:
         return smtp_settings(self)
 
     def service(self, directory: Directory, settings: Settings) -> IntegrationSync:
-        return IntegrationSync(directory, replace(settings, okta_url=self.okta_url))
+        return IntegrationSync(
+            directory, replace(settings, okta_url=self.okta_url), owner="okta-hris sync"
+        )
 
 
 def load_job(
@@ -172,7 +185,10 @@ def plan_job(
         )
 
 
-def print_report(report: SyncReport, *, title: str | None = None) -> None:
+def print_report(
+    report: SyncReport, *, title: str | None = None, directory: str | None = None
+) -> None:
+    """The summary of an applied sync; ``directory`` says where it was written (no password)."""
     stats = report.stats
     table = Table(
         title=title or f"{report.mode} sync of {report.integration}",
@@ -191,6 +207,13 @@ def print_report(report: SyncReport, *, title: str | None = None) -> None:
         ("unchanged", stats.unchanged),
         ("Okta API requests", stats.api_requests),
         ("rate limited (429)", stats.rate_limited),
+        # Waits for a window to reset: the client's own, before a 429, are most of them.
+        ("waited for the rate limit", stats.rate_limit_waits),
+        *(
+            [("  seconds waited", round(stats.rate_limit_wait_seconds))]
+            if stats.rate_limit_waits
+            else []
+        ),
         ("employees (total)", report.summary.total),
         ("  active", report.summary.active),
         ("  inactive", report.summary.inactive),
@@ -202,6 +225,8 @@ def print_report(report: SyncReport, *, title: str | None = None) -> None:
         table.add_row(label, f"{value:,}")
     table.caption = f"{report.duration_seconds:.2f}s"
     stdout.print(table)
+    if directory is not None:  # a line of its own: a long path must not wrap inside the table
+        stdout.print(f"written to the directory {directory}", highlight=False)
 
 
 def _names(changes: Sequence[EmployeeChange], limit: int) -> list[str]:
@@ -270,10 +295,108 @@ def print_delivery(delivery: InvitationDelivery | None) -> None:
         fail(f"the sync was applied, but its invitations were not sent: {delivery.problem}")
     report = delivery.report
     assert report is not None
-    stdout.print(
-        f"invitations: {report.sent} sent, {report.failed} failed, {report.deferred} to retry",
-        highlight=False,
-    )
+    stdout.print(f"invitations: {describe_delivery(report)}", highlight=False)
+
+
+# -- -o json -------------------------------------------------------------------------------------
+
+
+def _counts(stats: SyncStats) -> dict[str, int]:
+    return {
+        "fetched": stats.fetched,
+        "matched": stats.matched,
+        "created": stats.created,
+        "updated": stats.updated,
+        "reactivated": stats.reactivated,
+        "deactivated": stats.deactivated,
+        "unchanged": stats.unchanged,
+        "apiRequests": stats.api_requests,
+        "rateLimited": stats.rate_limited,
+    }
+
+
+def _changes(plan: SyncPlan) -> dict[str, Any]:
+    def rows(changes: Sequence[EmployeeChange], *, fields: bool = False) -> list[dict[str, Any]]:
+        return [
+            {"oktaId": c.okta_id, "displayName": c.display_name}
+            | ({"fields": list(c.fields)} if fields else {})
+            for c in changes
+        ]
+
+    return {
+        "created": rows(plan.created),
+        "updated": rows(plan.updated, fields=True),  # reactivations included, as in counts
+        "reactivated": rows(plan.reactivated),
+        "deactivated": rows(plan.deactivated),
+        "teams": {
+            "upserted": len(plan.changes.teams_upsert),
+            "removed": len(plan.changes.teams_delete),
+        },
+    }
+
+
+def _timestamp(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat().replace("+00:00", "Z")
+
+
+def _delivery(report: DeliveryReport) -> dict[str, Any]:
+    return {
+        "sent": report.sent,
+        "failed": report.failed,
+        "toRetry": report.deferred,
+        "pending": report.pending,
+        "nextAttemptAt": _timestamp(report.next_attempt_at),
+        "lastError": report.last_error,
+    }
+
+
+def plan_document(planned: PlannedSync, directory: str) -> dict[str, Any]:
+    """``okta-hris plan -o json``: what a sync would change, every name included."""
+    return {
+        "integration": planned.integration,
+        "mode": planned.mode,
+        "applied": False,
+        "directory": directory,
+        "counts": _counts(planned.stats),
+        "changes": _changes(planned.plan),
+        "held": planned.held,
+        "deactivationLimit": planned.deactivation_limit,
+        "invitations": {"queued": planned.invitations_queued},
+    }
+
+
+def sync_document(outcome: Succeeded, directory: str) -> dict[str, Any]:
+    """``okta-hris sync -o json``: what an applied sync changed, and its invitations."""
+    report, summary = outcome.report, outcome.summary
+    invitations: dict[str, Any] = {"queued": report.invitations_queued}
+    if outcome.delivery is not None:
+        if outcome.delivery.report is not None:
+            invitations |= _delivery(outcome.delivery.report)
+        invitations["problem"] = outcome.delivery.problem
+    return {
+        "integration": report.integration,
+        "mode": report.mode,
+        "applied": True,
+        "directory": directory,
+        "counts": _counts(report.stats),
+        "changes": _changes(report.plan),
+        "held": False,
+        "deactivationLimit": report.deactivation_limit,
+        "invitations": invitations,
+        "employees": {
+            "total": summary.total,
+            "active": summary.active,
+            "inactive": summary.inactive,
+        },
+        "teams": summary.teams,
+        "startedAt": _timestamp(report.started_at),
+        "finishedAt": _timestamp(report.finished_at),
+        "durationSeconds": round(report.duration_seconds, 3),
+    }
+
+
+def print_document(document: dict[str, Any]) -> None:
+    click.echo(json.dumps(document, indent=2, ensure_ascii=False))
 
 
 _file_option = click.option(
@@ -295,6 +418,14 @@ _okta_url_option = click.option(
     metavar="URL",
     help="Okta base URL instead of https://<subdomain>.<domain> (plain http only on loopback).",
 )
+_output_option = click.option(
+    "-o",
+    "--output",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="json: one JSON document on stdout, for scripts (errors stay one line on stderr).",
+)
 
 
 @click.command("sync")
@@ -310,6 +441,7 @@ _okta_url_option = click.option(
     help="Release a safety hold of exactly COUNT deactivations.",
 )
 @click.option("--no-invitations", is_flag=True, help="Queue invitations but do not send them now.")
+@_output_option
 @database_option
 @verbose_option
 @user_errors
@@ -321,6 +453,7 @@ def sync_command(
     full: bool,
     approve_deactivations: int | None,
     no_invitations: bool,
+    output: str,
     database: str | None,
     verbose: bool,
 ) -> None:
@@ -332,6 +465,8 @@ def sync_command(
     if invite:
         smtp_settings(job)  # a missing SMTP Secret stops the sync before it starts
     with Directory.open(resolve_database_url(database, settings)) as directory:
+        where = describe_url(directory.engine.url)
+        as_json = output == "json"
         outcome = run_job(
             job,
             directory,
@@ -339,8 +474,14 @@ def sync_command(
             force_full=full,
             approved=approve_deactivations,
             deliver_invitations=invite,
-            applied=print_report,
+            applied=None if as_json else lambda report: print_report(report, directory=where),
         )
+    if as_json:
+        print_document(sync_document(outcome, where))
+        problem = outcome.delivery.problem if outcome.delivery is not None else None
+        if problem is not None:
+            fail(f"the sync was applied, but its invitations were not sent: {problem}")
+        return
     print_delivery(outcome.delivery)
 
 
@@ -351,7 +492,10 @@ def sync_command(
 @_okta_url_option
 @click.option("--full", is_flag=True, help="Plan a full sync.")
 @click.option("--exit-code", is_flag=True, help="Exit 2 when the sync would change the directory.")
-@click.option("--limit", default=50, show_default=True, help="Names shown per kind of change.")
+@click.option(
+    "--limit", default=50, show_default=True, help="Names shown per kind of change (text output)."
+)
+@_output_option
 @database_option
 @verbose_option
 @user_errors
@@ -363,6 +507,7 @@ def plan_command(
     full: bool,
     exit_code: bool,
     limit: int,
+    output: str,
     database: str | None,
     verbose: bool,
 ) -> None:
@@ -370,8 +515,12 @@ def plan_command(
     configure_logging(verbose)
     settings = load_settings()
     job = load_job(file, name, token_file, okta_url, settings)
-    with Directory.open(existing_or_empty(resolve_database_url(database, settings))) as directory:
+    url = resolve_database_url(database, settings)
+    with Directory.open(existing_or_empty(url)) as directory:
         planned = plan_job(job, directory, settings, force_full=full)
-    print_plan(planned, limit)
+    if output == "json":
+        print_document(plan_document(planned, describe_url(parse_url(url))))
+    else:
+        print_plan(planned, limit)
     if exit_code and planned.plan.changed:
         raise SystemExit(EXIT_CHANGES)

@@ -1,8 +1,8 @@
 """Tables of the directory (SPEC §6).
 
 ``employees``, ``teams``, ``employee_teams``, ``sync_runs`` and ``invitations`` are read by
-downstream apps: their names and columns are contract. The ``okta_*`` mirror tables and
-``integrations`` are the operator's own bookkeeping.
+downstream apps: their names and columns are contract. The ``okta_*`` mirror tables,
+``integrations`` and ``sync_leases`` are the operator's own bookkeeping.
 """
 
 from __future__ import annotations
@@ -70,6 +70,19 @@ integrations = Table(
     Column("last_full_sync_at", UTCDateTime()),
     Column("invitations_enabled_at", UTCDateTime()),
     Column("removed_at", UTCDateTime()),  # the OktaIntegration was deleted; rows are kept
+    # Bumped by every apply: a plan computed from an older version is refused (store.py).
+    Column("sync_version", Integer, nullable=False, default=0, server_default=text("0")),
+)
+
+# At most one running sync per integration (leases.py): a row exists while a sync holds it.
+sync_leases = Table(
+    "sync_leases",
+    metadata,
+    Column("integration", INTEGRATION, primary_key=True),
+    Column("holder", String(64), nullable=False),  # a random id per sync run
+    Column("owner", Text, nullable=False),  # who, for messages: "pid 4242 on build-7"
+    Column("taken_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
 )
 
 employees = Table(

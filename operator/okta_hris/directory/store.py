@@ -9,20 +9,23 @@ VALUES via SQLAlchemy's insertmanyvalues measured twice as slow on PostgreSQL he
 Concurrent applies: every write transaction first locks the integration's ``integrations`` row
 (``SELECT ... FOR UPDATE`` on PostgreSQL; on SQLite ``BEGIN IMMEDIATE`` already holds the
 database's single write lock). Two applies for one integration therefore run one after the
-other, never interleaved, and each commits entirely or not at all. The later one is not told
-that it was computed from an older state: its full-row updates win, and a create of a row the
-earlier one created fails with DirectoryError (and changes nothing), so its sync is retried
-from a fresh ``load_state``. Applies for different integrations touch disjoint rows and do not
-wait for each other on PostgreSQL.
+other, never interleaved, and each commits entirely or not at all. Every apply bumps the
+integration's ``sync_version``; changes that name the version they were computed from
+(``DirectoryChanges.base_version``, as the engine's do) are refused with ``SyncInProgress``
+when another apply came in between, so a sync planned from an older state never applies over
+a newer one (no double-counted deactivations, no duplicate creates). Applies for different
+integrations touch disjoint rows and do not wait for each other on PostgreSQL.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, cast
 
 from sqlalchemy import (
     Connection,
@@ -31,6 +34,7 @@ from sqlalchemy import (
     Table,
     and_,
     bindparam,
+    case,
     func,
     literal,
     select,
@@ -38,6 +42,7 @@ from sqlalchemy import (
 )
 
 from okta_hris.directory import database
+from okta_hris.directory.leases import Leases
 from okta_hris.directory.outbox import Outbox
 from okta_hris.directory.schema import (
     employee_teams,
@@ -57,12 +62,14 @@ from okta_hris.domain.changes import (
     DirectorySummary,
     OktaGroupRecord,
     OktaUserRecord,
+    SyncMode,
+    SyncOutcome,
     SyncRunRecord,
     SyncState,
 )
 from okta_hris.domain.employees import EmployeeRow, Team
 from okta_hris.domain.invitations import InvitationCounts
-from okta_hris.errors import DirectoryError
+from okta_hris.errors import DirectoryError, SyncInProgress
 
 # Written once when a row is created and never by an update: the history downstream apps use.
 _EMPLOYEE_CREATE_ONLY = frozenset({"integration", "okta_id", "first_synced_at"})
@@ -108,7 +115,12 @@ class Directory(Store):
         or, on any error, none."""
         _check_integration(changes, run)
         with self._writing(f"cannot apply the sync of {changes.integration}") as connection:
-            _lock_integration(connection, changes.integration)
+            version = _lock_integration(connection, changes.integration)
+            if changes.base_version is not None and version != changes.base_version:
+                raise SyncInProgress(
+                    f"another sync of {changes.integration} applied while this one ran; "
+                    "nothing was applied: the next sync starts from its result"
+                )
             _apply(connection, changes)
             if run is not None:
                 _insert_run(connection, run)
@@ -194,6 +206,11 @@ class Directory(Store):
         """The ``invitations`` table as an outbox, over the same engine."""
         return Outbox(self.engine)
 
+    @property
+    def leases(self) -> Leases:
+        """The ``sync_leases`` table: one running sync per integration, over the same engine."""
+        return Leases(self.engine)
+
     def integrations(self, *, include_removed: bool = True) -> list[str]:
         """Every integration the directory has seen, sorted."""
         query = select(integrations.c.integration).order_by(integrations.c.integration)
@@ -201,6 +218,140 @@ class Directory(Store):
             query = query.where(integrations.c.removed_at.is_(None))
         with self._reading("cannot list the integrations") as connection:
             return list(connection.scalars(query))
+
+    # -- reads for the CLI's listings ----------------------------------------------------------
+
+    @classmethod
+    def open_existing(cls, url: str) -> Directory | None:
+        """The directory at ``url`` if a sync ever created one there, else None.
+
+        Creates nothing: no SQLite file or folder, no tables in an empty PostgreSQL database
+        (what ``open`` would do). A schema an older release wrote is migrated, as by ``open``.
+        """
+        parsed = database.parse_url(url)
+        sqlite_file = (
+            parsed.get_backend_name() == "sqlite"
+            and parsed.database not in (None, "", ":memory:")
+            and not str(parsed.database).startswith("file:")
+        )
+        if sqlite_file and not Path(str(parsed.database)).is_file():
+            return None
+        engine = database.open_engine(url, migrate_schema=False)
+        directory = cls(engine)
+        try:
+            with directory._reading("cannot read the directory's schema") as connection:
+                revision = database.current_revision(connection)
+            if revision is None:
+                directory.close()
+                return None
+            if revision != database.head_revision():
+                database.migrate(engine)
+        except BaseException:
+            directory.close()
+            raise
+        return directory
+
+    def teams(self, integration: str | None = None) -> list[TeamMembers]:
+        """The teams of the directory with their member counts, by integration and name."""
+        membership = and_(
+            employees.c.integration == employee_teams.c.integration,
+            employees.c.okta_id == employee_teams.c.okta_id,
+        )
+        counts = (
+            select(
+                employee_teams.c.integration,
+                employee_teams.c.okta_group_id,
+                func.count().label("members"),
+                func.sum(case((employees.c.active.is_(True), 1), else_=0)).label("active"),
+            )
+            .select_from(employee_teams.join(employees, membership))
+            .group_by(employee_teams.c.integration, employee_teams.c.okta_group_id)
+            .subquery()
+        )
+        query = select(
+            teams.c.integration,
+            teams.c.okta_group_id,
+            teams.c.name,
+            teams.c.description,
+            counts.c.members,
+            counts.c.active,
+        ).select_from(
+            teams.outerjoin(
+                counts,
+                and_(
+                    counts.c.integration == teams.c.integration,
+                    counts.c.okta_group_id == teams.c.okta_group_id,
+                ),
+            )
+        )
+        if integration is not None:
+            query = query.where(teams.c.integration == integration)
+        with self._reading("cannot list the teams") as connection:
+            rows = connection.execute(query).all()
+        listed = [
+            TeamMembers(
+                integration=row.integration,
+                okta_group_id=row.okta_group_id,
+                name=row.name,
+                description=row.description,
+                members=int(row.members or 0),
+                active=int(row.active or 0),
+            )
+            for row in rows
+        ]
+        # Sorted here: SQLite and PostgreSQL collate names differently.
+        return sorted(listed, key=lambda t: (t.integration, t.name.casefold(), t.okta_group_id))
+
+    def runs(self, integration: str | None = None, limit: int = 20) -> list[SyncRunRecord]:
+        """The ``sync_runs`` rows, newest first."""
+        query = (
+            select(sync_runs)
+            .order_by(sync_runs.c.started_at.desc(), sync_runs.c.id.desc())
+            .limit(limit)
+        )
+        if integration is not None:
+            query = query.where(sync_runs.c.integration == integration)
+        with self._reading("cannot list the sync runs") as connection:
+            rows = connection.execute(query).mappings().all()
+        return [
+            SyncRunRecord(
+                integration=row["integration"],
+                mode=cast(SyncMode, row["mode"]),
+                started_at=row["started_at"],
+                finished_at=row["finished_at"],
+                outcome=cast(SyncOutcome, row["outcome"]),
+                stats=dict(row["stats"] or {}),
+                error=row["error"],
+            )
+            for row in rows
+        ]
+
+    def sync_states(self) -> dict[str, SyncState]:
+        """Each integration's bookkeeping (``invitations_enabled_at`` is None while invitations
+        are off); ``spec_hash`` is None for one that never had a sync applied."""
+        with self._reading("cannot list the integrations") as connection:
+            rows = connection.execute(select(integrations)).mappings().all()
+        return {
+            row["integration"]: SyncState(
+                spec_hash=row["spec_hash"],
+                watermark=row["watermark"],
+                last_full_sync_at=row["last_full_sync_at"],
+                invitations_enabled_at=row["invitations_enabled_at"],
+            )
+            for row in rows
+        }
+
+
+@dataclass(frozen=True)
+class TeamMembers:
+    """A row of ``teams`` with how many employees it has (``active`` of them active now)."""
+
+    integration: str
+    okta_group_id: str
+    name: str
+    description: str | None
+    members: int
+    active: int
 
 
 # -- reading ------------------------------------------------------------------------------------
@@ -252,6 +403,7 @@ def _load_state(connection: Connection, integration: str) -> DirectoryState:
             last_full_sync_at=row["last_full_sync_at"],
             invitations_enabled_at=row["invitations_enabled_at"],
         )
+        state.version = row["sync_version"]
     state.invited = frozenset(
         connection.scalars(
             select(invitations.c.okta_id).where(invitations.c.integration == integration)
@@ -321,15 +473,17 @@ def _check_integration(changes: DirectoryChanges, run: SyncRunRecord | None) -> 
         )
 
 
-def _lock_integration(connection: Connection, integration: str) -> None:
-    """Serialise writers of one integration until the transaction ends (see the module doc)."""
+def _lock_integration(connection: Connection, integration: str) -> int:
+    """Serialise writers of one integration until the transaction ends (see the module doc);
+    the integration's ``sync_version`` as the lock found it."""
     insert_missing(connection, integrations, [{"integration": integration}])
     # SQLite compiles no FOR UPDATE; its BEGIN IMMEDIATE write lock is already held.
-    connection.execute(
-        select(integrations.c.integration)
+    version = connection.scalar(
+        select(integrations.c.sync_version)
         .where(integrations.c.integration == integration)
         .with_for_update()
     )
+    return int(version or 0)
 
 
 def _apply(connection: Connection, changes: DirectoryChanges) -> None:
@@ -409,6 +563,7 @@ def _apply(connection: Connection, changes: DirectoryChanges) -> None:
             last_full_sync_at=state.last_full_sync_at,
             invitations_enabled_at=state.invitations_enabled_at,
             removed_at=None,  # a sync means the OktaIntegration exists (again)
+            sync_version=integrations.c.sync_version + 1,
         )
     )
 

@@ -65,6 +65,7 @@ class DirectoryState:
     okta_members: dict[str, frozenset[str]] = field(default_factory=dict)  # group id -> user ids
     sync_state: SyncState = field(default_factory=SyncState)
     invited: frozenset[str] = frozenset()  # okta ids with an invitations row (any status)
+    version: int = 0  # how many applies the integration has had (integrations.sync_version)
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,8 @@ class SyncStats:
     unchanged: int = 0
     api_requests: int = 0
     rate_limited: int = 0
+    rate_limit_waits: int = 0  # pauses for a rate-limit window, with or without a 429
+    rate_limit_wait_seconds: float = 0.0  # how long those pauses lasted in all
 
 
 @dataclass(frozen=True)
@@ -115,6 +118,9 @@ class DirectoryChanges:
     okta_members_remove: tuple[tuple[str, str], ...] = ()
     invitations_queue: tuple[InvitationRequest, ...] = ()
     sync_state: SyncState = field(default_factory=SyncState)
+    # The DirectoryState.version these changes were computed from: applied only over that very
+    # state, so two syncs that ran at once never both apply. None: apply over any state.
+    base_version: int | None = None
 
 
 @dataclass(frozen=True)

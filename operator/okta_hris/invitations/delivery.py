@@ -25,8 +25,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 
@@ -42,6 +43,7 @@ from aiosmtplib import (
 
 from okta_hris.directory.outbox import Outbox
 from okta_hris.domain.invitations import ClaimedInvitation
+from okta_hris.errors import DirectoryError
 from okta_hris.invitations.message import InvalidRecipient, InvitationComposer, parse_address
 from okta_hris.invitations.smtp import SmtpSettings
 from okta_hris.resource.spec import InvitationSettings
@@ -74,6 +76,28 @@ class DeliveryReport:
     deferred: int = 0  # a transient error; retried at or after next_attempt_at
     next_attempt_at: datetime | None = None  # the earliest retry this run scheduled
     last_error: str | None = None  # the last error seen (no credentials)
+    # Pending in the outbox after the run (this run's deferrals, invitations not due yet, and
+    # those a run that stopped early never reached); None when they could not be counted. An
+    # observation of the outbox rather than something the run did: not compared.
+    pending: int | None = field(default=None, compare=False)
+
+
+def describe_delivery(report: DeliveryReport, *, reason: bool = True) -> str:
+    """One line for a person: the counts, what is still pending and (``reason``) why.
+
+    ``okta-hris sync`` and ``okta-hris invitations send`` both print it.
+    """
+    text = f"{report.sent} sent, {report.failed} failed, {report.deferred} to retry"
+    waiting = []
+    if report.pending:
+        waiting.append(f"{report.pending} pending")
+    if report.next_attempt_at is not None:
+        waiting.append(f"next attempt after {report.next_attempt_at:%Y-%m-%d %H:%M:%SZ}")
+    if waiting:
+        text += "; " + ", ".join(waiting)
+    if reason and report.last_error and (report.failed or report.deferred):
+        text += f"; last error: {report.last_error}"
+    return text
 
 
 class _RelayUnavailable(Exception):
@@ -87,11 +111,27 @@ class _Tally:
     deferred: int = 0
     next_attempt_at: datetime | None = None
     last_error: str | None = None
+    # How many invitations each distinct error deferred or failed: logged once per run, since
+    # a relay that is down defers a whole batch with one and the same error.
+    deferred_by: Counter[str] = field(default_factory=Counter)
+    failed_by: Counter[str] = field(default_factory=Counter)
 
-    def report(self) -> DeliveryReport:
+    def report(self, pending: int | None = None) -> DeliveryReport:
         return DeliveryReport(
-            self.sent, self.failed, self.deferred, self.next_attempt_at, self.last_error
+            self.sent, self.failed, self.deferred, self.next_attempt_at, self.last_error, pending
         )
+
+    def log(self, integration: str) -> None:
+        for what, errors in (("deferred", self.deferred_by), ("failed", self.failed_by)):
+            for error, count in errors.items():
+                logger.warning(
+                    "%d invitation%s of %s %s: %s",
+                    count,
+                    "" if count == 1 else "s",
+                    integration,
+                    what,
+                    error,
+                )
 
 
 def _describe(exc: BaseException) -> str:
@@ -155,7 +195,6 @@ class _DeliveryRun:
                     await self._deliver(invitation)
                 except _RelayUnavailable as exc:
                     error = str(exc)
-                    logger.warning("invitations of %s deferred: %s", self.integration, error)
                     for pending in batch[index:]:
                         await self._defer(pending, error)
                     return self.tally.report()
@@ -277,7 +316,8 @@ class _DeliveryRun:
         self.tally.deferred += 1
         if self.tally.next_attempt_at is None or retry_at < self.tally.next_attempt_at:
             self.tally.next_attempt_at = retry_at
-        logger.warning(
+        self.tally.deferred_by[error] += 1
+        logger.debug(
             "invitation of %s employee %s deferred (attempt %d of %d): %s",
             self.integration,
             invitation.okta_id,
@@ -292,7 +332,8 @@ class _DeliveryRun:
             self.outbox.mark_failed, self.integration, invitation.okta_id, error=error
         )
         self.tally.failed += 1
-        logger.error(
+        self.tally.failed_by[error] += 1
+        logger.debug(
             "invitation of %s employee %s failed: %s", self.integration, invitation.okta_id, error
         )
 
@@ -341,6 +382,13 @@ async def deliver_pending(
         now=now,
     )
     try:
-        return await run.run()
+        report = await run.run()
     finally:
         await run.close()
+        run.tally.log(integration)
+    try:
+        pending = (await asyncio.to_thread(outbox.counts, integration)).pending
+    except DirectoryError as exc:  # what was sent is recorded; only the count is missing
+        logger.warning("Cannot count the pending invitations of %s: %s", integration, exc)
+        return report
+    return replace(report, pending=pending)

@@ -4,6 +4,7 @@ from okta_hris.okta.client import (
     ClientStats,
     OktaClient,
     OktaNotFound,
+    WaitListener,
     collect,
     format_okta_datetime,
 )
@@ -20,6 +21,7 @@ __all__ = [
     "OktaGroupProfile",
     "OktaNotFound",
     "OktaUser",
+    "WaitListener",
     "bucket_for_path",
     "collect",
     "format_okta_datetime",

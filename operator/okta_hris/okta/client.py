@@ -27,7 +27,7 @@ import logging
 import random
 import re
 import time
-from collections.abc import AsyncIterator, Generator
+from collections.abc import AsyncIterator, Callable, Generator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import TracebackType
@@ -44,6 +44,7 @@ from okta_hris.errors import (
     OktaForbidden,
     OktaUnauthorized,
     OktaUnavailable,
+    WrongOktaUrl,
 )
 from okta_hris.okta.links import next_link, origin, same_origin
 from okta_hris.okta.models import LogEvent, OktaGroup, OktaUser
@@ -62,6 +63,12 @@ USER_AGENT = f"okta-hris-operator/{__version__}"
 
 # An Okta window is 60 s; a reset further away than this means a bogus header or clock.
 MAX_RATE_LIMIT_WAIT = 90.0
+# Waits at least this long are worth telling a person about (INFO, and ``on_wait``); shorter
+# ones happen all the time in a busy window and are only logged at DEBUG.
+NOTICEABLE_WAIT = 1.0
+# Okta's own error text is hostile input: one line, no control characters, bounded.
+MAX_OKTA_TEXT = 300
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 
 # Okta API tokens are printable ASCII without spaces. Checking up front also keeps the token out
 # of error messages: h11 quotes the offending header value when it refuses to send one.
@@ -69,6 +76,11 @@ _TOKEN_SHAPE = re.compile(r"[\x21-\x7e]+")
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 ItemT = TypeVar("ItemT")
+
+WaitListener = Callable[[Bucket, float | None], None]
+"""``on_wait(bucket, seconds)``: requests of ``bucket`` wait about ``seconds`` for Okta's
+rate-limit window to reset (told again if the wait grows); ``on_wait(bucket, None)``: none of
+them waits any more. Only waits of at least ``NOTICEABLE_WAIT`` seconds are told."""
 
 
 class OktaNotFound(OktaApiError):
@@ -85,6 +97,11 @@ class ClientStats:
     retries: int = 0
     waits_for_rate_limit: int = 0
     """Requests held back because their bucket's budget was down to the reserve."""
+    rate_limit_waits: int = 0
+    """Times the client paused for a rate-limit window to reset, before a 429 (the budget) or
+    after one; requests that wait at the same time count once."""
+    rate_limit_wait_seconds: float = 0.0
+    """How long those pauses lasted in all: the time during which any request waited."""
     requests_by_bucket: dict[Bucket, int] = field(default_factory=lambda: dict.fromkeys(BUCKETS, 0))
 
 
@@ -135,6 +152,9 @@ class OktaClient:
     ``int`` is a number of requests, a ``float`` in [0, 1) a fraction of ``X-Rate-Limit-Limit``
     (rounded up). The reserve leaves room for the other API clients of the org that share the
     bucket.
+
+    ``on_wait`` is told when requests wait for a rate-limit window long enough for a person to
+    notice (see ``WaitListener``); such waits are also logged at INFO with Okta's URL.
     """
 
     def __init__(
@@ -148,6 +168,7 @@ class OktaClient:
         backoff_base: float = 0.5,
         backoff_max: float = 30.0,
         rate_limit_reserve: int | float = 0.05,
+        on_wait: WaitListener | None = None,
     ) -> None:
         base = httpx.URL(base_url.rstrip("/"))
         if base.scheme not in ("http", "https") or not base.host:
@@ -176,6 +197,8 @@ class OktaClient:
             )
 
         self._base = base
+        # What messages name as "where": the org's URL as configured, never a path or query.
+        self._where = str(base)
         self._token = SecretStr(token)
         self._max_concurrency = max_concurrency
         self._max_retries = max_retries
@@ -190,6 +213,12 @@ class OktaClient:
         }
         self._first_response_date: datetime | None = None
         self.stats = ClientStats()
+        self.on_wait = on_wait
+        """Told about rate-limit waits (see ``WaitListener``); may be set after construction."""
+        self._waiting = 0  # requests waiting for a window, all buckets
+        self._waiting_since = 0.0
+        self._bucket_waiting: dict[Bucket, int] = dict.fromkeys(BUCKETS, 0)
+        self._announced_until: dict[Bucket, float] = {}  # monotonic end of the wait told
         self._http = httpx.AsyncClient(
             auth=_SswsAuth(self._token),
             headers={"Accept": "application/json", "User-Agent": USER_AGENT},
@@ -366,9 +395,8 @@ class OktaClient:
         for attempt in range(self._max_retries + 1):
             if attempt:
                 self.stats.retries += 1
-            if await budget.acquire():
+            if await self._acquire(budget, bucket, path):
                 self.stats.waits_for_rate_limit += 1
-                log.debug("GET %s waited for the %s rate-limit window", path, bucket)
             response: httpx.Response | None = None
             error: Exception | None = None
             try:
@@ -389,13 +417,18 @@ class OktaClient:
                     else None
                 )
 
+            window_wait = False
             if response is None:
                 assert error is not None
                 last_error = error
-                problem = self._redact(f"{type(error).__name__}: {error}".rstrip(": "))
+                problem = self._transport_problem(error)
                 delay = self._backoff(attempt)
             else:
                 status = response.status_code
+                if (status < 300 or 400 <= status < 500) and status != 429 and _is_html(response):
+                    # A login page, a parked domain, a proxy: nothing an Okta org's API says.
+                    # (A redirect's body is often HTML too; its Location says more.)
+                    raise self._html_answer(status)
                 if 200 <= status < 300:
                     try:
                         return response.json(), response
@@ -405,7 +438,9 @@ class OktaClient:
                 elif status == 429:
                     self.stats.rate_limited += 1
                     problem = f"429 {self._error_summary(response)}"
-                    delay = self._rate_limited_delay(response, budget, date, received, attempt)
+                    delay, window_wait = self._rate_limited_delay(
+                        response, budget, date, received, attempt
+                    )
                 elif status >= 500 or status == 408:
                     problem = f"{status} {self._error_summary(response)}"
                     delay = self._backoff(attempt)
@@ -413,17 +448,90 @@ class OktaClient:
                     raise self._client_error(response, path)
             if attempt < self._max_retries:
                 log.warning(
-                    "GET %s failed (%s); retry %d/%d in %.2fs",
+                    "GET %s at %s failed (%s); retry %d/%d in %.2fs",
                     path,
+                    self._where,
                     problem,
                     attempt + 1,
                     self._max_retries,
                     delay,
                 )
-                await asyncio.sleep(delay)
+                if window_wait:
+                    self._wait_begins(bucket)
+                    self._announce_wait(bucket, delay, path, "was answered 429")
+                try:
+                    await asyncio.sleep(delay)
+                finally:
+                    if window_wait:
+                        self._wait_ends(bucket)
+        attempts = self._max_retries + 1
+        if response is None and isinstance(last_error, httpx.ConnectError | httpx.TimeoutException):
+            raise OktaUnavailable(
+                f"cannot reach {self._where}: {problem} (GET {path}, {attempts} attempts)"
+            ) from last_error
         raise OktaUnavailable(
-            f"Okta kept failing GET {path}: {problem} (after {self._max_retries + 1} attempts)"
+            f"Okta at {self._where} kept failing GET {path}: {problem} (after {attempts} attempts)"
         ) from last_error
+
+    # Rate-limit waits ---------------------------------------------------------------------
+
+    async def _acquire(self, budget: BucketBudget, bucket: Bucket, path: str) -> bool:
+        """The budget's ``acquire``, with its waits counted, logged and told to ``on_wait``."""
+        waiting = False
+
+        def before_wait(seconds: float) -> None:
+            nonlocal waiting
+            if not waiting:
+                waiting = True
+                self._wait_begins(bucket)
+            self._announce_wait(bucket, seconds, path, "would exceed it")
+
+        try:
+            return await budget.acquire(before_wait)
+        finally:
+            if waiting:
+                self._wait_ends(bucket)
+
+    def _wait_begins(self, bucket: Bucket) -> None:
+        if self._waiting == 0:
+            self.stats.rate_limit_waits += 1
+            self._waiting_since = time.monotonic()
+        self._waiting += 1
+        self._bucket_waiting[bucket] += 1
+
+    def _announce_wait(self, bucket: Bucket, seconds: float, path: str, when: str) -> None:
+        """Log a wait (INFO when noticeable) and tell ``on_wait``, once per bucket and window:
+        requests that wait together for the same reset are one wait to a person."""
+        until = time.monotonic() + seconds
+        told = self._announced_until.get(bucket)
+        if seconds < NOTICEABLE_WAIT:
+            if told is None:
+                log.debug("GET %s waits %.2fs for the %s rate-limit window", path, seconds, bucket)
+            return
+        if told is not None and until <= told + NOTICEABLE_WAIT:
+            return
+        self._announced_until[bucket] = until
+        log.info(
+            "waiting %.0f s for Okta's %s rate limit at %s (GET %s %s)",
+            seconds,
+            bucket,
+            self._where,
+            path,
+            when,
+        )
+        if self.on_wait is not None:
+            self.on_wait(bucket, seconds)
+
+    def _wait_ends(self, bucket: Bucket) -> None:
+        self._waiting -= 1
+        self._bucket_waiting[bucket] -= 1
+        if self._waiting == 0:
+            self.stats.rate_limit_wait_seconds += time.monotonic() - self._waiting_since
+        told = (
+            self._announced_until.pop(bucket, None) if self._bucket_waiting[bucket] == 0 else None
+        )
+        if told is not None and self.on_wait is not None:
+            self.on_wait(bucket, None)
 
     def _api_path(self, url: httpx.URL) -> str:
         """The API path of ``url`` (for a base URL with a path, the part after it), no query."""
@@ -453,18 +561,26 @@ class OktaClient:
         date: datetime | None,
         received: float,
         attempt: int,
-    ) -> float:
+    ) -> tuple[float, bool]:
+        """How long to wait after a 429, and whether that is a wait for the window to reset."""
         headers = RateLimitHeaders.from_headers(response.headers)
         if headers is None or headers.limit == 0:
             # Limit 0 is Okta's concurrency limit (too many requests in flight for the org), not
             # a spent window: a short backoff is enough.
-            return self._backoff(attempt)
+            return self._backoff(attempt), False
         budget.exhaust(headers.reset)
         # Reset minus this response's own Date, rather than the clock estimate: should the
         # estimate be off, waiting as Okta itself says still ends after the reset.
         okta_now = date.timestamp() + (time.monotonic() - received) if date else self._clock.now()
         until_reset = min(max(headers.reset - okta_now, 0.0), MAX_RATE_LIMIT_WAIT)
-        return until_reset + self._backoff(attempt)
+        return until_reset + self._backoff(attempt), True
+
+    def _transport_problem(self, error: Exception) -> str:
+        if isinstance(error, httpx.TimeoutException):
+            timeout = self._http.timeout.read or self._http.timeout.connect
+            within = f" within {timeout:g} s" if timeout else ""
+            return f"no answer{within} ({type(error).__name__})"
+        return _one_line(self._redact(f"{type(error).__name__}: {error}".rstrip(": ")))
 
     def _error_summary(self, response: httpx.Response) -> str:
         """Okta's ``errorCode errorSummary`` (plus causes), or the HTTP reason phrase."""
@@ -473,7 +589,7 @@ class OktaClient:
         except ValueError:
             body = None
         if not isinstance(body, dict) or not body.get("errorSummary"):
-            return response.reason_phrase or "(no error body)"
+            return _one_line(response.reason_phrase) or "(no error body)"
         summary = f"{body.get('errorCode', '')} {body['errorSummary']}".strip()
         causes = body.get("errorCauses")
         if isinstance(causes, list):
@@ -484,16 +600,22 @@ class OktaClient:
             ]
             if details:
                 summary += f" ({'; '.join(details)})"
-        return self._redact(summary)
+        return _one_line(self._redact(summary))
 
     def _client_error(self, response: httpx.Response, path: str) -> OktaError:
         status = response.status_code
         if 300 <= status < 400:
-            location = httpx.URL(response.headers.get("location", ""))
-            target = f"{location.scheme}://{location.host}{location.path}" if location.host else ""
-            return OktaApiError(
-                f"Okta answered GET {path} with a redirect ({status}) to {target or 'nowhere'}; "
-                "redirects are not followed: check the Okta URL"
+            try:
+                location = httpx.URL(response.headers.get("location", ""))
+                target = (
+                    f"{location.scheme}://{location.host}{location.path}" if location.host else ""
+                )
+            except httpx.InvalidURL:
+                target = ""
+            return WrongOktaUrl(
+                f"{self._where} answered GET {path} with a redirect ({status}) to "
+                f"{_one_line(target) or 'nowhere'}, not Okta's API (redirects are not "
+                "followed): is the subdomain right?"
             )
         summary = self._error_summary(response)
         if status == 401:
@@ -503,9 +625,42 @@ class OktaClient:
                 f"Okta refused GET {path}: 403 {summary}; the token's admin role may not read it"
             )
         if status == 404:
+            if not _is_okta_error(response):
+                # Okta's API answers a 404 with its error body (E0000007 for an unknown user
+                # or group, E0000022 for an unknown endpoint); anything else is not Okta's API.
+                return WrongOktaUrl(f"{self._where} answered 404: is the subdomain right?")
             return OktaNotFound(f"Okta answered GET {path} with 404 {summary}")
         return OktaApiError(f"Okta answered GET {path} with {status} {summary}")
+
+    def _html_answer(self, status: int) -> WrongOktaUrl:
+        if status == 404:
+            return WrongOktaUrl(f"{self._where} answered 404: is the subdomain right?")
+        answered = "answered" if 200 <= status < 300 else f"answered {status}"
+        return WrongOktaUrl(
+            f"{self._where} {answered} with an HTML page, not Okta's API: is the subdomain right?"
+        )
 
     def _redact(self, text: str) -> str:
         # Whatever a server or a library puts in a message, the token must not reach a log.
         return text.replace(self._token.get_secret_value(), "**********")
+
+
+def _is_html(response: httpx.Response) -> bool:
+    content_type = response.headers.get("content-type", "").lower()
+    return "html" in content_type or response.content[:512].lstrip().startswith(b"<")
+
+
+def _is_okta_error(response: httpx.Response) -> bool:
+    """Whether the body is Okta's error object (``errorCode`` ``E0000...``)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return False
+    code = body.get("errorCode") if isinstance(body, dict) else None
+    return isinstance(code, str) and code.startswith("E0")
+
+
+def _one_line(text: str, limit: int = MAX_OKTA_TEXT) -> str:
+    """Text from a server as one printable line of at most ``limit`` characters."""
+    text = " ".join(_CONTROL_CHARACTERS.sub(" ", text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -129,15 +129,18 @@ class BucketBudget:
             return None
         return min(max(window.reset - okta_now, 0.0), self._max_wait)
 
-    async def acquire(self) -> bool:
+    async def acquire(self, on_delay: Callable[[float], None] | None = None) -> bool:
         """Wait until the budget allows one more request and count it in flight.
 
         Returns True when the request had to wait for the budget (not merely for the first
-        answer of the bucket).
+        answer of the bucket). ``on_delay(seconds)`` is told before each wait for the window to
+        reset, with the seconds until it does; an answer freeing the budget may end it earlier.
         """
         waited = False
         while (delay := self._delay()) != 0.0:
             waited = waited or self._window is not None
+            if on_delay is not None and delay is not None and self._window is not None:
+                on_delay(delay)
             changed = self._changed
             try:
                 await asyncio.wait_for(changed.wait(), delay)

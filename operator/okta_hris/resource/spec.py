@@ -278,7 +278,9 @@ def _yaml_boolean_hint(value: Any) -> Any:
     return value
 
 
-def _country_code(value: str) -> str:
+def country_code(value: str) -> str:
+    """``value`` as an ISO 3166-1 alpha-2 code (upper-case), or ValueError with a did-you-mean
+    (also what ``okta-hris directory employees --country`` answers)."""
     code = value.upper()
     if _COUNTRY_RE.fullmatch(value) and pycountry.countries.get(alpha_2=code) is not None:
         return code
@@ -295,7 +297,7 @@ def _country_code(value: str) -> str:
 CountryCode = Annotated[
     str,
     BeforeValidator(_yaml_boolean_hint),
-    AfterValidator(_country_code),
+    AfterValidator(country_code),
     Field(json_schema_extra={"pattern": COUNTRY_PATTERN}),
 ]
 FilterValue = Annotated[str, Field(min_length=1)]

@@ -5,19 +5,33 @@ apply), deliver the invitations it queued, and return an ``Outcome``. Where the 
 come from (a Kubernetes Secret, a manifest file, ``--token-file``) and where the CPU-heavy
 sync runs (the caller's event loop, or a thread of its own) are the caller's to say; nothing
 here knows about Kopf or Click.
+
+One sync per integration at a time, across processes: ``run`` takes the integration's sync
+lease (``directory/leases.py``) before it reads anything, renews it every quarter of
+``Settings.sync_lease_seconds`` while the sync runs, and releases it once the sync has
+committed or failed (also when cancelled), before the invitations go out. A second sync
+of the same integration fails at once with ``SyncInProgress`` (transient: the operator retries
+it later, the CLI says who holds the lease) and leaves no ``sync_runs`` row: it never started.
+A lease its holder could not release (SIGKILL) is taken over once it has expired.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
+import secrets
+import socket
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from okta_hris.directory import Directory
+from okta_hris.directory.leases import SyncLease
 from okta_hris.domain.changes import DirectorySummary
-from okta_hris.errors import DeactivationThresholdExceeded, HrisError
+from okta_hris.errors import DeactivationThresholdExceeded, HrisError, SyncInProgress
 from okta_hris.invitations import DeliveryReport, SmtpSettings, deliver_pending
 from okta_hris.resource.spec import OktaIntegrationSpec
 from okta_hris.settings import Settings
@@ -100,11 +114,16 @@ class IntegrationSync:
         *,
         runner: SyncRunner = _in_this_loop,
         client_factory: ClientFactory | None = None,
+        owner: str | None = None,
     ) -> None:
+        """``owner`` names who runs the syncs in the message a concurrent sync gets
+        ("okta-hris sync"); the process id and host are added."""
         self.directory = directory
         self.settings = settings
         self.runner = runner
         self.client_factory = client_factory
+        where = f"pid {os.getpid()} on {socket.gethostname()}"
+        self.owner = f"{owner} ({where})" if owner else where
 
     async def run(
         self,
@@ -129,19 +148,28 @@ class IntegrationSync:
             request = await self._request(
                 integration, spec, credentials, force_full, approved_deactivations
             )
-            report = await self.runner(
-                lambda: run_sync(
-                    request,
-                    self.directory,
-                    self.settings,
-                    progress=progress,
-                    client_factory=self.client_factory,
-                )
+            lease = await self._take_lease(integration)
+        except Exception as exc:
+            return Failed.of(exc)
+        try:
+            report = await self._holding(
+                lease,
+                self.runner(
+                    lambda: run_sync(
+                        request,
+                        self.directory,
+                        self.settings,
+                        progress=progress,
+                        client_factory=self.client_factory,
+                    )
+                ),
             )
         except DeactivationThresholdExceeded as hold:
             return Held(hold)
         except Exception as exc:
             return Failed.of(exc)
+        finally:
+            await self._release_lease(lease)
         if applied is not None:
             applied(report)
         delivery: InvitationDelivery | None = None
@@ -214,6 +242,71 @@ class IntegrationSync:
         delivery = await self.deliver_invitations(integration, spec, credentials, company)
         return queued, delivery
 
+    # -- the sync lease ---------------------------------------------------------------------------
+
+    @property
+    def _lease_duration(self) -> timedelta:
+        return timedelta(seconds=self.settings.sync_lease_seconds)
+
+    async def _take_lease(self, integration: str) -> SyncLease:
+        return await asyncio.to_thread(
+            self.directory.leases.acquire,
+            integration,
+            holder=secrets.token_hex(16),
+            owner=self.owner,
+            now=_now(),
+            duration=self._lease_duration,
+        )
+
+    async def _holding(self, lease: SyncLease, sync: Awaitable[SyncReport]) -> SyncReport:
+        """Await the sync while renewing its lease; a lease another sync took over (this one
+        stalled past its expiry) stops the sync with SyncInProgress."""
+        task = asyncio.ensure_future(sync)
+        lost = False
+
+        async def renew() -> None:
+            nonlocal lease, lost
+            while True:
+                await asyncio.sleep(self._lease_duration.total_seconds() / 4)
+                try:
+                    renewed = await asyncio.to_thread(
+                        self.directory.leases.renew,
+                        lease,
+                        now=_now(),
+                        duration=self._lease_duration,
+                    )
+                except HrisError as exc:  # a database blip: try again at the next renewal
+                    logger.warning("Cannot renew the sync lease of %s: %s", lease.integration, exc)
+                    continue
+                if renewed is None:
+                    lost = True
+                    task.cancel()
+                    return
+                lease = renewed
+
+        renewer = asyncio.create_task(renew())
+        try:
+            return await task
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if lost and (current is None or not current.cancelling()):
+                raise SyncInProgress(
+                    f"the sync of {lease.integration} was stopped: it ran past its lease "
+                    f"(HRIS_SYNC_LEASE_SECONDS={self.settings.sync_lease_seconds}) and another "
+                    "sync took it over"
+                ) from None
+            raise
+        finally:
+            renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewer
+
+    async def _release_lease(self, lease: SyncLease) -> None:
+        try:
+            await asyncio.to_thread(self.directory.leases.release, lease)
+        except HrisError as exc:  # the lease expires by itself; the sync's outcome stands
+            logger.warning("Cannot release the sync lease of %s: %s", lease.integration, exc)
+
     async def _request(
         self,
         integration: str,
@@ -230,6 +323,10 @@ class IntegrationSync:
             force_full=force_full,
             approved_deactivations=approved_deactivations,
         )
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
 def _resource_name(integration: str) -> str:

@@ -54,6 +54,9 @@ class SyncProgress(Protocol):
 
     def advance(self, listing: str, count: int) -> None: ...
 
+    def waiting(self, bucket: str, seconds: float | None) -> None:
+        """Requests of Okta's ``bucket`` wait ``seconds`` for its rate limit; None: no more."""
+
 
 @dataclass(frozen=True)
 class SyncRequest:
@@ -101,6 +104,7 @@ class SyncReport:
     summary: DirectorySummary
     invitations_queued: int = 0
     timings: Mapping[str, float] = field(default_factory=dict)  # seconds per phase
+    deactivation_limit: int | None = None  # the safety threshold the sync was checked against
 
     @property
     def duration_seconds(self) -> float:
@@ -353,6 +357,7 @@ async def apply_plan(planned: PlannedSync, directory: Directory) -> SyncReport:
         summary,
         invitations_queued=planned.invitations_queued,
         timings=clock.laps,
+        deactivation_limit=planned.deactivation_limit,
     )
 
 
@@ -406,6 +411,8 @@ async def _plan(
     factory = client_factory or functools.partial(OktaClient, max_retries=settings.okta_max_retries)
     async with factory(base_url, request.token) as client:
         fetcher = _Fetcher(client, request.spec, progress)
+        if progress is not None:
+            client.on_wait = progress.waiting
         try:
             if mode == "Full":
                 snapshot = await fetcher.full()
@@ -417,6 +424,8 @@ async def _plan(
                 fetched=fetcher.users_fetched,
                 api_requests=client.stats.requests,
                 rate_limited=client.stats.rate_limited,
+                rate_limit_waits=client.stats.rate_limit_waits,
+                rate_limit_wait_seconds=round(client.stats.rate_limit_wait_seconds, 3),
             )
         fetch_start = client.first_response_date or started
     clock.lap("fetch")
@@ -430,7 +439,13 @@ async def _plan(
         next_state.invitations_enabled_at,
     )
     plan = replace(
-        plan, changes=replace(plan.changes, sync_state=next_state, invitations_queue=tuple(queue))
+        plan,
+        changes=replace(
+            plan.changes,
+            sync_state=next_state,
+            invitations_queue=tuple(queue),
+            base_version=state.version,  # refused if another sync applies first
+        ),
     )
     stats = replace(
         attempt.stats,
@@ -455,7 +470,9 @@ async def _plan(
         plan=plan,
         deactivation_limit=limit,
         active_before=active_before,
-        hold=DeactivationThresholdExceeded(would_deactivate, limit, active_before)
+        hold=DeactivationThresholdExceeded(
+            would_deactivate, limit, active_before, request.approved_deactivations
+        )
         if held
         else None,
         timings=clock.laps,
@@ -503,7 +520,11 @@ async def _record(
     stats: SyncStats,
     error: BaseException,
 ) -> None:
-    message = str(error) if outcome == "held" else _describe(error)
+    # A hold's own message says how to approve in the operator; the run records only why.
+    if isinstance(error, DeactivationThresholdExceeded):
+        message = error.summary
+    else:
+        message = _describe(error)
     run = SyncRunRecord(integration, mode, started, _now(), outcome, _stats_json(stats), message)
     try:
         await asyncio.to_thread(directory.record_run, run)
