@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import http.server
 import io
+import json
 import re
 import socket
 import threading
@@ -81,6 +82,12 @@ def test_sync_v_shows_rate_limit_waits_and_the_summary_counts_them(
     # Honest: no 429, yet the sync did wait for Okta's rate limit, and says so.
     assert rows["waited for the rate limit"] >= 1
     assert rows["seconds waited"] >= 1
+    # ... and so does the run's record.
+    runs = run_cli("directory", "runs", "--database", sqlite_url, "-o", "json")
+    assert runs.returncode == 0, runs.stderr
+    stats = json.loads(runs.stdout)[0]["stats"]
+    assert stats["rateLimitWaits"] == rows["waited for the rate limit"]
+    assert stats["rateLimited"] == 0 and stats["rateLimitWaitSeconds"] >= 1
 
 
 def test_without_waits_the_summary_says_none(

@@ -37,14 +37,13 @@ from okta_hris.cli.manifests import Manifests, load_manifest_file, load_manifest
 from okta_hris.cli.progress import listing_progress
 from okta_hris.directory.database import describe_url, parse_url
 from okta_hris.directory.store import Directory
-from okta_hris.domain.changes import SyncStats
 from okta_hris.errors import ConfigError, SecretNotFound
 from okta_hris.invitations import DeliveryReport, SmtpSettings
 from okta_hris.invitations.delivery import describe_delivery
 from okta_hris.resource.spec import OktaIntegration, OktaIntegrationSpec
 from okta_hris.services import Failed, Held, IntegrationSync, InvitationDelivery, Succeeded
 from okta_hris.settings import Settings, check_okta_url_override
-from okta_hris.sync.engine import PlannedSync, SyncReport
+from okta_hris.sync.engine import PlannedSync, SyncReport, stats_json
 from okta_hris.sync.plan import EmployeeChange, SyncPlan
 
 
@@ -301,20 +300,6 @@ def print_delivery(delivery: InvitationDelivery | None) -> None:
 # -- -o json -------------------------------------------------------------------------------------
 
 
-def _counts(stats: SyncStats) -> dict[str, int]:
-    return {
-        "fetched": stats.fetched,
-        "matched": stats.matched,
-        "created": stats.created,
-        "updated": stats.updated,
-        "reactivated": stats.reactivated,
-        "deactivated": stats.deactivated,
-        "unchanged": stats.unchanged,
-        "apiRequests": stats.api_requests,
-        "rateLimited": stats.rate_limited,
-    }
-
-
 def _changes(plan: SyncPlan) -> dict[str, Any]:
     def rows(changes: Sequence[EmployeeChange], *, fields: bool = False) -> list[dict[str, Any]]:
         return [
@@ -357,7 +342,7 @@ def plan_document(planned: PlannedSync, directory: str) -> dict[str, Any]:
         "mode": planned.mode,
         "applied": False,
         "directory": directory,
-        "counts": _counts(planned.stats),
+        "counts": stats_json(planned.stats),
         "changes": _changes(planned.plan),
         "held": planned.held,
         "deactivationLimit": planned.deactivation_limit,
@@ -378,7 +363,7 @@ def sync_document(outcome: Succeeded, directory: str) -> dict[str, Any]:
         "mode": report.mode,
         "applied": True,
         "directory": directory,
-        "counts": _counts(report.stats),
+        "counts": stats_json(report.stats),
         "changes": _changes(report.plan),
         "held": False,
         "deactivationLimit": report.deactivation_limit,

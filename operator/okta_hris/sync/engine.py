@@ -328,7 +328,7 @@ async def apply_plan(planned: PlannedSync, directory: Directory) -> SyncReport:
         raise planned.hold
     clock = _PhaseClock(planned.timings)
     run = SyncRunRecord(
-        integration, mode, planned.started_at, _now(), "succeeded", _stats_json(stats)
+        integration, mode, planned.started_at, _now(), "succeeded", stats_json(stats)
     )
     try:
         await asyncio.to_thread(directory.apply, planned.plan.changes, run)
@@ -490,18 +490,20 @@ class _PhaseClock:
         self._last = now
 
 
-def _stats_json(stats: SyncStats) -> dict[str, int]:
-    """The ``sync_runs.stats`` of a run (camelCase, as in status)."""
+def stats_json(stats: SyncStats) -> dict[str, int | float]:
+    """A run's counts, camelCase as in status: ``sync_runs.stats`` and ``-o json``'s counts."""
     return {
         "fetched": stats.fetched,
         "matched": stats.matched,
         "created": stats.created,
         "updated": stats.updated,
+        "reactivated": stats.reactivated,
         "deactivated": stats.deactivated,
         "unchanged": stats.unchanged,
         "apiRequests": stats.api_requests,
-        "reactivated": stats.reactivated,
         "rateLimited": stats.rate_limited,
+        "rateLimitWaits": stats.rate_limit_waits,
+        "rateLimitWaitSeconds": stats.rate_limit_wait_seconds,
     }
 
 
@@ -525,7 +527,7 @@ async def _record(
         message = error.summary
     else:
         message = _describe(error)
-    run = SyncRunRecord(integration, mode, started, _now(), outcome, _stats_json(stats), message)
+    run = SyncRunRecord(integration, mode, started, _now(), outcome, stats_json(stats), message)
     try:
         await asyncio.to_thread(directory.record_run, run)
     except Exception:  # the directory may be what failed; the original error matters more
