@@ -134,8 +134,11 @@ def test_an_integration_needs_its_namespace_and_gets_a_did_you_mean(synced: str)
         result = directory(command, "--integration", "acme-engineering", database=synced)
         assert one_error_line(result) == expected, command
     unrelated = one_error_line(directory("employees", "--integration", "x/y", database=synced))
-    assert unrelated == (
-        "error: no integration 'x/y' in the directory (integrations are NAMESPACE/NAME); "
+    assert unrelated == f"error: no integration 'x/y' in the directory; it has {KEY}"
+    # The NAMESPACE/NAME hint only where the namespace is missing.
+    bare = one_error_line(directory("employees", "--integration", "zzz", database=synced))
+    assert bare == (
+        "error: no integration 'zzz' in the directory (integrations are NAMESPACE/NAME); "
         f"it has {KEY}"
     )
     assert employees_json(synced, "--integration", KEY) == employees_json(synced)

@@ -395,3 +395,86 @@ def test_json_errors_stay_one_line_on_stderr(
     assert result.returncode == 1
     assert result.stdout == ""
     assert len(result.stderr.strip().splitlines()) == 1 and "Unauthorized" in result.stderr
+
+
+def test_a_terminated_sync_releases_its_lease(
+    sandbox: Sandbox, manifest: Path, sqlite_url: str
+) -> None:
+    """SIGTERM (kill, timeout, a cancelled CI job) stops a sync as Ctrl-C does: nothing
+    applied, and the next sync need not wait for the lease to lapse."""
+    common = ("-f", str(manifest), "--okta-url", sandbox.url, "--database", sqlite_url)
+    sandbox.set_latency(0.5)
+    terminated = subprocess.Popen(
+        [sys.executable, "-m", "okta_hris", "sync", *common],
+        env=cli_environ(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        _wait_for_lease(sqlite_url, ENGINEERING, terminated)
+        terminated.send_signal(signal.SIGTERM)
+        _, stderr = terminated.communicate(timeout=60)
+    finally:
+        if terminated.poll() is None:
+            terminated.kill()
+    sandbox.set_latency(0.0)
+    assert terminated.returncode == 130, stderr
+    assert "interrupted; nothing was written" in stderr and "Traceback" not in stderr
+    assert _lease(sqlite_url, ENGINEERING) is None
+    assert run_cli("sync", *common).returncode == 0  # at once, no lease to wait for
+
+
+def test_a_password_in_the_query_is_masked_too(
+    sandbox: Sandbox, manifest: Path, postgres_url: str
+) -> None:
+    url = f"{postgres_url}?password=QsS3cretPW&application_name=x"
+    result = run_cli("sync", "-f", str(manifest), "--okta-url", sandbox.url, "--database", url)
+    assert result.returncode == 0, result.stderr
+    assert "QsS3cretPW" not in result.stdout + result.stderr
+    assert "password=***" in result.stdout
+
+
+def test_plan_prints_okta_names_as_written_never_as_escapes_or_lines(
+    sandbox: Sandbox, tmp_path: Path, sqlite_url: str
+) -> None:
+    """A name is Okta's value: it must not style the plan, move the cursor, or forge a line."""
+    hostile = (
+        "[bold red]x[/] \x1b[31mRED\x1b[0m \x1b]8;;http://evil\x07link\x1b]8;;\x07"
+        "\nLine2\r\n  deactivate Fake Person (00uFAKE)"
+    )
+    with httpx.Client(
+        base_url=sandbox.url, headers={"Authorization": f"SSWS {sandbox.token}"}
+    ) as okta:
+        profile = {
+            "firstName": "Eve",
+            "lastName": "Hostile",
+            "displayName": hostile,
+            "email": "eve.hostile@example.com",
+            "login": "eve.hostile@example.com",
+            "countryCode": "US",
+        }
+        created = okta.post("/api/v1/users", params={"activate": "true"}, json={"profile": profile})
+        created.raise_for_status()
+    everyone = tmp_path / "everyone.yaml"  # scope All: the new user is in it
+    everyone.write_text(SECRET + "\n---\n" + (EXAMPLES / "minimal.yaml").read_text())
+    result = run_cli(
+        "plan",
+        "-f",
+        str(everyone),
+        "--okta-url",
+        sandbox.url,
+        "--database",
+        sqlite_url,
+        "--limit",
+        "100000",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "[bold red]x[/]" in result.stdout  # shown as written, not styled away
+    assert "\x1b" not in result.stdout and "\x07" not in result.stdout
+    assert "00uFAKE" not in "".join(
+        line for line in result.stdout.splitlines() if line.strip().startswith("deactivate")
+    )
+    assert all(
+        not line.lstrip().startswith("deactivate Fake") for line in result.stdout.splitlines()
+    )

@@ -259,3 +259,24 @@ def test_list_after_a_real_sync_without_invitations(
     assert listed.stdout.strip() == (
         f"invitations are disabled for {key} (spec.invitations.enabled is false)"
     )
+
+
+def test_send_needs_a_directory_that_has_the_integration(
+    tmp_path: Path, directory: Directory, database_url: str, manifest: Callable[..., str]
+) -> None:
+    """A wrong --database is a mistake to name, never "0 sent": no file is created either."""
+    missing = tmp_path / "nowhere.db"
+    absent = run("send", "-f", manifest(), "--database", f"sqlite:///{missing}")
+    assert absent.returncode == 1
+    assert absent.stderr.strip() == (
+        f"error: no directory at {missing}: run okta-hris sync first, or pass --database"
+    )
+    assert not missing.exists()
+    seed(
+        directory,
+        [employee("00u1", integration="people-ops/other")],
+        integration="people-ops/other",
+    )
+    unknown = run("send", "-f", manifest(), "--database", database_url)
+    assert unknown.returncode == 1 and "0 sent" not in unknown.stdout
+    assert "no integration 'people-ops/acme' in the directory" in unknown.stderr

@@ -14,9 +14,8 @@ from pathlib import Path
 
 import click
 import httpx
-from rich.table import Table
 
-from okta_hris.cli.common import load_settings, render_value, stdout, user_errors
+from okta_hris.cli.common import load_settings, stdout, user_errors
 from okta_hris.cli.manifests import load_manifests
 from okta_hris.cli.sync import (
     SyncJob,
@@ -26,6 +25,7 @@ from okta_hris.cli.sync import (
     print_report,
     run_job,
 )
+from okta_hris.cli.tables import Column, cell, print_table
 from okta_hris.directory.store import Directory
 from okta_hris.domain.employees import EmployeeRow
 from okta_hris.sandbox import SandboxConfig, run_sandbox
@@ -86,28 +86,26 @@ def _change_the_org(okta: httpx.Client, employees: list[EmployeeRow]) -> list[st
     return done
 
 
+# As `okta-hris directory employees` shows them: what fits the terminal, e-mails whole.
 SAMPLE_COLUMNS = (
-    "display_name",
-    "work_email",
-    "employment_status",
-    "teams",
-    "country_code",
-    "city",
-    "mobile_phone_e164",
+    Column("display_name", 0, wrap=True),
+    Column("work_email", 0),
+    Column("employment_status", 2, header="employment"),
+    Column("teams", 3, wrap=True),
+    Column("country_code", 1, header="country"),
+    Column("city", 4),
+    Column("mobile_phone_e164", 5, header="mobile"),
 )
 
 
 def _sample(directory: Directory, integration: str, limit: int = 10) -> None:
     rows = directory.list_employees(integration=integration, active=True)
-    table = Table(
-        title=f"{integration}: first {min(limit, len(rows))} of {len(rows)} active employees",
-        title_justify="left",
+    print_table(
+        stdout,
+        f"{integration}: first {min(limit, len(rows))} of {len(rows)} active employees",
+        SAMPLE_COLUMNS,
+        [[cell(getattr(row, c.name)) for c in SAMPLE_COLUMNS] for row in rows[:limit]],
     )
-    for column in SAMPLE_COLUMNS:
-        table.add_column(column)
-    for row in rows[:limit]:
-        table.add_row(*(render_value(getattr(row, c)) for c in SAMPLE_COLUMNS))
-    stdout.print(table)
 
 
 @click.command("demo")

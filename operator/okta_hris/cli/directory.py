@@ -150,10 +150,8 @@ def check_integration(directory: Directory, integration: str | None) -> None:
         refuse(
             f"no integration {integration!r} in the directory; did you mean {_either(suggestions)}?"
         )
-    refuse(
-        f"no integration {integration!r} in the directory (integrations are NAMESPACE/NAME); "
-        f"it has {_some(known)}"
-    )
+    form = "" if "/" in integration else " (integrations are NAMESPACE/NAME)"
+    refuse(f"no integration {integration!r} in the directory{form}; it has {_some(known)}")
 
 
 def check_team(directory: Directory, team: str | None, integration: str | None) -> None:

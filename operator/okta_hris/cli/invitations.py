@@ -16,7 +16,6 @@ from okta_hris.cli.common import (
     fail,
     load_settings,
     open_existing_directory,
-    resolve_database_url,
     stderr,
     stdout,
     user_errors,
@@ -24,7 +23,6 @@ from okta_hris.cli.common import (
 from okta_hris.cli.directory import check_integration, counted
 from okta_hris.cli.manifests import Manifests, load_manifest_file
 from okta_hris.cli.tables import Column, cell, clean, dump_json, print_table
-from okta_hris.directory.store import Directory
 from okta_hris.domain.invitations import INVITATION_STATUSES, InvitationStatus
 from okta_hris.errors import ConfigError, SecretNotFound
 from okta_hris.invitations import DeliveryReport, SmtpSettings, deliver_pending
@@ -174,7 +172,10 @@ def send_command(
     smtp = _smtp_settings(manifests)
     integration = manifests.integration
     key = integration.integration_key
-    with Directory.open(resolve_database_url(database, settings)) as directory:
+    # Invitations go to employees a sync wrote: no directory, or one without this integration,
+    # is a mistake (a wrong --database), never "0 sent".
+    with open_existing_directory(database) as directory:
+        check_integration(directory, key)
         if all_pending:
             queued = directory.outbox.queue_all_pending(key)
             stdout.print(f"{key}: queued {queued} invitations", highlight=False)

@@ -10,14 +10,17 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import click
+from rich.markup import escape as markup_escape
 from rich.table import Table
 
 from okta_hris.cli.common import (
@@ -35,6 +38,7 @@ from okta_hris.cli.common import (
 )
 from okta_hris.cli.manifests import Manifests, load_manifest_file, load_manifests
 from okta_hris.cli.progress import listing_progress
+from okta_hris.cli.tables import clean
 from okta_hris.directory.database import describe_url, parse_url
 from okta_hris.directory.store import Directory
 from okta_hris.errors import ConfigError, SecretNotFound
@@ -229,8 +233,12 @@ def print_report(
 
 
 def _names(changes: Sequence[EmployeeChange], limit: int) -> list[str]:
+    """One line per change, as rich markup: Okta's values cleaned (no line breaks, no escape
+    sequences: a name must not print a line of its own or move the cursor) and escaped (a name
+    holding ``[bold]`` is shown as written, never styled)."""
     shown = [
-        f"{c.display_name} ({c.okta_id})" + (f": {', '.join(c.fields)}" if c.fields else "")
+        markup_escape(clean(f"{c.display_name} ({c.okta_id})"))
+        + (f": {', '.join(c.fields)}" if c.fields else "")
         for c in changes[:limit]
     ]
     if len(changes) > limit:
@@ -384,6 +392,21 @@ def print_document(document: dict[str, Any]) -> None:
     click.echo(json.dumps(document, indent=2, ensure_ascii=False))
 
 
+@contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM (``kill``, ``timeout``, a CI job cancelled) stops a sync as Ctrl-C does: the
+    transaction is rolled back and the integration's sync lease released, not left to lapse."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 _file_option = click.option(
     "-f",
     "--file",
@@ -449,7 +472,10 @@ def sync_command(
     invite = job.manifest.spec.invitations.enabled and not no_invitations
     if invite:
         smtp_settings(job)  # a missing SMTP Secret stops the sync before it starts
-    with Directory.open(resolve_database_url(database, settings)) as directory:
+    with (
+        terminate_as_interrupt(),
+        Directory.open(resolve_database_url(database, settings)) as directory,
+    ):
         where = describe_url(directory.engine.url)
         as_json = output == "json"
         outcome = run_job(

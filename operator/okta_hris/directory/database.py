@@ -6,6 +6,7 @@ Everything that differs between the two lives here, so ``store.py`` reads as pla
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -64,9 +65,27 @@ def parse_url(url: str) -> URL:
     return parsed
 
 
+# Query parameters libpq and the drivers read a secret from (``?password=...`` works as well as
+# ``user:password@``).
+_SECRET_PARAMETERS = ("password", "passwd", "pwd", "sslpassword", "passfile_password")
+
+
+_SECRET_ALTERNATIVES = "|".join(_SECRET_PARAMETERS)
+_SECRET_IN_QUERY = re.compile(rf"([?&](?:{_SECRET_ALTERNATIVES})=)[^&]*", re.IGNORECASE)
+
+
+def _query_secrets(url: URL) -> list[str]:
+    values: list[str] = []
+    for key, value in url.query.items():
+        if key.lower() in _SECRET_PARAMETERS:
+            values += [value] if isinstance(value, str) else list(value)
+    return [v for v in values if v]
+
+
 def describe_url(url: URL) -> str:
-    """The URL as it may appear in messages and logs: the password masked."""
-    return url.render_as_string(hide_password=True)
+    """The URL as it may appear in messages and logs: every password masked, in the user
+    part and in the query."""
+    return _SECRET_IN_QUERY.sub(r"\1***", url.render_as_string(hide_password=True))
 
 
 def describe_error(exc: BaseException, url: URL | None = None) -> str:
@@ -81,8 +100,10 @@ def describe_error(exc: BaseException, url: URL | None = None) -> str:
         cause = exc.orig
     lines = [line.strip() for line in str(cause).splitlines() if line.strip()]
     text = lines[0] if lines else type(cause).__name__
-    if url is not None and url.password:
-        text = text.replace(str(url.password), "***")
+    if url is not None:
+        for secret in [str(url.password or ""), *_query_secrets(url)]:
+            if secret:
+                text = text.replace(secret, "***")
     return text
 
 

@@ -89,12 +89,16 @@ class Leases(Store):
                 select(sync_leases).where(sync_leases.c.integration == integration)
             ).one_or_none()
         since = ""
+        expiry = ""
         if current is not None:
             started = describe_age((now - current.taken_at).total_seconds())
             since = f" (started {started} ago by {current.owner})"
+            # A holder killed without cleaning up never finishes: say when its lease lapses.
+            left = describe_age((current.expires_at - now).total_seconds())
+            expiry = f" (its lease lapses in {left} if it stopped without releasing it)"
         raise SyncInProgress(
             f"another sync of {integration} is running{since}; nothing was done: "
-            "try again when it has finished"
+            f"try again when it has finished{expiry}"
         )
 
     def renew(self, lease: SyncLease, *, now: datetime, duration: timedelta) -> SyncLease | None:
