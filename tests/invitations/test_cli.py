@@ -280,3 +280,22 @@ def test_send_needs_a_directory_that_has_the_integration(
     unknown = run("send", "-f", manifest(), "--database", database_url)
     assert unknown.returncode == 1 and "0 sent" not in unknown.stdout
     assert "no integration 'people-ops/acme' in the directory" in unknown.stderr
+
+
+def test_invitations_waiting_out_a_retry_say_why_and_until_when(
+    directory: Directory, database_url: str, mailbox: Mailbox, manifest: Callable[..., str]
+) -> None:
+    seed(directory, [employee("00u1"), employee("00u2")])
+    mailbox.refuse["00u1@acme.example"] = "451 4.3.0 try again later"
+    mailbox.refuse["00u2@acme.example"] = "451 4.3.0 try again later"
+    first = run("send", "-f", manifest(), "--database", database_url)
+    assert first.returncode == 1
+    assert "0 sent, 0 failed, 2 to retry; 2 pending" in first.stdout
+    # Right after: nothing is due, so nothing is tried; the line still says why they wait.
+    again = run("send", "-f", manifest(), "--database", database_url)
+    assert again.returncode == 0, again.stderr
+    lines = again.stdout.strip().splitlines()
+    assert len(lines) == 1, again.stdout
+    assert lines[0].startswith("people-ops/acme: 0 sent, 0 failed, 0 to retry; 2 pending")
+    assert "next attempt after" in lines[0]
+    assert "last error: recipient refused: 451 4.3.0 try again later" in lines[0]

@@ -172,7 +172,12 @@ async def test_transient_refusal_is_retried_with_backoff_then_sent(
         next_attempt_at=retry_at,
         last_error="recipient refused: 451 4.3.0 greylisted, try again later",
     )
-    assert early == DeliveryReport()  # not due yet
+    # Not due yet: nothing tried, and the report says why the invitation waits, and until when.
+    assert early == DeliveryReport(
+        next_attempt_at=retry_at,
+        last_error="recipient refused: 451 4.3.0 greylisted, try again later",
+    )
+    assert early.pending == 1
     assert later == DeliveryReport(sent=1)
     assert mailbox.recipients() == ["00u1@acme.example", "00u2@acme.example"]
     recorded = rows(directory)["00u1"]

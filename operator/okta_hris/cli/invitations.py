@@ -7,6 +7,7 @@ from dataclasses import asdict
 from typing import Any
 
 import click
+from rich.markup import escape as markup_escape
 from rich.text import Text
 
 from okta_hris.cli.common import (
@@ -195,11 +196,14 @@ def send_command(
 
 
 def _print_report(key: str, report: DeliveryReport) -> None:
-    # The reason goes to stderr below, once; the counts and what is still pending to stdout.
-    stdout.print(f"{key}: {describe_delivery(report, reason=False)}", highlight=False)
-    if report.failed or report.deferred:
+    # The counts and what is still pending go to stdout; the reason once, on stderr below when
+    # this run failed some, else (invitations waiting out an earlier failure) on that line.
+    undelivered = bool(report.failed or report.deferred)
+    line = clean(describe_delivery(report, reason=not undelivered))
+    stdout.print(f"{key}: {markup_escape(line)}", highlight=False)
+    if undelivered:
         fail(
             f"{report.failed + report.deferred} invitations were not delivered; "
-            f"last error: {report.last_error}",
+            f"last error: {markup_escape(clean(report.last_error or ''))}",
             EXIT_ERROR,
         )

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import click
+from rich.markup import escape as markup_escape
 
 from okta_hris.cli.common import database_option, fail, stdout, user_errors
 from okta_hris.controller.conditions import READY
@@ -204,9 +205,9 @@ def resync_command(
         mode = typed.last_sync_mode or ""
         duration = typed.last_sync_duration_seconds
         took = f", {duration:g}s" if duration is not None else ""
-        stdout.print(f"{line} ({mode} sync{took})", highlight=False)
+        stdout.print(f"{markup_escape(line)} ({mode} sync{took})", highlight=False)
     else:
-        fail(line, EXIT_NOT_READY)
+        fail(markup_escape(line), EXIT_NOT_READY)
 
 
 def new_resync_value() -> str:

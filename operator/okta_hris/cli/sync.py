@@ -299,10 +299,14 @@ def print_delivery(delivery: InvitationDelivery | None) -> None:
     if delivery is None:
         return
     if delivery.problem is not None:
-        fail(f"the sync was applied, but its invitations were not sent: {delivery.problem}")
+        fail(
+            "the sync was applied, but its invitations were not sent: "
+            + markup_escape(clean(delivery.problem))
+        )
     report = delivery.report
     assert report is not None
-    stdout.print(f"invitations: {describe_delivery(report)}", highlight=False)
+    # The relay's answer is quoted in it: printed as text, never as markup.
+    stdout.print(f"invitations: {markup_escape(clean(describe_delivery(report)))}", highlight=False)
 
 
 # -- -o json -------------------------------------------------------------------------------------
@@ -491,7 +495,10 @@ def sync_command(
         print_document(sync_document(outcome, where))
         problem = outcome.delivery.problem if outcome.delivery is not None else None
         if problem is not None:
-            fail(f"the sync was applied, but its invitations were not sent: {problem}")
+            fail(
+                "the sync was applied, but its invitations were not sent: "
+                + markup_escape(clean(problem))
+            )
         return
     print_delivery(outcome.delivery)
 

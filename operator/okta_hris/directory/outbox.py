@@ -228,6 +228,24 @@ class Outbox(Store):
             )
             return max(result.rowcount, 0)
 
+    def waiting(self, integration: str) -> tuple[datetime | None, str | None]:
+        """Why pending invitations wait: the earliest retry scheduled, and the error of the
+        last attempt that failed (None, None when nothing waits for a retry)."""
+        retrying = (_inv.c.integration == integration) & (_inv.c.status == "pending")
+        with self._reading("cannot read the invitations") as conn:
+            next_attempt = conn.scalar(
+                select(func.min(_inv.c.next_attempt_at)).where(
+                    retrying, _inv.c.next_attempt_at.is_not(None)
+                )
+            )
+            last_error = conn.scalar(
+                select(_inv.c.last_error)
+                .where(retrying, _inv.c.last_error.is_not(None))
+                .order_by(_inv.c.next_attempt_at.desc(), _inv.c.okta_id)
+                .limit(1)
+            )
+        return next_attempt, last_error
+
     def counts(self, integration: str) -> InvitationCounts:
         with self._reading("cannot read the invitations") as conn:
             rows = conn.execute(

@@ -95,7 +95,7 @@ def describe_delivery(report: DeliveryReport, *, reason: bool = True) -> str:
         waiting.append(f"next attempt after {report.next_attempt_at:%Y-%m-%d %H:%M:%SZ}")
     if waiting:
         text += "; " + ", ".join(waiting)
-    if reason and report.last_error and (report.failed or report.deferred):
+    if reason and report.last_error and (report.failed or report.deferred or report.pending):
         text += f"; last error: {report.last_error}"
     return text
 
@@ -388,7 +388,16 @@ async def deliver_pending(
         run.tally.log(integration)
     try:
         pending = (await asyncio.to_thread(outbox.counts, integration)).pending
+        next_attempt, last_error = (
+            await asyncio.to_thread(outbox.waiting, integration) if pending else (None, None)
+        )
     except DirectoryError as exc:  # what was sent is recorded; only the count is missing
         logger.warning("Cannot count the pending invitations of %s: %s", integration, exc)
         return report
-    return replace(report, pending=pending)
+    # Invitations waiting out an earlier failure's backoff were not tried now: say why they wait.
+    return replace(
+        report,
+        pending=pending,
+        next_attempt_at=report.next_attempt_at or next_attempt,
+        last_error=report.last_error or last_error,
+    )
