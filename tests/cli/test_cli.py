@@ -53,18 +53,6 @@ def reported(stdout: str) -> dict[str, int]:
     return rows
 
 
-@pytest.fixture
-def manifest(tmp_path: Path) -> Path:
-    """The filtered example with its token Secret, as one file."""
-    path = tmp_path / "integration.yaml"
-    path.write_text(
-        (EXAMPLES / "okta-token-secret.yaml").read_text()
-        + "\n---\n"
-        + (EXAMPLES / "filtered.yaml").read_text()
-    )
-    return path
-
-
 def test_sync_then_plan_then_directory(sandbox: Sandbox, manifest: Path, database_url: str) -> None:
     common = ("--okta-url", sandbox.url, "--database", database_url)
     plan = run_cli("plan", "-f", str(manifest), *common, "--exit-code")

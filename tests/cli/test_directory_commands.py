@@ -33,17 +33,6 @@ T0 = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 
 
 @pytest.fixture
-def manifest(tmp_path: Path) -> Path:
-    path = tmp_path / "integration.yaml"
-    path.write_text(
-        (EXAMPLES / "okta-token-secret.yaml").read_text()
-        + "\n---\n"
-        + (EXAMPLES / "filtered.yaml").read_text()
-    )
-    return path
-
-
-@pytest.fixture
 def synced(sandbox: Sandbox, manifest: Path, database_url: str) -> str:
     """A directory that one real sync of examples/filtered.yaml wrote."""
     result = run_cli(

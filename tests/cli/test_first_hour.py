@@ -18,17 +18,6 @@ EXAMPLES = ROOT / "examples"
 CONSOLE_SCRIPT = Path(sys.executable).parent / "okta-hris"
 
 
-@pytest.fixture
-def manifest(tmp_path: Path) -> Path:
-    path = tmp_path / "integration.yaml"
-    path.write_text(
-        (EXAMPLES / "okta-token-secret.yaml").read_text()
-        + "\n---\n"
-        + (EXAMPLES / "filtered.yaml").read_text()
-    )
-    return path
-
-
 @pytest.mark.parametrize(
     "args",
     [

@@ -28,6 +28,7 @@ from okta_hris.settings import Settings
 from okta_hris.sync.engine import SyncRequest, plan_sync
 
 from ..support.cli import run_cli
+from .conftest import example_manifest
 from .test_cli import reported
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,13 +42,7 @@ HOSTILE_PAGE = (
 @pytest.fixture
 def manifest(tmp_path: Path) -> Path:
     """Every user of the org (scope All), with its token Secret, as one file."""
-    path = tmp_path / "integration.yaml"
-    path.write_text(
-        (EXAMPLES / "okta-token-secret.yaml").read_text()
-        + "\n---\n"
-        + (EXAMPLES / "minimal.yaml").read_text()
-    )
-    return path
+    return example_manifest(tmp_path, "minimal.yaml")
 
 
 def tight_sandbox(sandbox_factory: object) -> Sandbox:

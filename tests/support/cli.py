@@ -29,6 +29,7 @@ import traceback
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from click.testing import CliRunner
 
@@ -122,3 +123,18 @@ def run_cli_process(
         timeout=timeout,
     )
     return CliResult(completed.returncode, completed.stdout, completed.stderr)
+
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def example_manifest(directory: Path, example: str) -> Path:
+    """``examples/okta-token-secret.yaml`` and ``examples/<example>`` as one manifest file, as a
+    user would write it for ``okta-hris sync -f``."""
+    path = directory / "integration.yaml"
+    path.write_text(
+        (EXAMPLES / "okta-token-secret.yaml").read_text()
+        + "\n---\n"
+        + (EXAMPLES / example).read_text()
+    )
+    return path
