@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import difflib
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NoReturn
 
 import click
@@ -185,6 +185,23 @@ def _several_integrations(directory: Directory, integration: str | None) -> bool
     return integration is None and len(directory.integrations()) > 1
 
 
+def _print_listing(
+    title: str,
+    empty: str,
+    columns: Sequence[Column],
+    records: Sequence[Mapping[str, object]],
+    *,
+    wide: bool,
+) -> None:
+    """A listing as a table that fits the terminal, or one line when there is nothing."""
+    if not records:
+        stdout.print(Text(clean(empty)))
+        return
+    print_table(
+        stdout, title, columns, [[cell(r[c.name]) for c in columns] for r in records], wide=wide
+    )
+
+
 def _write_csv(fieldnames: Sequence[str], records: Iterable[dict[str, Any]]) -> None:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=fieldnames)
@@ -242,24 +259,21 @@ def employees_command(
         several = _several_integrations(directory, integration)
     records = [{c: getattr(row, c) for c in COLUMNS} for row in rows]
     if output == "json":
-        click.echo(dump_json([{k: json_value(v) for k, v in r.items()} for r in records]))
+        click.echo(dump_json(records))
         return
     if output == "csv":
         _write_csv(COLUMNS, records)
         return
     status = None if active is None else ("active" if active else "inactive")
     scope = _scope(integration, team=team, country=code, status=status)
-    if not records:
-        stdout.print(Text(clean(f"0 employees{scope}")))
-        return
     columns = [c for c in EMPLOYEE_TABLE if c.name != "integration" or several]
     if output == "wide":
         columns += EMPLOYEE_WIDE
-    print_table(
-        stdout,
+    _print_listing(
         f"{counted(len(records), 'employee')}{scope}",
+        f"0 employees{scope}",
         columns,
-        [[cell(record[c.name]) for c in columns] for record in records],
+        records,
         wide=output == "wide",
     )
 
@@ -289,9 +303,6 @@ def teams_command(integration: str | None, output: str, database: str | None) ->
         _write_csv(TEAM_COLUMNS, records)
         return
     scope = _scope(integration)
-    if not records:
-        stdout.print(Text(clean(f"0 teams{scope}")))
-        return
     columns = [
         Column("name", 0, wrap=True),
         *([Column("integration", 1)] if several else []),
@@ -300,11 +311,11 @@ def teams_command(integration: str | None, output: str, database: str | None) ->
         Column("description", 2, wrap=True),
         Column("okta_group_id", 3),
     ]
-    print_table(
-        stdout,
+    _print_listing(
         f"{counted(len(records), 'team')}{scope}",
+        f"0 teams{scope}",
         columns,
-        [[cell(record[c.name]) for c in columns] for record in records],
+        records,
         wide=output == "wide",
     )
 
@@ -376,9 +387,6 @@ def runs_command(integration: str | None, limit: int, output: str, database: str
         )
         return
     scope = _scope(integration)
-    if not runs:
-        stdout.print(Text(clean(f"no sync runs yet{scope}")))
-        return
     columns = [
         Column("started_at", 0),
         *([Column("integration", 0)] if several else []),
@@ -403,10 +411,10 @@ def runs_command(integration: str | None, limit: int, output: str, database: str
         }
         for run in runs
     ]
-    print_table(
-        stdout,
+    _print_listing(
         f"last {counted(len(runs), 'sync run')}{scope}, newest first",
+        f"no sync runs yet{scope}",
         columns,
-        [[cell(value[c.name]) for c in columns] for value in values],
+        values,
         wide=output == "wide",
     )
