@@ -28,6 +28,16 @@ class InvalidSpec(ConfigError):
     reason = "InvalidSpec"
 
 
+class UnknownTeam(ConfigError):
+    """A ``spec.filters.teams`` entry names no current Okta group of the configured types.
+
+    Raised before anything is applied, so a typo or a group renamed in Okta stops the sync
+    instead of deactivating the team's members. Fixed by the spec or in Okta.
+    """
+
+    reason = "UnknownTeam"
+
+
 class SecretNotFound(HrisError):
     """The referenced Secret, or the key in it, does not exist."""
 

@@ -247,6 +247,102 @@ def test_runs_lists_recent_syncs_newest_first(
     assert bad_limit.returncode == 1 and "'--limit': 0 is not in the range" in bad_limit.stderr
 
 
+# -- every column of the directory ----------------------------------------------------------------
+
+# An employee with every field set, contract v2's (SPEC §9) included.
+EVERY_FIELD = EmployeeRow(
+    integration="people-ops/acme",
+    okta_id="00u-ada",
+    okta_status="ACTIVE",
+    active=True,
+    display_name="Ada Lovelace",
+    first_name="Ada",
+    last_name="Lovelace",
+    work_email="ada@acme.example",
+    personal_email="ada@home.example",
+    employment_status="Full-time",
+    title="Principal Analyst",
+    department="Research",
+    employee_number="E-1815",
+    manager="Charles Babbage",
+    mobile_phone="+44 20 7946 0018",
+    mobile_phone_e164="+442079460018",
+    street_address="12 St James's Square",
+    country_code="GB",
+    state="England",
+    state_code="GB-ENG",
+    city="London",
+    zip_code="SW1Y 4JH",
+    teams=("Engines",),
+    okta_last_updated=T0,
+    first_synced_at=T0,
+    last_synced_at=T0,
+    deactivated_at=T0,
+)
+
+
+def every_field_directory(url: str) -> None:
+    with Directory.open(url) as opened:
+        opened.apply(
+            DirectoryChanges(
+                integration=EVERY_FIELD.integration,
+                synced_at=T0,
+                employees_create=(EVERY_FIELD,),
+                teams_upsert=(Team(okta_group_id="00g1", name="Engines"),),
+                memberships_add=(("00u-ada", "00g1"),),
+                sync_state=SyncState(spec_hash="x"),
+            )
+        )
+
+
+def test_json_and_csv_hold_every_column_of_the_directory(database_url: str) -> None:
+    every_field_directory(database_url)
+    expected = {
+        name: [*value] if isinstance(value, tuple) else value
+        for name, value in EVERY_FIELD.model_dump().items()
+    }
+    expected.update(
+        {name: "2026-03-02T09:30:00Z" for name, value in expected.items() if value == T0}
+    )
+
+    (row,) = employees_json(database_url)
+    assert row == expected
+    assert {"first_name", "personal_email", "title", "state_code", "manager"} <= set(row)
+
+    as_csv = directory("employees", "-o", "csv", database=database_url)
+    assert as_csv.returncode == 0, as_csv.stderr
+    reader = csv.DictReader(io.StringIO(as_csv.stdout))
+    assert reader.fieldnames == list(row)  # the same columns, in the same order, as JSON
+    (line,) = list(reader)
+    assert line == {
+        name: ", ".join(value) if isinstance(value, list) else str(value)
+        for name, value in row.items()
+    } | {"active": "True"}
+
+
+def test_wide_shows_the_new_columns_and_the_table_stays_as_it_was(database_url: str) -> None:
+    every_field_directory(database_url)
+    roomy = directory("employees", database=database_url, columns=200)
+    assert roomy.returncode == 0, roomy.stderr
+    assert header(roomy.stdout) == [
+        "display_name",
+        "work_email",
+        "active",
+        "employment",
+        "teams",
+        "country",
+        "city",
+        "okta_status",
+    ]
+
+    wide = directory("employees", "-o", "wide", database=database_url, columns=80)
+    assert wide.returncode == 0, wide.stderr
+    shown = set(header(wide.stdout))
+    assert {"title", "department", "state_code", "personal_email", "manager"} <= shown
+    for value in ("Principal Analyst", "Research", "GB-ENG", "ada@home.example", "E-1815"):
+        assert value in wide.stdout, value
+
+
 # -- Okta's values are data, never terminal control ----------------------------------------------
 
 HOSTILE_NAME = "\x1b[31mMallory\x1b]8;;https://evil.example\x1b\\ [bold]bold[/] \u202eevil\x9b2J"

@@ -14,7 +14,12 @@ from alembic import command
 from sqlalchemy import inspect, select, text
 
 from okta_hris.directory import Directory, schema
-from okta_hris.directory.database import alembic_config, current_revision, write_transaction
+from okta_hris.directory.database import (
+    alembic_config,
+    current_revision,
+    head_revision,
+    write_transaction,
+)
 from okta_hris.directory.leases import SyncLease
 from okta_hris.errors import SyncInProgress
 
@@ -127,10 +132,11 @@ def test_upgrade_from_0001_keeps_the_data_and_adds_leases(database_url: str) -> 
 
     with Directory.open(database_url) as directory:
         with directory.engine.connect() as connection:
-            assert current_revision(connection) == "0002"
+            assert current_revision(connection) == head_revision()
             assert "sync_leases" in inspect(connection).get_table_names()
             row = connection.execute(select(schema.integrations)).mappings().one()
-        assert (row["spec_hash"], row["sync_version"]) == ("abc", 0)
+        # 0003 clears the spec hash: the next sync is a Full one.
+        assert (row["spec_hash"], row["sync_version"]) == (None, 0)
         assert directory.load_state(INTEGRATION).version == 0
         assert take(directory, "a").holder == "a"
         directory.apply(changes(employees_create=[employee("00u-ann")], base_version=0))

@@ -40,6 +40,7 @@ def settings(**overrides: Any) -> InvitationSettings:
         "enabled": True,
         "dashboardUrl": DASHBOARD_URL,
         "from": "People Ops <people-ops@acme.example>",
+        "companyName": COMPANY,
         "smtpSecretRef": {"name": "smtp"},
     }
     body.update(overrides)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import socket
 from collections.abc import Callable, Iterator
+from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
@@ -30,7 +31,7 @@ spec:
     enabled: {enabled}
     dashboardUrl: https://dashboard.acme.example/welcome
     from: "People Ops <people-ops@acme.example>"
-    smtpSecretRef: {{name: smtp}}
+    smtpSecretRef: {{name: smtp}}{company}
 ---
 apiVersion: v1
 kind: Secret
@@ -62,11 +63,20 @@ def relay(mailbox: Mailbox) -> Iterator[int]:
 
 @pytest.fixture
 def manifest(tmp_path: Path, relay: int) -> Callable[..., str]:
-    def write(enabled: bool = True, secret_name: str = "smtp", security: str = "none") -> str:
+    def write(
+        enabled: bool = True,
+        secret_name: str = "smtp",
+        security: str = "none",
+        company: str | None = None,
+    ) -> str:
         path = tmp_path / "acme.yaml"
         path.write_text(
             MANIFEST.format(
-                enabled=str(enabled).lower(), secret_name=secret_name, port=relay, security=security
+                enabled=str(enabled).lower(),
+                secret_name=secret_name,
+                port=relay,
+                security=security,
+                company=f"\n    companyName: {json.dumps(company)}" if company else "",
             )
         )
         return str(path)
@@ -105,9 +115,71 @@ def test_send_delivers_pending_invitations_once(
     assert second.returncode == 0, second.stdout + second.stderr
     assert "people-ops/acme: 0 sent, 0 failed, 0 to retry" in second.stdout
     assert mailbox.recipients() == ["00u1@acme.example", "00u2@acme.example"]
-    assert mailbox.received[0].message["Subject"] == (
-        "You're invited to the acme employee dashboard"
+    # No spec.invitations.companyName: no company named, and never the resource's name.
+    assert mailbox.received[0].message["Subject"] == "You're invited to your employee dashboard"
+    assert_names_no_company(mailbox.received[0].message)
+
+
+def assert_names_no_company(message: EmailMessage) -> None:
+    """Neither the resource's name (acme) nor its namespace in the subject or the text."""
+    shown = [str(message["Subject"])]
+    for kind in ("plain", "html"):
+        part = message.get_body((kind,))
+        assert part is not None
+        # The dashboard's URL and the sender's address are the spec's, and name acme.example.
+        shown.append(part.get_content().replace("acme.example", "example"))
+    for text in shown:
+        assert "acme" not in text.lower() and "people-ops" not in text, text
+
+
+def test_send_names_the_company_of_the_spec(
+    directory: Directory, database_url: str, mailbox: Mailbox, manifest: Callable[..., str]
+) -> None:
+    seed(directory, [employee("00u1")])
+    result = run("send", "-f", manifest(company="Initech & <Sons>"), "--database", database_url)
+    assert result.returncode == 0, result.stdout + result.stderr
+    message = mailbox.received[0].message
+    assert message["Subject"] == "You're invited to the Initech & <Sons> employee dashboard"
+    text, html = (message.get_body((kind,)) for kind in ("plain", "html"))
+    assert text is not None and html is not None
+    assert "Initech & <Sons> has invited you to its employee dashboard" in text.get_content()
+    assert "Initech &amp; &lt;Sons&gt; has invited you" in html.get_content()
+
+
+@pytest.mark.parametrize(
+    ("company", "subject"),
+    [
+        (None, "You're invited to your employee dashboard"),
+        ("Initech", "You're invited to the Initech employee dashboard"),
+    ],
+)
+def test_sync_invites_in_the_name_of_the_spec_company_only(
+    sandbox_factory: Callable[..., Sandbox],
+    sqlite_url: str,
+    mailbox: Mailbox,
+    manifest: Callable[..., str],
+    company: str | None,
+    subject: str,
+) -> None:
+    """``okta-hris sync`` delivers what it queued: through the sync service, which is handed
+    the resource's name (acme) and must not show it."""
+    org = sandbox_factory(users=12, groups=3, seed=3)
+    result = run_cli(
+        "sync",
+        "-f",
+        manifest(company=company),
+        "--okta-url",
+        org.url,
+        "--database",
+        sqlite_url,
+        env={"OKTA_API_TOKEN": org.token},
     )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert mailbox.received
+    for received in mailbox.received:
+        assert received.message["Subject"] == subject
+    if company is None:
+        assert_names_no_company(mailbox.received[0].message)
 
 
 def test_send_all_pending_queues_employees_without_an_invitation(

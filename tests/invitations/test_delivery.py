@@ -25,7 +25,6 @@ from okta_hris.invitations import (
 from okta_hris.invitations.delivery import describe_delivery
 
 from .support import (
-    COMPANY,
     DASHBOARD_URL,
     INTEGRATION,
     Clock,
@@ -54,7 +53,6 @@ async def deliver(directory: Directory, port: int, clock: Clock, **options: Any)
         INTEGRATION,
         settings(),
         smtp_settings(port),
-        company=COMPANY,
         now=clock,
         **options,
     )
@@ -310,7 +308,7 @@ async def test_two_concurrent_senders_send_each_invitation_once(
 
             async def sender(outbox: Outbox) -> DeliveryReport:
                 return await deliver_pending(
-                    outbox, INTEGRATION, settings(), smtp, company=COMPANY, batch_size=3, now=clock
+                    outbox, INTEGRATION, settings(), smtp, batch_size=3, now=clock
                 )
 
             one, two = await asyncio.gather(sender(directory.outbox), sender(replica.outbox))
@@ -342,13 +340,11 @@ async def test_login_and_a_wrong_password(
     mailbox.credentials = ("mailer", "s3cret-pa55")
     async with smtp_relay(mailbox, auth_require_tls=False) as port:
         wrong = smtp_settings(port, username="mailer", password="not-the-pa55word")
-        refused = await deliver_pending(
-            directory.outbox, INTEGRATION, settings(), wrong, company=COMPANY, now=clock
-        )
+        refused = await deliver_pending(directory.outbox, INTEGRATION, settings(), wrong, now=clock)
         right = smtp_settings(port, username="mailer", password="s3cret-pa55")
         clock.advance(hours=1)
         accepted = await deliver_pending(
-            directory.outbox, INTEGRATION, settings(), right, company=COMPANY, now=clock
+            directory.outbox, INTEGRATION, settings(), right, now=clock
         )
 
     assert refused.deferred == 1
@@ -382,7 +378,6 @@ async def test_international_addresses(
             "x/y",
             settings(),
             smtp_settings(port),
-            company=COMPANY,
             now=clock,
         )
 
@@ -428,7 +423,6 @@ async def test_a_sender_running_out_of_lease_hands_back_the_rest(
             INTEGRATION,
             settings(),
             smtp_settings(port),  # 5 s timeout: a message needs 20 s of lease left
-            company=COMPANY,
             lease=100.0,
             now=slow_clock,
         )

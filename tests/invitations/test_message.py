@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from email import message_from_bytes
 from email.message import EmailMessage
-from email.policy import SMTP
+from email.policy import SMTP, SMTPUTF8, Policy
 from email.policy import default as default_policy
+from html import escape
 
 import pytest
 
@@ -14,7 +15,7 @@ from okta_hris.errors import ConfigError
 from okta_hris.invitations import InvalidRecipient, invitation_message_id, render_invitation
 from okta_hris.resource.spec import InvitationSettings
 
-from .support import COMPANY, DASHBOARD_URL, INTEGRATION, settings
+from .support import DASHBOARD_URL, INTEGRATION, settings
 
 DATE = datetime(2026, 1, 5, 9, 30, tzinfo=UTC)
 
@@ -23,13 +24,11 @@ def render(
     display_name: str = "Ada Lovelace",
     email: str = "ada@acme.example",
     *,
-    company: str = COMPANY,
     invitation_settings: InvitationSettings | None = None,
 ) -> EmailMessage:
     return render_invitation(
         invitation_settings or settings(),
         integration=INTEGRATION,
-        company=company,
         okta_id="00u1",
         display_name=display_name,
         email=email,
@@ -55,10 +54,15 @@ def test_headers_and_both_parts() -> None:
     assert message["Auto-Submitted"] == "auto-generated"
     text, html = parts(message)
     assert "Hello Ada Lovelace," in text
+    assert "Acme has invited you to its employee dashboard, where you can\naccess" in text
     assert "access product updates and confirm package deliveries" in text
+    assert "added to\nthe Acme employee directory." in text
     assert DASHBOARD_URL in text
     assert f'<a href="{DASHBOARD_URL}"' in html
     assert "Hello Ada Lovelace," in html
+    assert "<title>You&#x27;re invited to the Acme employee dashboard</title>" in html
+    assert "Acme has invited you to its employee dashboard, where you can access" in html
+    assert "the Acme employee directory." in html
 
 
 def test_message_id_is_stable_per_employee_and_distinct_between_them() -> None:
@@ -74,7 +78,7 @@ def test_display_names_are_escaped_in_html() -> None:
     name = '<script>alert("x")</script> & <b>Bob</b>'
     company = "Smith & <i>Sons</i>"
     url = 'https://dashboard.example/?a=1&b="2"'
-    message = render(name, company=company, invitation_settings=settings(dashboardUrl=url))
+    message = render(name, invitation_settings=settings(dashboardUrl=url, companyName=company))
     text, html = parts(message)
     assert "<script>" not in html and "<b>" not in html and "<i>" not in html
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &lt;b&gt;Bob&lt;/b&gt;" in html
@@ -82,6 +86,105 @@ def test_display_names_are_escaped_in_html() -> None:
     assert 'href="https://dashboard.example/?a=1&amp;b=&quot;2&quot;"' in html
     # The plain-text part is text: shown as written.
     assert f"Hello {name}," in text
+
+
+def test_without_a_company_name_the_e_mail_names_no_company() -> None:
+    """Not the resource's name or namespace either: they are the operator's identifiers."""
+    message = render_invitation(
+        settings(companyName=None),
+        integration="people-ops/initech-hr",
+        okta_id="00u1",
+        display_name="Ada Lovelace",
+        email="ada@acme.example",
+        date=DATE,
+    )
+    subject = message["Subject"]
+    assert subject == "You're invited to your employee dashboard"
+    text, html = parts(message)
+    assert "You have been invited to your employee dashboard, where you can\naccess" in text
+    assert "added to\nthe employee directory." in text
+    assert "You have been invited to your employee dashboard, where you can access" in html
+    assert "<title>You&#x27;re invited to your employee dashboard</title>" in html
+    for shown in (subject, text, html):
+        assert "initech" not in shown.lower() and "people-ops" not in shown
+        assert "Acme" not in shown
+
+
+def sent_form(message: EmailMessage, policy: Policy = SMTP) -> tuple[bytes, EmailMessage]:
+    """The header block as it goes on the wire, and the message as a mail reader parses it."""
+    flat = message.as_bytes(policy=policy)
+    return flat.split(b"\r\n\r\n", 1)[0], message_from_bytes(flat, policy=default_policy)
+
+
+@pytest.mark.parametrize(
+    "company",
+    ["=?utf-8?q?x?=", "=?utf-8?b?QWNtZQ==?= Ltd", "Zoë =?iso-8859-1?q?=E9?= & Co", "Acme =? Inc"],
+)
+@pytest.mark.parametrize("policy", [SMTP, SMTPUTF8], ids=["ascii", "smtputf8"])
+def test_an_encoded_word_in_the_company_name_is_sent_literally(
+    company: str, policy: Policy
+) -> None:
+    """Written out as is, ``=?utf-8?q?x?=`` would be decoded by every mail reader."""
+    message = render(invitation_settings=settings(companyName=company))
+    subject = f"You're invited to the {company} employee dashboard"
+    assert message["Subject"] == subject
+    headers, received = sent_form(message, policy)
+    assert company.encode() not in headers
+    assert received["Subject"] == subject
+    assert list(received.keys()) == list(render().keys())
+    text, html = parts(received)
+    assert f"{company} has invited you to its employee dashboard" in text
+    assert f"{escape(company)} has invited you to its employee dashboard" in html
+    assert f"<title>{escape(subject)}</title>" in html
+
+
+def test_markup_in_the_company_name_is_escaped_in_html() -> None:
+    message = render(invitation_settings=settings(companyName="<b>Acme</b>"))
+    assert message["Subject"] == "You're invited to the <b>Acme</b> employee dashboard"
+    text, html = parts(message)
+    assert "<b>" not in html
+    assert "&lt;b&gt;Acme&lt;/b&gt; has invited you to its employee dashboard" in html
+    assert "the &lt;b&gt;Acme&lt;/b&gt; employee directory." in html
+    assert (
+        "<title>You&#x27;re invited to the &lt;b&gt;Acme&lt;/b&gt; employee dashboard</title>"
+        in (html)
+    )
+    assert "<b>Acme</b> has invited you to its employee dashboard" in text  # text shows it as is
+
+
+@pytest.mark.parametrize("separator", ["\u2028", "\x85", "\r\n", "\n", "\t"])
+def test_a_company_name_cannot_add_headers(separator: str) -> None:
+    """The model allows one line only, but U+2028 and U+0085 are line breaks to Python's
+    email package; whatever reaches the composer is made one line again."""
+    company = f"Acme{separator}Bcc: everyone@acme.example"
+    unchecked = InvitationSettings.model_construct(
+        enabled=True,
+        dashboard_url=DASHBOARD_URL,
+        from_="People Ops <people-ops@acme.example>",
+        company_name=company,
+    )
+    message = render(invitation_settings=unchecked)
+    assert message["Subject"] == (
+        "You're invited to the Acme Bcc: everyone@acme.example employee dashboard"
+    )
+    headers, received = sent_form(message)
+    assert received["Bcc"] is None
+    assert not any(line.startswith(b"Bcc") for line in headers.split(b"\r\n"))
+
+
+def test_the_company_name_is_trimmed_and_a_blank_one_names_no_company() -> None:
+    assert render(invitation_settings=settings(companyName="  Acme   Corp  "))["Subject"] == (
+        "You're invited to the Acme Corp employee dashboard"
+    )
+    blank = InvitationSettings.model_construct(
+        enabled=True,
+        dashboard_url=DASHBOARD_URL,
+        from_="People Ops <people-ops@acme.example>",
+        company_name=" \u2028 ",
+    )
+    assert render(invitation_settings=blank)["Subject"] == (
+        "You're invited to your employee dashboard"
+    )
 
 
 def test_utf8_display_names_are_encoded_in_headers() -> None:

@@ -14,7 +14,6 @@ from okta_hris.invitations import (
 )
 
 from .support import (
-    COMPANY,
     INTEGRATION,
     T0,
     Clock,
@@ -89,7 +88,6 @@ async def test_the_same_person_queued_by_concurrent_writers_gets_one_mail(
                     INTEGRATION,
                     settings(),
                     smtp_settings(port),
-                    company=COMPANY,
                     now=clock,
                 )
                 for _ in range(2)
@@ -106,15 +104,11 @@ async def test_requeue_failed_makes_failed_invitations_pending_again(
     mailbox.refuse["00u1@acme.example"] = "550 5.1.1 no such user"
     async with smtp_relay(mailbox) as port:
         smtp = smtp_settings(port)
-        await deliver_pending(
-            directory.outbox, INTEGRATION, settings(), smtp, company=COMPANY, now=clock
-        )
+        await deliver_pending(directory.outbox, INTEGRATION, settings(), smtp, now=clock)
         assert directory.outbox.counts(INTEGRATION) == InvitationCounts(sent=1, failed=1)
         del mailbox.refuse["00u1@acme.example"]  # the mailbox was created meanwhile
         assert directory.outbox.requeue_failed(INTEGRATION) == 1
-        report = await deliver_pending(
-            directory.outbox, INTEGRATION, settings(), smtp, company=COMPANY, now=clock
-        )
+        report = await deliver_pending(directory.outbox, INTEGRATION, settings(), smtp, now=clock)
 
     assert report.sent == 1
     assert directory.outbox.counts(INTEGRATION) == InvitationCounts(sent=2)

@@ -45,9 +45,7 @@ async def test_one_invitation_per_new_active_employee_ever(
         on = spec(invitations=True)
 
         async def deliver() -> None:
-            await deliver_pending(
-                directory.outbox, KEY, on.invitations, smtp, company="Acme", backoff_base=0
-            )
+            await deliver_pending(directory.outbox, KEY, on.invitations, smtp, backoff_base=0)
 
         first = await sync(sandbox, directory, on)
         await deliver()
@@ -58,6 +56,7 @@ async def test_one_invitation_per_new_active_employee_ever(
             for r in active  # type: ignore[union-attr]
         )
         message = mailbox.received[0].message
+        assert message["Subject"] == "You're invited to your employee dashboard"  # no companyName
         assert "https://dashboard.example.com" in message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
         assert message.get_body(("html",)) is not None
 
@@ -135,7 +134,5 @@ async def test_enabling_on_a_populated_directory_invites_only_newcomers(
         ).raise_for_status()
     assert (await sync(sandbox, directory, on)).invitations_queued == 1
     async with smtp_relay(mailbox) as port:
-        await deliver_pending(
-            directory.outbox, KEY, on.invitations, smtp_settings(port), company="Acme"
-        )
+        await deliver_pending(directory.outbox, KEY, on.invitations, smtp_settings(port))
     assert mailbox.recipients() == ["ada@example.com"]

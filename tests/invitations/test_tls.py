@@ -10,7 +10,6 @@ from okta_hris.directory.store import Directory
 from okta_hris.invitations import DeliveryReport, SmtpSettings, deliver_pending
 
 from .support import (
-    COMPANY,
     INTEGRATION,
     Clock,
     Mailbox,
@@ -56,7 +55,6 @@ async def test_starttls_with_login(
             INTEGRATION,
             settings(),
             secret(port, "starttls", certificate),
-            company=COMPANY,
             now=clock,
         )
     assert report == DeliveryReport(sent=1)
@@ -78,7 +76,6 @@ async def test_implicit_tls_with_login(
             INTEGRATION,
             settings(),
             secret(port, "tls", certificate),
-            company=COMPANY,
             now=clock,
         )
     assert report == DeliveryReport(sent=1)
@@ -99,7 +96,6 @@ async def test_an_untrusted_certificate_is_refused(
             INTEGRATION,
             settings(),
             secret(port, "starttls", trusted),
-            company=COMPANY,
             backoff_base=60.0,
             now=clock,
         )

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import celpy
 import jsonschema
 import pytest
 import yaml
@@ -76,9 +77,36 @@ def to_json_schema(node: dict[str, Any]) -> dict[str, Any]:
 
 def crd_errors(obj: dict[str, Any]) -> list[str]:
     validator = jsonschema.Draft4Validator(to_json_schema(object_schema()))
-    return [
+    errors = [
         f"{'.'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(obj)
     ]
+    if errors:
+        return errors
+    # The apiserver evaluates x-kubernetes-validations (CEL) on the defaulted object.
+    defaulted = apply_defaults(copy.deepcopy(obj), object_schema())
+    return cel_errors(defaulted, object_schema())
+
+
+@functools.cache
+def _cel_program(rule: str) -> Any:
+    environment = celpy.Environment()
+    return environment.program(environment.compile(rule))
+
+
+def cel_errors(value: Any, node: dict[str, Any], path: str = "") -> list[str]:
+    errors = [
+        f"{path or '.'}: {check['message']}"
+        for check in node.get("x-kubernetes-validations", [])
+        if not _cel_program(check["rule"]).evaluate({"self": celpy.json_to_cel(value)})
+    ]
+    if isinstance(value, dict):
+        for name, child in node.get("properties", {}).items():
+            if name in value:
+                errors += cel_errors(value[name], child, f"{path}.{name}")
+    elif isinstance(value, list) and "items" in node:
+        for index, item in enumerate(value):
+            errors += cel_errors(item, node["items"], f"{path}[{index}]")
+    return errors
 
 
 def apply_defaults(value: Any, node: dict[str, Any]) -> Any:

@@ -32,6 +32,9 @@ def spec_data(**sections: Any) -> dict[str, Any]:
     return data
 
 
+FILTERED = {"scope": "Filtered"}
+
+
 def problem(data: dict[str, Any], allowed_domains: tuple[str, ...] = ()) -> str:
     with pytest.raises(InvalidSpec) as caught:
         load_spec(data, allowed_domains)
@@ -53,7 +56,11 @@ def test_defaults() -> None:
             "status": {"include": [], "exclude": []},
             "employment": {"include": [], "exclude": []},
         },
-        "mapping": {"employmentAttribute": "userType", "teamGroupTypes": ["OKTA_GROUP"]},
+        "mapping": {
+            "employmentAttribute": "userType",
+            "employmentValues": ["Full-time", "Part-time", "Contractor", "Intern", "Temporary"],
+            "teamGroupTypes": ["OKTA_GROUP"],
+        },
         "invitations": {"enabled": False},
         "safety": {"maxDeactivations": "20%"},
     }
@@ -83,6 +90,7 @@ def test_any_mapping_and_sequence_will_do() -> None:
     data = MappingProxyType(
         {
             "okta": MappingProxyType({"subdomain": "acme", "tokenSecretRef": {"name": "t"}}),
+            "sync": MappingProxyType({"scope": "Filtered"}),
             "filters": {"teams": {"include": ("Engineering",)}},
         }
     )
@@ -97,6 +105,7 @@ def test_normalisation() -> None:
                 "domain": "OktaPreview.com",
                 "tokenSecretRef": {"name": "t"},
             },
+            sync={"scope": "Filtered"},
             filters={"countries": {"include": ["us", "De"], "exclude": ["gb"]}},
             mapping={"teamGroupTypes": ["OKTA_GROUP", "APP_GROUP", "OKTA_GROUP"]},
             safety={"maxDeactivations": 25},
@@ -247,6 +256,50 @@ def test_complete_invitations() -> None:
     assert spec.invitations.smtp_secret_ref == SecretRef(name="smtp")
 
 
+@pytest.mark.parametrize(
+    "filters",
+    [
+        {"teams": {"include": ["Engineering"]}},
+        {"teams": {"exclude": ["Interns"]}},
+        {"countries": {"include": ["US"]}},
+        {"status": {"exclude": ["Inactive"]}},
+        {"employment": {"include": ["Full-time"]}},
+    ],
+)
+@pytest.mark.parametrize("sync", [{}, {"scope": "All"}])
+def test_filters_under_scope_all_are_refused(sync: dict[str, str], filters: dict[str, Any]) -> None:
+    # Filters would be ignored without a word: SPEC §9.
+    message = problem(spec_data(sync=sync, filters=filters))
+    assert "filters are set but spec.sync.scope is All" in message
+    assert load_spec(spec_data(sync=FILTERED, filters=filters)).filters.is_set
+
+
+def test_empty_filters_under_scope_all_are_fine() -> None:
+    empty = {"teams": {"include": []}, "countries": {}, "employment": {"exclude": []}}
+    assert not load_spec(spec_data(filters=empty)).filters.is_set
+
+
+def test_team_entries_are_names_or_group_ids() -> None:
+    teams = {"include": ["  Engineering ", "ID:00g1abc", "id: 00g2def "], "exclude": ["id:x9"]}
+    spec = load_spec(spec_data(sync=FILTERED, filters={"teams": teams}))
+    assert spec.filters.teams.include == ["Engineering", "id:00g1abc", "id:00g2def"]
+    assert spec.filters.teams.exclude == ["id:x9"]
+    message = problem(spec_data(sync=FILTERED, filters={"teams": {"include": ["id:"]}}))
+    assert "spec.filters.teams.include[0]: 'id:' is not id:<Okta group id>" in message
+
+
+def test_company_name_and_employment_values() -> None:
+    spec = load_spec(
+        spec_data(
+            invitations={"companyName": " Acme & Söhne "},
+            mapping={"employmentValues": [" Full-time", "Working student "]},
+        )
+    )
+    assert spec.invitations.company_name == "Acme & Söhne"
+    assert spec.mapping.employment_values == ["Full-time", "Working student"]
+    assert "is not a company name" in problem(spec_data(invitations={"companyName": "A\nB"}))
+
+
 def test_sync_hash_covers_what_decides_the_rows() -> None:
     base = load_spec(spec_data()).sync_hash()
     same = [
@@ -260,15 +313,16 @@ def test_sync_hash_covers_what_decides_the_rows() -> None:
         spec_data(sync={"scope": "Filtered"}),
         spec_data(sync={"emailSource": "Personal"}),
         spec_data(okta={"subdomain": "other", "tokenSecretRef": {"name": "okta-api-token"}}),
-        spec_data(filters={"countries": {"include": ["US"]}}),
-        spec_data(filters={"teams": {"exclude": ["Interns"]}}),
+        spec_data(sync={"scope": "Filtered"}, filters={"countries": {"include": ["US"]}}),
+        spec_data(sync={"scope": "Filtered"}, filters={"teams": {"exclude": ["Interns"]}}),
         spec_data(mapping={"employmentAttribute": "employeeType"}),
+        spec_data(mapping={"employmentValues": ["Full-time", "Working student"]}),
         spec_data(mapping={"teamGroupTypes": ["APP_GROUP"]}),
     ]
     assert [load_spec(d).sync_hash() for d in same] == [base] * len(same)
     assert base not in {load_spec(d).sync_hash() for d in different}
-    country_a = spec_data(filters={"countries": {"include": ["us", "DE"]}})
-    country_b = spec_data(filters={"countries": {"include": ["US", "de"]}})
+    country_a = spec_data(sync=FILTERED, filters={"countries": {"include": ["us", "DE"]}})
+    country_b = spec_data(sync=FILTERED, filters={"countries": {"include": ["US", "de"]}})
     assert load_spec(country_a).sync_hash() == load_spec(country_b).sync_hash()
 
 

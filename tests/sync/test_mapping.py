@@ -26,12 +26,15 @@ def test_every_field_maps_from_the_default_profile() -> None:
     employee = map_user(record, ["Sales", "Engineering", "Sales"], make_spec())
     assert employee.display_name == "Ada King"
     assert employee.work_email == "ada@work.example"
+    assert employee.personal_email == "ada@home.example"
     assert employee.employment_status == "Full-time"
     assert employee.mobile_phone == "+1 (415) 555-0134"
     assert employee.mobile_phone_e164 == "+14155550134"
     assert employee.street_address == "1 Market St"
     assert employee.country_code == "US"
     assert (employee.state, employee.city, employee.zip_code) == ("CA", "San Francisco", "94105")
+    assert employee.state_code == "US-CA"
+    assert (employee.first_name, employee.last_name) == ("Ada", "Lovelace")
     assert employee.teams == ("Engineering", "Sales")
     assert employee.okta_status == "ACTIVE" and employee.active
 
@@ -103,7 +106,8 @@ def test_raw_phone_is_kept_when_it_does_not_parse() -> None:
         ("Germany", "DE"),
         ("uk", "GB"),
         ("England", "GB"),
-        ("xk", "XK"),
+        ("xk", None),  # user-assigned (Kosovo): no ISO 3166-1 country (SPEC §9)
+        ("XX", None),
         ("", None),
         ("  ", None),
         ("Atlantis", None),
@@ -119,4 +123,7 @@ def test_missing_optional_fields_are_none() -> None:
     assert employee.mobile_phone is None
     assert employee.country_code is None
     assert employee.street_address is None
+    assert employee.state_code is None
+    assert (employee.title, employee.department, employee.employee_number) == (None, None, None)
+    assert employee.manager is None and employee.personal_email is None
     assert employee.teams == ()

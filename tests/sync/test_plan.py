@@ -81,7 +81,7 @@ def test_only_okta_last_updated_moving_does_not_rewrite(applied: Apply) -> None:
         compute_plan(make_spec(), KEY, DirectoryState(), snapshot([user("00u1")]), NOW).changes,
     )
     moved = user("00u1").model_copy(
-        update={"last_updated": LATER, "profile": {**user("00u1").profile, "title": "CEO"}}
+        update={"last_updated": LATER, "profile": {**user("00u1").profile, "costCenter": "CC-1"}}
     )
     plan = compute_plan(make_spec(), KEY, state, snapshot([moved]), LATER)
     assert plan.changes.employees_update == ()
@@ -181,26 +181,49 @@ def test_teams_filter_uses_group_membership() -> None:
 def test_rows_out_of_scope_keep_teams_in_step_with_the_teams_table(applied: Apply) -> None:
     spec = make_spec(sync={"scope": "Filtered"}, filters={"teams": {"include": ["Engineering"]}})
     groups = [group("00g1", "Engineering"), group("00g2", "Guild")]
-    snap = snapshot([user("00u1")], groups, {"00g1": ["00u1"], "00g2": ["00u1"]})
+    members = {"00g1": ["00u1", "00u2"], "00g2": ["00u1", "00u2"]}
+    snap = snapshot([user("00u1"), user("00u2")], groups, members)
     state = applied(DirectoryState(), compute_plan(spec, KEY, DirectoryState(), snap, NOW).changes)
-    left = snapshot([user("00u1")], groups, {"00g2": ["00u1"]})  # removed from Engineering
+    # 00u1 leaves Engineering, so scope; 00u2 keeps both teams in use.
+    still = {"00g1": ["00u2"], "00g2": members["00g2"]}
+    left = snapshot([user("00u1"), user("00u2")], groups, still)
     state = applied(state, compute_plan(spec, KEY, state, left, LATER).changes)
     assert state.employees["00u1"].teams == ("Engineering", "Guild")  # frozen when it left
+    assert state.memberships["00u1"] == {"00g1", "00g2"}
     renamed = snapshot(
-        [user("00u1")], [groups[0], group("00g2", "Craft Guild")], {"00g2": ["00u1"]}
+        [user("00u1"), user("00u2")], [groups[0], group("00g2", "Craft Guild")], still
     )
     plan = compute_plan(spec, KEY, state, renamed, LATER)
-    [row] = plan.changes.employees_update
+    [row] = [r for r in plan.changes.employees_update if r.okta_id == "00u1"]
     assert row.teams == ("Craft Guild", "Engineering") and not row.active
-    assert plan.updated[0].fields == ("teams",)
-    deleted = snapshot([user("00u1")], [groups[0]], {})
-    [row] = compute_plan(
-        spec, KEY, applied(state, plan.changes), deleted, LATER
-    ).changes.employees_update
+    assert [c.fields for c in plan.updated if c.okta_id == "00u1"] == [("teams",)]
+    # The Guild is deleted in Okta: gone from teams, and from the frozen row.
+    deleted = snapshot([user("00u1"), user("00u2")], [groups[0]], {"00g1": ["00u2"]})
+    state = applied(state, plan.changes)
+    [row] = [
+        r
+        for r in compute_plan(spec, KEY, state, deleted, LATER).changes.employees_update
+        if r.okta_id == "00u1"
+    ]
     assert row.teams == ("Engineering",)
 
 
-def test_a_new_empty_team_is_a_change(applied: Apply) -> None:
+def test_a_team_nobody_in_scope_is_in_leaves_the_teams_table(applied: Apply) -> None:
+    # SPEC §9: only teams with an in-scope member reach ``teams``; frozen rows follow.
+    spec = make_spec(sync={"scope": "Filtered"}, filters={"teams": {"include": ["Engineering"]}})
+    groups = [group("00g1", "Engineering"), group("00g2", "Guild")]
+    snap = snapshot([user("00u1")], groups, {"00g1": ["00u1"], "00g2": ["00u1"]})
+    state = applied(DirectoryState(), compute_plan(spec, KEY, DirectoryState(), snap, NOW).changes)
+    assert set(state.teams) == {"00g1", "00g2"}
+    left = snapshot([user("00u1")], groups, {"00g2": ["00u1"]})
+    plan = compute_plan(spec, KEY, state, left, LATER)
+    assert set(plan.changes.teams_delete) == {"00g1", "00g2"} and plan.teams == 0
+    state = applied(state, plan.changes)
+    assert state.teams == {} and state.memberships.get("00u1", frozenset()) == frozenset()
+    assert state.employees["00u1"].teams == () and not state.employees["00u1"].active
+
+
+def test_an_empty_team_never_reaches_the_directory(applied: Apply) -> None:
     snap = snapshot([user("00u1")])
     state = applied(
         DirectoryState(), compute_plan(make_spec(), KEY, DirectoryState(), snap, NOW).changes
@@ -208,4 +231,5 @@ def test_a_new_empty_team_is_a_change(applied: Apply) -> None:
     plan = compute_plan(
         make_spec(), KEY, state, snapshot([user("00u1")], [group("00g9", "Empty")]), LATER
     )
-    assert plan.changed and not plan.created and not plan.updated
+    assert not plan.changed and plan.changes.teams_upsert == () and plan.teams == 0
+    assert [g.id for g in plan.changes.okta_groups_upsert] == ["00g9"]  # the mirror knows it

@@ -24,17 +24,26 @@ from okta_hris.directory.store import Directory
 from okta_hris.domain.changes import SyncRunRecord
 from okta_hris.resource.spec import country_code
 
+# Every field of an employee row (the directory's columns), for -o json and -o csv.
 COLUMNS = (
     "integration",
     "okta_id",
     "display_name",
+    "first_name",
+    "last_name",
     "work_email",
+    "personal_email",
     "active",
     "okta_status",
     "employment_status",
+    "title",
+    "department",
+    "employee_number",
+    "manager",
     "teams",
     "country_code",
     "state",
+    "state_code",
     "city",
     "zip_code",
     "street_address",
@@ -57,13 +66,20 @@ EMPLOYEE_TABLE = (
     Column("city", 5, wrap=True),
     Column("okta_status", 7),
 )
-# Only with -o wide.
+# Only with -o wide. Title and department are here rather than above: at 80 columns they would
+# not fit, and naming two more hidden columns makes the "not shown" line wider than the terminal.
 EMPLOYEE_WIDE = (
     Column("okta_id"),
+    Column("title", wrap=True),
+    Column("department", wrap=True),
     Column("state", wrap=True),
+    Column("state_code"),
     Column("zip_code"),
     Column("street_address", wrap=True),
     Column("mobile_phone"),
+    Column("personal_email"),
+    Column("employee_number"),
+    Column("manager", wrap=True),
     Column("last_synced_at"),
     Column("deactivated_at"),
 )

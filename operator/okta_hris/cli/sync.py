@@ -38,9 +38,11 @@ from okta_hris.cli.common import (
 )
 from okta_hris.cli.manifests import Manifests, load_manifest_file, load_manifests
 from okta_hris.cli.progress import listing_progress
-from okta_hris.cli.tables import clean
+from okta_hris.cli.tables import clean, json_value, timestamp
 from okta_hris.directory.database import describe_url, parse_url
 from okta_hris.directory.store import Directory
+from okta_hris.domain.changes import DataQuality, PlanWarning
+from okta_hris.domain.okta import bare_api_token
 from okta_hris.errors import ConfigError, SecretNotFound
 from okta_hris.invitations import DeliveryReport, SmtpSettings
 from okta_hris.invitations.delivery import describe_delivery
@@ -48,7 +50,7 @@ from okta_hris.resource.spec import OktaIntegration, OktaIntegrationSpec
 from okta_hris.services import Failed, Held, IntegrationSync, InvitationDelivery, Succeeded
 from okta_hris.settings import Settings, check_okta_url_override
 from okta_hris.sync.engine import PlannedSync, SyncReport, stats_json
-from okta_hris.sync.plan import EmployeeChange, SyncPlan
+from okta_hris.sync.plan import EmployeeChange, FilterReport, SyncPlan
 
 
 @dataclass
@@ -101,7 +103,7 @@ def job_from_manifests(
     ref = manifests.integration.spec.okta.token_secret_ref
     if token_file:
         try:
-            token = Path(token_file).read_text(encoding="utf-8").strip()
+            token = bare_api_token(Path(token_file).read_text(encoding="utf-8"))
         except OSError as exc:
             raise ConfigError(
                 f"cannot read --token-file {token_file}: {exc.strerror or exc}"
@@ -111,10 +113,10 @@ def job_from_manifests(
                 f"cannot read --token-file {token_file}: it is not UTF-8 text"
             ) from None
     elif os.environ.get("OKTA_API_TOKEN"):
-        token = os.environ["OKTA_API_TOKEN"].strip()
+        token = bare_api_token(os.environ["OKTA_API_TOKEN"])
     else:
         try:
-            token = manifests.secret_value(ref.name, ref.key).strip()
+            token = bare_api_token(manifests.secret_value(ref.name, ref.key))
         except SecretNotFound as exc:
             raise SecretNotFound(
                 f"{exc}; add it, or pass --token-file or set OKTA_API_TOKEN"
@@ -228,22 +230,81 @@ def print_report(
         table.add_row(label, f"{value:,}")
     table.caption = f"{report.duration_seconds:.2f}s"
     stdout.print(table)
+    print_data_quality(report.plan.data_quality)
     if directory is not None:  # a line of its own: a long path must not wrap inside the table
         stdout.print(f"written to the directory {directory}", highlight=False)
 
 
-def _names(changes: Sequence[EmployeeChange], limit: int) -> list[str]:
-    """One line per change, as rich markup: Okta's values cleaned (no line breaks, no escape
-    sequences: a name must not print a line of its own or move the cursor) and escaped (a name
-    holding ``[bold]`` is shown as written, never styled)."""
-    shown = [
-        markup_escape(clean(f"{c.display_name} ({c.okta_id})"))
-        + (f": {', '.join(c.fields)}" if c.fields else "")
-        for c in changes[:limit]
-    ]
+def _shown(value: object, limit: int = 60) -> str:
+    """A column's value in a plan line: one line, never long, ``(none)`` for null."""
+    if value is None or value == ():
+        return "(none)"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, tuple):
+        value = ", ".join(str(v) for v in value)
+    if isinstance(value, datetime):
+        value = timestamp(value)
+    text = clean(str(value))
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _change_line(change: EmployeeChange, values: bool) -> str:
+    """``Jane Doe (00u1)``, or with ``values`` ``Jane Doe: city Berlin → Hamburg; title
+    (none) → Engineer (00u1)``, as rich markup: Okta's values cleaned (no line breaks, no escape
+    sequences: a value must not print a line of its own or move the cursor) and escaped
+    (``[bold]`` is shown as written, never styled)."""
+    line = clean(change.display_name) or "(no name)"
+    if values and change.changes:
+        line += ": " + "; ".join(
+            f"{c.name} {_shown(c.old)} → {_shown(c.new)}" for c in change.changes
+        )
+    return markup_escape(f"{line} ({clean(change.okta_id)})")
+
+
+def _names(changes: Sequence[EmployeeChange], limit: int, *, values: bool = False) -> list[str]:
+    """One line per change, in name order, at most ``limit`` of them."""
+    shown = [_change_line(c, values) for c in changes[:limit]]
     if len(changes) > limit:
         shown.append(f"... and {len(changes) - limit} more")
     return shown
+
+
+def print_warnings(warnings: Sequence[PlanWarning]) -> None:
+    for warning in warnings:
+        stderr.print(f"warning: {markup_escape(clean(warning.message))}", highlight=False)
+
+
+def print_filters(report: FilterReport) -> None:
+    """Which groups the team entries mean and how many users each filter keeps: what a GitOps
+    reviewer needs to see what a filter change does."""
+    if report.scope_all:
+        return
+    stdout.print(
+        f"  filters: {report.matched:,} of {report.users:,} Okta users in scope", highlight=False
+    )
+    members = dict(report.group_members)
+    for entry in report.team_entries:
+        groups = ", ".join(
+            f"{clean(name)} ({group_id}, {members.get(group_id, 0):,} members)"
+            for name, group_id in zip(entry.names, entry.group_ids, strict=True)
+        )
+        stdout.print(
+            markup_escape(f"    teams {entry.side} {clean(entry.entry)}: {groups}"),
+            highlight=False,
+        )
+    for name, kept in report.kept:
+        stdout.print(f"    {name} filter keeps {kept:,}", highlight=False)
+
+
+def print_data_quality(quality: DataQuality) -> None:
+    """The data-quality lines of a summary: what the active employees' records lack."""
+    stdout.print(
+        f"data quality: {quality.invalid_phones:,} invalid phones, "
+        f"{quality.unknown_countries:,} unknown countries, "
+        f"{quality.incomplete_addresses:,} incomplete addresses (active employees)",
+        highlight=False,
+    )
 
 
 def print_plan(report: PlannedSync, limit: int) -> None:
@@ -254,6 +315,7 @@ def print_plan(report: PlannedSync, limit: int) -> None:
         f"({plan.unchanged} unchanged, {report.stats.api_requests} Okta requests)",
         highlight=False,
     )
+    print_filters(plan.filters)
     reactivated = {c.okta_id for c in plan.reactivated}
     for label, style, changes in (
         ("create", "green", plan.created),
@@ -261,15 +323,16 @@ def print_plan(report: PlannedSync, limit: int) -> None:
         ("update", "yellow", [c for c in plan.updated if c.okta_id not in reactivated]),
         ("deactivate", "red", plan.deactivated),
     ):
-        for line in _names(changes, limit):
+        for line in _names(changes, limit, values=label == "update"):
             stdout.print(f"  [{style}]{label:>10}[/] {line}", highlight=False)
     writes = plan.changes
     if writes.teams_upsert or writes.teams_delete:
         stdout.print(
             f"  teams: {len(writes.teams_upsert)} created or changed, "
-            f"{len(writes.teams_delete)} removed",
+            f"{len(writes.teams_delete)} removed ({plan.teams} after the sync)",
             highlight=False,
         )
+    print_data_quality(plan.data_quality)
     if report.held:
         stdout.print(
             f"[bold red]held:[/] a sync would deactivate {len(plan.deactivated)} employees, "
@@ -316,7 +379,17 @@ def _changes(plan: SyncPlan) -> dict[str, Any]:
     def rows(changes: Sequence[EmployeeChange], *, fields: bool = False) -> list[dict[str, Any]]:
         return [
             {"oktaId": c.okta_id, "displayName": c.display_name}
-            | ({"fields": list(c.fields)} if fields else {})
+            | (
+                {
+                    "fields": list(c.fields),
+                    "values": {
+                        f.name: {"old": json_value(f.old), "new": json_value(f.new)}
+                        for f in c.changes
+                    },
+                }
+                if fields
+                else {}
+            )
             for c in changes
         ]
 
@@ -347,6 +420,35 @@ def _delivery(report: DeliveryReport) -> dict[str, Any]:
     }
 
 
+def _filters(report: FilterReport) -> dict[str, Any]:
+    members = dict(report.group_members)
+    return {
+        "scope": "All" if report.scope_all else "Filtered",
+        "users": report.users,
+        "matched": report.matched,
+        "teams": [
+            {
+                "side": e.side,
+                "entry": e.entry,
+                "groups": [
+                    {"id": g, "name": n, "members": members.get(g, 0)}
+                    for n, g in zip(e.names, e.group_ids, strict=True)
+                ],
+            }
+            for e in report.team_entries
+        ],
+        "kept": dict(report.kept),
+    }
+
+
+def _data_quality(quality: DataQuality) -> dict[str, int]:
+    return {
+        "invalidPhones": quality.invalid_phones,
+        "unknownCountries": quality.unknown_countries,
+        "incompleteAddresses": quality.incomplete_addresses,
+    }
+
+
 def plan_document(planned: PlannedSync, directory: str) -> dict[str, Any]:
     """``okta-hris plan -o json``: what a sync would change, every name included."""
     return {
@@ -359,6 +461,10 @@ def plan_document(planned: PlannedSync, directory: str) -> dict[str, Any]:
         "held": planned.held,
         "deactivationLimit": planned.deactivation_limit,
         "invitations": {"queued": planned.invitations_queued},
+        "filters": _filters(planned.plan.filters),
+        "dataQuality": _data_quality(planned.plan.data_quality),
+        "teamsAfter": planned.plan.teams,
+        "warnings": [w.message for w in planned.plan.warnings],
     }
 
 
@@ -386,6 +492,8 @@ def sync_document(outcome: Succeeded, directory: str) -> dict[str, Any]:
             "inactive": summary.inactive,
         },
         "teams": summary.teams,
+        "dataQuality": _data_quality(report.plan.data_quality),
+        "warnings": [w.message for w in report.plan.warnings],
         "startedAt": _timestamp(report.started_at),
         "finishedAt": _timestamp(report.finished_at),
         "durationSeconds": round(report.duration_seconds, 3),
@@ -491,6 +599,7 @@ def sync_command(
             deliver_invitations=invite,
             applied=None if as_json else lambda report: print_report(report, directory=where),
         )
+    print_warnings(outcome.report.plan.warnings)
     if as_json:
         print_document(sync_document(outcome, where))
         problem = outcome.delivery.problem if outcome.delivery is not None else None
@@ -536,6 +645,7 @@ def plan_command(
     url = resolve_database_url(database, settings)
     with Directory.open(existing_or_empty(url)) as directory:
         planned = plan_job(job, directory, settings, force_full=full)
+    print_warnings(planned.plan.warnings)
     if output == "json":
         print_document(plan_document(planned, describe_url(parse_url(url))))
     else:

@@ -12,6 +12,7 @@ from dataclasses import replace
 
 from okta_hris.controller.kube import KubeApi
 from okta_hris.controller.runtime import IntegrationState, TokenSeen, token_fingerprint
+from okta_hris.domain.okta import bare_api_token
 from okta_hris.errors import SecretNotFound
 from okta_hris.invitations import SmtpSettings
 from okta_hris.resource.spec import OktaIntegrationSpec
@@ -35,7 +36,7 @@ class ClusterCredentials:
             self._seen(ref.name, ref.key, None)
             raise
         self._seen(ref.name, ref.key, data)
-        token = (data.get(ref.key) or "").strip()
+        token = bare_api_token(data.get(ref.key) or "")
         if not token:
             problem = "is empty" if ref.key in data else "does not exist"
             raise SecretNotFound(

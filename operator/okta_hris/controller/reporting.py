@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import kopf
@@ -19,7 +20,7 @@ from okta_hris.controller import status as status_patches
 from okta_hris.controller.runtime import IntegrationState, OperatorRuntime
 from okta_hris.controller.status import StatusContext, StatusPatch
 from okta_hris.controller.status_writer import StatusWriter
-from okta_hris.domain.changes import DirectorySummary
+from okta_hris.domain.changes import DirectorySummary, PlanWarning
 from okta_hris.errors import DeactivationThresholdExceeded, HrisError
 from okta_hris.resource.spec import APPROVE_DEACTIVATIONS_ANNOTATION
 from okta_hris.services import Failed, Held, InvitationDelivery, Outcome, Succeeded
@@ -103,9 +104,11 @@ class Reporter:
             finished=report.finished_at,
             stats=report.stats,
             summary=summary,
+            data_quality=report.plan.data_quality,
             next_sync=next_sync,
             resync_value=resync_value,
         )
+        self._sync_warnings(report.plan.warnings)
         await self.writer.write(patch if spent_approval is None else patch | spent_approval)
         self.runtime.metrics.sync_succeeded(
             self.key,
@@ -328,6 +331,14 @@ class Reporter:
 
     def _interval(self, view: scheduling.ObjectView) -> timedelta:
         return scheduling.effective_interval(view.interval, self.runtime.config)
+
+    def _sync_warnings(self, warnings: Sequence[PlanWarning]) -> None:
+        """A Warning Event for each warning the last sync did not have."""
+        seen = self.state.sync_warnings
+        for warning in warnings:
+            if warning.message not in seen:
+                kopf.warn(self.body, reason=warning.reason, message=warning.message)
+        self.state.sync_warnings = tuple(w.message for w in warnings)
 
     def _warn_once(self, reason: str, message: str) -> None:
         """A Warning event per new problem, not one per retry of the same problem."""

@@ -112,6 +112,9 @@ class IntegrationState:
     memory: Memory = field(default_factory=Memory)
     transient_failures: int = 0  # consecutive, for the backoff
     last_problem: tuple[str, str] | None = None  # (reason, message) of the last failure event
+    # The warnings of the last successful sync (an unknown employment attribute): a Warning
+    # Event is sent when one first appears, not on every hourly sync.
+    sync_warnings: tuple[str, ...] = ()
     token_seen: TokenSeen | None = None
     invite_all_failures: int = 0  # consecutive failures to queue invite-all-pending
     invite_all_problem: str | None = None  # the message of the last InvitationsNotQueued event

@@ -28,10 +28,11 @@ from pydantic import ValidationError
 
 from okta_hris.controller import conditions
 from okta_hris.controller.conditions import ConditionStatus, format_time
-from okta_hris.domain.changes import DirectorySummary, SyncMode, SyncStats
+from okta_hris.domain.changes import DataQuality, DirectorySummary, SyncMode, SyncStats
 from okta_hris.errors import DeactivationThresholdExceeded
 from okta_hris.resource.status import (
     Condition,
+    DataQualityStatus,
     EmployeesStatus,
     HandledApproval,
     InvitationsStatus,
@@ -216,6 +217,7 @@ def succeeded(
     summary: DirectorySummary,
     next_sync: datetime,
     resync_value: str | None,
+    data_quality: DataQuality | None = None,
 ) -> StatusPatch:
     conds = ctx.set(
         ctx.conditions,
@@ -240,6 +242,12 @@ def succeeded(
         "held_deactivations": None,
         **_counts(summary),
     }
+    if data_quality is not None:
+        fields["data_quality"] = DataQualityStatus(
+            invalid_phones=data_quality.invalid_phones,
+            unknown_countries=data_quality.unknown_countries,
+            incomplete_addresses=data_quality.incomplete_addresses,
+        )
     if resync_value is not None:
         fields["last_handled_resync_at"] = resync_value
     return StatusPatch(**fields)

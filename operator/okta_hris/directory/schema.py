@@ -1,8 +1,11 @@
 """Tables of the directory (SPEC §6).
 
 ``employees``, ``teams``, ``employee_teams``, ``sync_runs`` and ``invitations`` are read by
-downstream apps: their names and columns are contract. The ``okta_*`` mirror tables,
-``integrations`` and ``sync_leases`` are the operator's own bookkeeping.
+downstream apps: their names and columns are contract. ``employees`` holds the fields of SPEC §1
+and those contract v2 added (§9: first_name, last_name, personal_email, title, department,
+employee_number, manager, state_code; migration 0003), each named as the ``Employee`` field it
+stores. The ``okta_*`` mirror tables, ``integrations`` and ``sync_leases`` are the operator's own
+bookkeeping.
 """
 
 from __future__ import annotations
@@ -93,13 +96,21 @@ employees = Table(
     Column("okta_status", String(32), nullable=False),
     Column("active", Boolean, nullable=False),
     Column("display_name", Text, nullable=False),
+    Column("first_name", Text),
+    Column("last_name", Text),
     Column("work_email", Text),
+    Column("personal_email", Text),  # profile.secondEmail
     Column("employment_status", Text),
+    Column("title", Text),
+    Column("department", Text),
+    Column("employee_number", Text),
+    Column("manager", Text),  # profile.manager as Okta holds it: a name or an id
     Column("mobile_phone", Text),
     Column("mobile_phone_e164", String(32)),
     Column("street_address", Text),
     Column("country_code", String(2)),
     Column("state", Text),
+    Column("state_code", String(8)),  # ISO 3166-2: "US-CA", "GB-ENG" (at most 6 characters)
     Column("city", Text),
     Column("zip_code", Text),
     Column("teams", JSON, nullable=False),  # sorted team names, denormalised from employee_teams
@@ -168,7 +179,8 @@ invitations = Table(
 )
 
 # The mirror: what the last sync saw in Okta, so an incremental sync can re-evaluate filters
-# for users whose group membership changed without one request per user.
+# for users whose group membership changed without one request per user. The profile of a user
+# who has never been in scope (no employees row) may hold only what the filters need (SPEC §9).
 okta_users = Table(
     "okta_users",
     metadata,

@@ -328,7 +328,8 @@ class Directory(Store):
 
     def sync_states(self) -> dict[str, SyncState]:
         """Each integration's bookkeeping (``invitations_enabled_at`` is None while invitations
-        are off); ``spec_hash`` is None for one that never had a sync applied."""
+        are off); ``spec_hash`` is None for one that never had a sync applied, or none since
+        migration 0003 cleared it."""
         with self._reading("cannot list the integrations") as connection:
             rows = connection.execute(select(integrations)).mappings().all()
         return {

@@ -86,6 +86,34 @@ class SyncStats:
 
 
 @dataclass(frozen=True)
+class DataQuality:
+    """What the in-scope active employees of one sync lack (SPEC §9), each a count:
+    ``invalid_phones`` a mobile phone that is not a valid number, ``unknown_countries`` a
+    countryCode that is no ISO 3166-1 alpha-2 code, ``incomplete_addresses`` no street, city,
+    zip code or country (they cannot be shipped to)."""
+
+    invalid_phones: int = 0
+    unknown_countries: int = 0
+    incomplete_addresses: int = 0
+
+    def __add__(self, other: DataQuality) -> DataQuality:
+        return DataQuality(
+            self.invalid_phones + other.invalid_phones,
+            self.unknown_countries + other.unknown_countries,
+            self.incomplete_addresses + other.incomplete_addresses,
+        )
+
+
+@dataclass(frozen=True)
+class PlanWarning:
+    """Something a sync did not refuse but a human should hear: a warning line in the CLI,
+    a Warning Event in the cluster."""
+
+    reason: str  # CamelCase, the Event's reason
+    message: str
+
+
+@dataclass(frozen=True)
 class SyncRunRecord:
     """A ``sync_runs`` row."""
 

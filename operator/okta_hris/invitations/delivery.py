@@ -344,7 +344,7 @@ async def deliver_pending(
     settings: InvitationSettings,
     smtp: SmtpSettings,
     *,
-    company: str,
+    company: str | None = None,
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
     backoff_base: float = DEFAULT_BACKOFF_BASE_S,
     backoff_max: float = DEFAULT_BACKOFF_MAX_S,
@@ -360,7 +360,12 @@ async def deliver_pending(
     invitation at once; the others are still sent. Raises ConfigError before touching any row
     when ``from`` or ``dashboardUrl`` is unusable. Database calls run in worker threads, so
     this can run in the operator's event loop.
+
+    The e-mail names the company of ``settings.company_name`` only (SPEC §9). ``company`` is
+    ignored: its callers pass the resource's name, which must not reach the e-mail; it goes
+    once they no longer pass it.
     """
+    del company
     if max_attempts < 1 or batch_size < 1 or backoff_base < 0 or backoff_max < 0:
         raise ValueError("max_attempts and batch_size must be positive, backoffs not negative")
     if lease <= _LEASE_MARGIN_TIMEOUTS * smtp.timeout:
@@ -368,7 +373,7 @@ async def deliver_pending(
             f"lease ({lease}s) must be longer than {_LEASE_MARGIN_TIMEOUTS} SMTP timeouts "
             f"({_LEASE_MARGIN_TIMEOUTS * smtp.timeout}s)"
         )
-    composer = InvitationComposer.from_settings(settings, integration=integration, company=company)
+    composer = InvitationComposer.from_settings(settings, integration=integration)
     run = _DeliveryRun(
         outbox,
         integration,

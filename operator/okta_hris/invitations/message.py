@@ -3,6 +3,10 @@
 Every value rendered into the HTML part is escaped with ``html.escape``: display names come
 from Okta, where any admin or self-service profile edit can put markup in them. Header values
 are made single-line before they reach a header, so a display name cannot add headers.
+
+The company the e-mail names is ``spec.invitations.companyName`` and nothing else (SPEC §9):
+without it the text names no company, never the resource's name or namespace, which are an
+operator's identifiers and not what an employee knows the company by.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import html
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from email.header import Header
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import default as default_policy
@@ -25,6 +30,7 @@ from okta_hris.errors import ConfigError
 from okta_hris.resource.spec import InvitationSettings
 
 SUBJECT = Template("You're invited to the $company employee dashboard")
+SUBJECT_WITHOUT_COMPANY = "You're invited to your employee dashboard"
 
 # Used only when the sender's domain cannot be written in ASCII (see invitation_message_id).
 _FALLBACK_MESSAGE_ID_DOMAIN = "okta-hris.invalid"
@@ -40,6 +46,29 @@ class InvalidRecipient(ValueError):
     """The employee's work e-mail cannot be written as an address; retrying cannot help."""
 
 
+@dataclass(frozen=True)
+class InvitationWording:
+    """The sentences of the e-mail that name the company, or name none."""
+
+    subject: str
+    invitation: str  # followed by ", where you can access product updates ..."
+    directory: str  # after "because you were added to"
+
+    @classmethod
+    def for_company(cls, company: str | None) -> InvitationWording:
+        if not company:
+            return cls(
+                subject=SUBJECT_WITHOUT_COMPANY,
+                invitation="You have been invited to your employee dashboard",
+                directory="the employee directory",
+            )
+        return cls(
+            subject=SUBJECT.substitute(company=company),
+            invitation=f"{company} has invited you to its employee dashboard",
+            directory=f"the {company} employee directory",
+        )
+
+
 @cache
 def _template(name: str) -> Template:
     text = resources.files("okta_hris.invitations").joinpath("templates", name).read_text("utf-8")
@@ -48,6 +77,20 @@ def _template(name: str) -> Template:
 
 def _one_line(text: str) -> str:
     return " ".join(_CONTROL_CHARACTERS.sub(" ", text).split())
+
+
+def _set_subject(message: EmailMessage, subject: str) -> None:
+    """``Subject``, to be read as written.
+
+    Text like ``=?utf-8?q?x?=`` is an RFC 2047 encoded word to every mail reader, and Python's
+    email package both decodes it when the header is set and writes it out as it is. Such a
+    subject therefore travels encoded itself (already folded), and decodes back to the literal.
+    """
+    if "=?" not in subject:
+        message["Subject"] = subject
+        return
+    encoded = Header(subject, "utf-8", header_name="Subject").encode()
+    message.set_raw("Subject", encoded)
 
 
 def _ascii_domain(domain: str) -> str:
@@ -124,29 +167,29 @@ class InvitationComposer:
     """The validated, per-integration part of every invitation; builds one message per employee."""
 
     integration: str
-    company: str
+    wording: InvitationWording
     sender: Address
     dashboard_url: str
 
     @classmethod
-    def from_settings(
-        cls, settings: InvitationSettings, *, integration: str, company: str
-    ) -> InvitationComposer:
-        """Raises ConfigError when ``from`` or ``dashboardUrl`` is missing or malformed."""
+    def from_settings(cls, settings: InvitationSettings, *, integration: str) -> InvitationComposer:
+        """Raises ConfigError when ``from`` or ``dashboardUrl`` is missing or malformed.
+
+        ``integration`` (``namespace/name``) only keys the Message-ID; it is never shown.
+        """
         if not settings.from_:
             raise ConfigError("spec.invitations.from is not set")
-        company_name = _one_line(company)
-        if not company_name:
-            raise ConfigError("the company name of the invitation is empty")
+        # The spec model already allows one line only; checked again, as for the other values.
+        company = _one_line(settings.company_name or "") or None
         return cls(
             integration=integration,
-            company=company_name,
+            wording=InvitationWording.for_company(company),
             sender=parse_sender(settings.from_),
             dashboard_url=check_dashboard_url(settings.dashboard_url),
         )
 
     def subject(self) -> str:
-        return SUBJECT.substitute(company=self.company)
+        return self.wording.subject
 
     def message_id(self, okta_id: str) -> str:
         return invitation_message_id(self.integration, okta_id, self.sender.domain)
@@ -163,13 +206,14 @@ class InvitationComposer:
         subject = self.subject()
         values = {
             "display_name": greeting,
-            "company": self.company,
+            "invitation": self.wording.invitation,
+            "directory": self.wording.directory,
             "dashboard_url": self.dashboard_url,
             "subject": subject,
         }
 
         message = EmailMessage()
-        message["Subject"] = subject
+        _set_subject(message, subject)
         message["From"] = self.sender
         message["To"] = recipient
         message["Date"] = format_datetime((date or datetime.now(UTC)).astimezone(UTC))
@@ -188,7 +232,6 @@ def render_invitation(
     settings: InvitationSettings,
     *,
     integration: str,
-    company: str,
     okta_id: str,
     display_name: str,
     email: str,
@@ -199,5 +242,5 @@ def render_invitation(
     Raises ConfigError for a bad ``from`` or ``dashboardUrl`` and InvalidRecipient for a
     work e-mail that is not an address.
     """
-    composer = InvitationComposer.from_settings(settings, integration=integration, company=company)
+    composer = InvitationComposer.from_settings(settings, integration=integration)
     return composer.render(okta_id=okta_id, display_name=display_name, email=email, date=date)

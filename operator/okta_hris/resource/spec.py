@@ -93,6 +93,9 @@ _MAX_DEACTIVATIONS_RE = re.compile(MAX_DEACTIVATIONS_PATTERN)
 _ATTRIBUTE_RE = re.compile(ATTRIBUTE_PATTERN)
 _URL_RE = re.compile(URL_PATTERN)
 _SENDER_RE = re.compile(SENDER_PATTERN)
+# One line of text: no control characters (a CR/LF would reach the Subject header).
+COMPANY_NAME_PATTERN = r"^[^\x00-\x1f\x7f]+$"
+_COMPANY_NAME_RE = re.compile(COMPANY_NAME_PATTERN)
 
 _DURATION_UNITS = {"h": 3600, "m": 60, "s": 1}
 
@@ -315,6 +318,55 @@ class IncludeExclude(_Model):
         default_factory=list, description="Values to leave out, even when included."
     )
 
+    @property
+    def is_set(self) -> bool:
+        return bool(self.include or self.exclude)
+
+
+TEAM_ID_PREFIX = "id:"
+# An entry is a group name (any text but control characters) or id:<Okta group id>.
+TEAM_ENTRY_PATTERN = r"^[^\x00-\x1f\x7f]+$"
+_TEAM_ENTRY_RE = re.compile(TEAM_ENTRY_PATTERN)
+_GROUP_ID_RE = re.compile(r"^[A-Za-z0-9]{1,64}$")
+
+
+def _check_team_entry(value: str) -> str:
+    if not value.strip() or not _TEAM_ENTRY_RE.fullmatch(value):
+        raise ValueError(f"{describe_value(value)} is not an Okta group name or id:<group id>")
+    if value[: len(TEAM_ID_PREFIX)].lower() == TEAM_ID_PREFIX:
+        group_id = value[len(TEAM_ID_PREFIX) :].strip()
+        if not _GROUP_ID_RE.fullmatch(group_id):
+            raise ValueError(
+                f"{describe_value(value)} is not id:<Okta group id> (letters and digits, "
+                "e.g. id:00g1abcdEFGH2345)"
+            )
+        return f"{TEAM_ID_PREFIX}{group_id}"
+    return value.strip()
+
+
+TeamEntry = Annotated[
+    str,
+    AfterValidator(_check_team_entry),
+    Field(min_length=1, max_length=1024, json_schema_extra={"pattern": TEAM_ENTRY_PATTERN}),
+]
+
+
+class TeamFilter(_Model):
+    """Okta groups of the configured types, by name (case-insensitive) or id:<group id>
+    (which survives a rename). An entry that names no current group fails the sync."""
+
+    include: list[TeamEntry] = Field(
+        default_factory=list,
+        description="Groups whose members to keep (any of them); empty keeps every team.",
+    )
+    exclude: list[TeamEntry] = Field(
+        default_factory=list, description="Groups whose members to leave out (any of them)."
+    )
+
+    @property
+    def is_set(self) -> bool:
+        return bool(self.include or self.exclude)
+
 
 class CountryFilter(_Model):
     """Countries (profile.countryCode) as ISO 3166-1 alpha-2 codes, e.g. US, DE."""
@@ -325,6 +377,10 @@ class CountryFilter(_Model):
     exclude: list[CountryCode] = Field(
         default_factory=list, description="Country codes to leave out."
     )
+
+    @property
+    def is_set(self) -> bool:
+        return bool(self.include or self.exclude)
 
 
 class StatusFilter(_Model):
@@ -338,6 +394,10 @@ class StatusFilter(_Model):
         default_factory=list, description="Status classes to leave out."
     )
 
+    @property
+    def is_set(self) -> bool:
+        return bool(self.include or self.exclude)
+
 
 class Filters(_Model):
     """Which users a Filtered sync keeps; used only when sync.scope is Filtered. Filters are
@@ -346,11 +406,12 @@ class Filters(_Model):
     countries: CountryFilter = Field(
         default_factory=CountryFilter, description="Filter on the user's country."
     )
-    teams: IncludeExclude = Field(
-        default_factory=IncludeExclude,
+    teams: TeamFilter = Field(
+        default_factory=TeamFilter,
         description=(
-            "Filter on Okta group names: included when in any included group, left out when in "
-            "any excluded group."
+            "Filter on Okta groups, by name (case-insensitive) or id:<group id>: included when "
+            "in any included group, left out when in any excluded group. An entry naming no "
+            "current group fails the sync (UnknownTeam)."
         ),
     )
     status: StatusFilter = Field(
@@ -358,12 +419,26 @@ class Filters(_Model):
     )
     employment: IncludeExclude = Field(
         default_factory=IncludeExclude,
-        description="Filter on the employment status (case-insensitive), e.g. Full-time.",
+        description=(
+            "Filter on the employment status, ignoring case, spaces, hyphens and underscores "
+            "(Full Time = full-time); a list-valued attribute matches when any element does."
+        ),
     )
+
+    @property
+    def is_set(self) -> bool:
+        return any(f.is_set for f in (self.countries, self.teams, self.status, self.employment))
 
 
 def _default_group_types() -> list[GroupType]:
     return ["OKTA_GROUP"]
+
+
+DEFAULT_EMPLOYMENT_VALUES = ("Full-time", "Part-time", "Contractor", "Intern", "Temporary")
+
+
+def _default_employment_values() -> list[str]:
+    return list(DEFAULT_EMPLOYMENT_VALUES)
 
 
 class MappingSettings(_Model):
@@ -373,6 +448,14 @@ class MappingSettings(_Model):
         default="userType",
         description="Okta profile attribute holding the employment status, e.g. employeeType.",
         json_schema_extra={"pattern": ATTRIBUTE_PATTERN},
+    )
+    employment_values: list[Annotated[str, Field(min_length=1, max_length=256)]] = Field(
+        default_factory=_default_employment_values,
+        description=(
+            "The spelling stored for each employment status: a value matching one of these "
+            "loosely (ignoring case, spaces, hyphens, underscores) is stored as written here."
+        ),
+        json_schema_extra={"maxItems": 100},
     )
     team_group_types: list[GroupType] = Field(
         default_factory=_default_group_types,
@@ -388,6 +471,14 @@ class MappingSettings(_Model):
                 f"{value!r} is not an Okta attribute name (a letter, then letters, digits and '_')"
             )
         return value
+
+    @field_validator("employment_values")
+    @classmethod
+    def _trimmed_values(cls, value: list[str]) -> list[str]:
+        trimmed = [v.strip() for v in value]
+        if any(not v or not _TEAM_ENTRY_RE.fullmatch(v) for v in trimmed):
+            raise ValueError("entries must be non-empty text without control characters")
+        return trimmed
 
     @field_validator("team_group_types")
     @classmethod
@@ -415,6 +506,15 @@ class InvitationSettings(_Model):
         description='Sender, e.g. "People Ops <people-ops@example.com>".',
         json_schema_extra={"pattern": SENDER_PATTERN},
     )
+    company_name: str | None = Field(
+        default=None,
+        max_length=200,
+        description=(
+            "The company named in the invitation's subject and text, e.g. Acme; when unset the "
+            "invitation names no company."
+        ),
+        json_schema_extra={"pattern": COMPANY_NAME_PATTERN},
+    )
     smtp_secret_ref: SecretRef | None = Field(
         default=None,
         description=(
@@ -429,6 +529,17 @@ class InvitationSettings(_Model):
         if value is not None and not _URL_RE.fullmatch(value):
             raise ValueError(f"{value!r} is not an http(s) URL like https://dashboard.example.com")
         return value
+
+    @field_validator("company_name")
+    @classmethod
+    def _check_company(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not value.strip() or not _COMPANY_NAME_RE.fullmatch(value):
+            raise ValueError(
+                f"{describe_value(value)} is not a company name (one line of text, e.g. Acme)"
+            )
+        return value.strip()
 
     @field_validator("from_")
     @classmethod
@@ -506,8 +617,40 @@ class SafetySettings(_Model):
         return int(text)
 
 
+SCOPE_ALL_WITH_FILTERS = "filters are set but spec.sync.scope is All"
+
+
+# The CRD's CEL rule for the same check (an x-kubernetes-validations entry on spec).
+def _empty_cel(path: str) -> str:
+    return "".join(
+        f"(!has({path}.{side}) || size({path}.{side}) == 0)" + (" && " if side == "include" else "")
+        for side in ("include", "exclude")
+    )
+
+
+# The CRD's CEL rule for the same check (an x-kubernetes-validations entry on spec); scope
+# defaults to All, so a spec without sync.scope has scope All.
+SCOPE_ALL_WITH_FILTERS_RULE = (
+    "(has(self.sync) && has(self.sync.scope) && self.sync.scope == 'Filtered') || "
+    "!has(self.filters) || ("
+    + " && ".join(
+        f"(!has(self.filters.{name}) || ({_empty_cel(f'self.filters.{name}')}))"
+        for name in ("countries", "teams", "status", "employment")
+    )
+    + ")"
+)
+
+
 class OktaIntegrationSpec(_Model):
     """Which Okta org to sync into the employee directory, how often, and which users."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {"rule": SCOPE_ALL_WITH_FILTERS_RULE, "message": SCOPE_ALL_WITH_FILTERS}
+            ]
+        }
+    )
 
     okta: OktaSettings = Field(description="The Okta org and its API token.")
     sync: SyncSettings = Field(default_factory=SyncSettings, description="Schedule and scope.")
@@ -523,6 +666,13 @@ class OktaIntegrationSpec(_Model):
     safety: SafetySettings = Field(
         default_factory=SafetySettings, description="Hold syncs that deactivate too many."
     )
+
+    @model_validator(mode="after")
+    def _filters_need_filtered_scope(self) -> OktaIntegrationSpec:
+        # Filters under scope All would be ignored without a word; the CRD has the same rule.
+        if self.sync.scope == "All" and self.filters.is_set:
+            raise ValueError(SCOPE_ALL_WITH_FILTERS)
+        return self
 
     def sync_hash(self) -> str:
         """Hash of everything that decides which rows a sync produces (not interval or suspend)."""

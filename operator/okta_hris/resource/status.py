@@ -96,6 +96,18 @@ class EmployeesStatus(_StatusModel):
     inactive: Count = Field(description="Rows of deactivated employees.")
 
 
+class DataQualityStatus(_StatusModel):
+    """What the last successful sync's active employees lack (SPEC §9)."""
+
+    invalid_phones: Count = Field(description="Mobile phones that are not a valid number.")
+    unknown_countries: Count = Field(
+        description="countryCode values that are no ISO 3166-1 alpha-2 code."
+    )
+    incomplete_addresses: Count = Field(
+        description="Employees without a street, city, zip code or country: not shippable to."
+    )
+
+
 class InvitationsStatus(_StatusModel):
     """Dashboard invitations of this integration."""
 
@@ -155,7 +167,12 @@ class OktaIntegrationStatus(_StatusModel):
     employees: EmployeesStatus | None = Field(
         default=None, description="The integration's employees in the directory."
     )
-    teams: Count | None = Field(default=None, description="Teams in the directory.")
+    teams: Count | None = Field(
+        default=None, description="Teams in the directory: groups with an in-scope member."
+    )
+    data_quality: DataQualityStatus | None = Field(
+        default=None, description="What the active employees' records lack, as of the last sync."
+    )
     invitations: InvitationsStatus | None = Field(
         default=None, description="Dashboard invitations."
     )

@@ -561,3 +561,69 @@ EMPLOYMENT: tuple[tuple[str, int, tuple[str, ...], tuple[str, ...]], ...] = (
     ("intern", 5, ("Intern",) * 3 + ("intern", "INTERN"), ("Intern", "Working Student")),
     ("unknown", 6, (), ()),
 )
+
+# -- the extra mess (drawn from the generator's own stream, see generator.OrgGenerator._mess) --
+
+# The spellings one region goes by, in the languages of the people who type it in: a user's
+# state in one of these groups is sometimes replaced by another spelling of the same group.
+# (The US has none here: its states are the codes and English names of COUNTRIES already.)
+# fmt: off
+STATE_SPELLINGS: dict[str, tuple[tuple[str, ...], ...]] = {
+    "DE": (
+        ("Bayern", "BY", "Bavaria", "Bavière", "Baviera", "Beieren", "bayern", "BAYERN"),
+        ("Berlin", "BE", "Berlín", "Berlino", "BERLIN"),
+        ("Hamburg", "HH", "Hambourg", "Amburgo"),
+        ("Nordrhein-Westfalen", "NRW", "NW", "North Rhine-Westphalia", "Nordrhein Westfalen"),
+        ("Hessen", "HE", "Hesse", "Assia"),
+        ("Baden-Württemberg", "BW", "Baden-Wurttemberg", "Bade-Wurtemberg"),
+    ),
+    "FR": (
+        ("Île-de-France", "IDF", "Ile-de-France", "ile de france", "ÎLE-DE-FRANCE"),
+        ("Auvergne-Rhône-Alpes", "ARA", "Auvergne-Rhone-Alpes"),
+        ("Occitanie", "Occitania", "Okzitanien"),
+        ("Hauts-de-France", "Hauts de France"),
+        ("Pays de la Loire", "Pays-de-la-Loire"),
+    ),
+    "ES": (
+        ("Cataluña", "Catalunya", "Catalonia", "Catalogne"),
+        ("Comunidad de Madrid", "Madrid", "M"),
+        ("Andalucía", "Andalucia", "Andalusia", "Andalousie", "Andalusien"),
+        ("País Vasco", "Euskadi", "Pais Vasco"),
+    ),
+    "NL": (
+        ("Noord-Holland", "NH", "Nordholland", "Hollande-Septentrionale", "noord holland"),
+        ("Zuid-Holland", "ZH", "Südholland", "Hollande-Méridionale"),
+        ("Noord-Brabant", "NB", "Nordbrabant", "Brabant-Septentrional"),
+    ),
+    "GB": (
+        ("Scotland", "Schottland"),
+        ("Wales", "Cymru"),
+        ("Northern Ireland", "Nordirland"),
+    ),
+    "CA": (
+        ("QC", "Québec", "Quebec", "QUÉBEC"),
+        ("BC", "British Columbia", "Colombie-Britannique"),
+    ),
+    "BR": (
+        ("SP", "São Paulo", "Sao Paulo", "sp"),
+        ("PR", "Paraná", "Parana"),
+    ),
+}
+
+# Employment values added to a user's own to make a list-valued employeeType (an array
+# attribute in orgs that allow several contracts at once), in the spellings people use.
+EMPLOYMENT_EXTRAS = (
+    "Part-time", "Contractor", "part time", "FULL_TIME", "Intern", "Temporary", "Working Student",
+)
+
+# countryCode values that are no country (Okta takes any two characters): unassigned and
+# user-assigned codes, and aliases that only people know.
+INVALID_COUNTRY_CODES = ("XX", "ZZ", "XK", "QQ", "AA")
+COUNTRY_ALIASES = {"GB": ("UK", "uk"), "GR": ("EL",)}
+
+# Second lines that HR systems append to a street address.
+ADDRESS_LINES = ("c/o Reception", "Building B", "3rd floor", "Attn: Mailroom", "Apt. 4")
+
+# Phones that parse as nothing or as no valid number.
+MESSY_PHONES = ("12", "n/a", "+49", "0000", "555-CALL-NOW", "+1 (415) 555-01", "none", "?")
+# fmt: on

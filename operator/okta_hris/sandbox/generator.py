@@ -12,6 +12,14 @@ missing display names, phones and addresses, phone numbers in a dozen national f
 ``employeeType``, every user status, users in many groups and in none, power-law group sizes,
 APP_GROUPs imported from Active Directory (about 15% of the groups after the first eight, at
 least one) and the BUILT_IN Everyone group.
+
+On top of that, a few percent of users each get the mess of HR imports (``MESS_SHARES``): a
+list-valued ``employeeType``, a state spelled in another language or as a code, e-mail
+addresses in upper case or padded with spaces, multi-line street addresses with blank lines
+and padding, countryCodes that are no country (``XX``, ``XK``, ``UK``), phones that are no
+number, and padded cities and titles. These draws come from a stream of their own, so the
+rest of the org is exactly what it was before they were added. Country names such as
+``Germany`` are not among them: Okta limits countryCode to two characters.
 """
 
 from __future__ import annotations
@@ -46,6 +54,19 @@ STATUS_SHARES: tuple[tuple[str, float], ...] = (
 GROUPLESS_SHARE = 0.06  # users in no group but Everyone
 APP_GROUP_SHARE = 0.15  # of the groups after the first eight (at least one, if there are any)
 MAX_NAME = 50  # Okta's limit on firstName and lastName
+MAX_EMAIL = 100  # Okta's limit on email and secondEmail
+# Each a share of all users (of those who have the value, where one is needed).
+MESS_SHARES = {
+    "employment_list": 0.04,
+    "state_spelling": 0.15,  # of the users whose state is in data.STATE_SPELLINGS
+    "email_upper": 0.02,
+    "email_padded": 0.02,
+    "second_email_messy": 0.03,
+    "street_lines": 0.04,
+    "country_code": 0.03,
+    "phone": 0.02,
+    "padded_text": 0.02,
+}
 
 _ASCII = str.maketrans(
     {"ß": "ss", "æ": "ae", "Æ": "AE", "ø": "o", "Ø": "O", "œ": "oe", "Œ": "OE", "ł": "l",
@@ -126,6 +147,8 @@ class OrgGenerator:
         # rest of the org as the main stream makes it.
         self.long_name_rng = random.Random(f"{seed}/long-name")
         self.ids = IdFactory(random.Random(f"{seed}/ids"))
+        # The mess of HR imports, likewise: added later, it must not change the rest.
+        self.mess_rng = random.Random(f"{seed}/mess")
         self._emails: set[str] = set()
         self._ad_app_id: str | None = None
 
@@ -146,6 +169,8 @@ class OrgGenerator:
         self._assign_managers(people)
         for group in self._groups(people):
             org.insert_group(group)
+        for person in people:
+            self._mess(person)
 
     # -- users ----------------------------------------------------------------------------------
 
@@ -409,6 +434,62 @@ class OrgGenerator:
                 person.user.profile["managerId"] = manager.id
                 display = manager.profile.get("displayName") or manager.full_name
                 person.user.profile["manager"] = display
+
+    # -- the mess of HR imports ------------------------------------------------------------------
+
+    def _mess(self, person: _Person) -> None:
+        """Some of the mess of ``MESS_SHARES`` for one user, from ``mess_rng`` only. Only the
+        values the sync maps change; login stays, so sign-in and the login index are as before."""
+        rng = self.mess_rng
+        profile = person.user.profile
+        rolls = {kind: rng.random() for kind in MESS_SHARES}
+
+        def happens(kind: str) -> bool:
+            return rolls[kind] < MESS_SHARES[kind]
+
+        employment = profile.get("employeeType")
+        if happens("employment_list") and isinstance(employment, str) and employment:
+            values: list[str] = [employment, rng.choice(data.EMPLOYMENT_EXTRAS)]
+            if rng.random() < 0.3:
+                values.append(f" {employment.upper()} ")  # the same value again, spelled anew
+            profile["employeeType"] = values
+
+        state = profile.get("state")
+        spellings = next(
+            (g for g in data.STATE_SPELLINGS.get(person.country, ()) if state in g), None
+        )
+        if spellings and happens("state_spelling"):
+            profile["state"] = rng.choice([s for s in spellings if s != state])
+
+        email = profile["email"]
+        if happens("email_upper"):
+            profile["email"] = email.upper()
+        elif happens("email_padded") and len(email) + 2 <= MAX_EMAIL:
+            profile["email"] = rng.choice([f" {email}", f"{email} ", f" {email} "])
+        second = profile.get("secondEmail")
+        if second and happens("second_email_messy") and len(second) + 1 <= MAX_EMAIL:
+            profile["secondEmail"] = rng.choice([second.upper(), f"{second} ", second.title()])
+
+        street = profile.get("streetAddress")
+        if street and happens("street_lines"):
+            lines = [f"  {line} " for line in street.split("\n")]
+            if rng.random() < 0.5:
+                lines.append(rng.choice(data.ADDRESS_LINES))
+            separator = rng.choice(["\n", "\r\n", "\n\n", "\r\n \r\n", "\n  \n"])
+            profile["streetAddress"] = separator.join(lines) + rng.choice(["", "\n", " \r\n"])
+
+        if profile.get("countryCode") and happens("country_code"):
+            aliases = data.COUNTRY_ALIASES.get(person.country, ())
+            profile["countryCode"] = rng.choice([*data.INVALID_COUNTRY_CODES, *aliases])
+
+        if happens("phone"):
+            profile["mobilePhone"] = rng.choice(data.MESSY_PHONES)
+
+        if happens("padded_text"):
+            for attribute in ("city", "title", "department"):
+                value = profile.get(attribute)
+                if isinstance(value, str) and value:
+                    profile[attribute] = rng.choice([f" {value}", f"{value}  ", f"\t{value} "])
 
     # -- groups ---------------------------------------------------------------------------------
 

@@ -32,10 +32,11 @@ from okta_hris.domain.changes import (
 from okta_hris.domain.okta import ALL_OKTA_STATUSES
 from okta_hris.errors import DeactivationThresholdExceeded, HrisError
 from okta_hris.invitations import plan_invitations
-from okta_hris.okta import OktaClient, OktaGroup, OktaUser
+from okta_hris.okta import OktaClient, OktaGroup, OktaNotFound, OktaUser
 from okta_hris.resource.spec import OktaIntegrationSpec
 from okta_hris.settings import Settings, check_okta_url_override
-from okta_hris.sync.plan import OktaSnapshot, SyncPlan, compute_plan
+from okta_hris.sync.filters import ResolvedFilters, resolve_filters
+from okta_hris.sync.plan import OktaSnapshot, SyncPlan, compute_plan, is_minimal
 
 logger = logging.getLogger(__name__)
 
@@ -197,6 +198,34 @@ class _Fetcher:
         async with _failing_fast() as group:
             tasks = [group.create_task(one(g)) for g in group_ids]
         return dict(t.result() for t in tasks)
+
+    async def whole_profiles(self, snapshot: OktaSnapshot, filters: ResolvedFilters) -> None:
+        """Users the mirror knew only by their filter values (never in scope) who are in scope
+        now, because a group membership changed their scope without touching the user: read
+        each whole, one request per user (rare: the incremental listing has the others)."""
+        user_groups = snapshot.groups_of_users()
+        wanted = [
+            user.id
+            for user in snapshot.users.values()
+            if is_minimal(user) and filters.keeps(filters.facts(user, user_groups.get(user.id, ())))
+        ]
+        if not wanted:
+            return
+
+        async def one(user_id: str) -> tuple[str, OktaUserRecord | None]:
+            try:
+                return user_id, _user_record(await self.client.get_user(user_id))
+            except OktaNotFound:  # deleted since the listing: gone, as the log will say
+                return user_id, None
+
+        async with _failing_fast() as group:
+            tasks = [group.create_task(one(user_id)) for user_id in wanted]
+        for task in tasks:
+            user_id, record = task.result()
+            if record is None:
+                del snapshot.users[user_id]
+            else:
+                snapshot.users[user_id] = record
 
     async def deleted_user_ids(self, since: datetime, until: datetime) -> set[str]:
         deleted: set[str] = set()
@@ -428,9 +457,15 @@ async def _plan(
                 rate_limit_wait_seconds=round(client.stats.rate_limit_wait_seconds, 3),
             )
         fetch_start = client.first_response_date or started
+        # Before planning: a team entry naming no group fails the sync here (UnknownTeam).
+        filters = resolve_filters(request.spec, snapshot.groups)
+        await fetcher.whole_profiles(snapshot, filters)
+        attempt.stats = replace(attempt.stats, api_requests=client.stats.requests)
     clock.lap("fetch")
     now = _now()
-    plan = compute_plan(request.spec, request.integration, state, snapshot, now)
+    plan = compute_plan(request.spec, request.integration, state, snapshot, now, filters)
+    for warning in plan.warnings:
+        logger.warning("Sync of %s: %s", request.integration, warning.message)
     next_state = _next_state(request, state.sync_state, mode, fetch_start, now)
     queue = plan_invitations(
         request.spec.invitations,

@@ -10,18 +10,26 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from okta_hris.domain.changes import (
+    DataQuality,
     DirectoryChanges,
     DirectoryState,
     OktaGroupRecord,
     OktaUserRecord,
+    PlanWarning,
 )
 from okta_hris.domain.employees import Employee, EmployeeRow, Team
 from okta_hris.domain.okta import DELETED_STATUS
 from okta_hris.resource.spec import OktaIntegrationSpec
-from okta_hris.sync.filters import in_scope
-from okta_hris.sync.mapping import map_user
+from okta_hris.sync.filters import ResolvedFilters, TeamEntry, quoted, resolve_filters
+from okta_hris.sync.mapping import employment_values, map_user, quality_of
+
+# What the mirror keeps of a user who has never been in scope (SPEC §9 privacy): what the
+# filters read, and nothing that names or locates a person. The employment attribute's name
+# comes from the spec and is added to these.
+MINIMAL_PROFILE_KEYS: tuple[str, ...] = ("countryCode",)
 
 # Fields whose change rewrites a row; okta_last_updated alone moves for attributes we do not
 # sync (a title, a password change) and must not cause a write.
@@ -48,12 +56,39 @@ class OktaSnapshot:
 
 
 @dataclass(frozen=True)
+class FieldChange:
+    """One column of an updated row: ``city Berlin → Hamburg``."""
+
+    name: str
+    old: Any
+    new: Any
+
+
+@dataclass(frozen=True)
 class EmployeeChange:
     """One row the sync writes, for ``okta-hris plan`` and logs."""
 
     okta_id: str
     display_name: str
-    fields: tuple[str, ...] = ()  # changed fields, for updates
+    changes: tuple[FieldChange, ...] = ()  # changed columns with old and new values, for updates
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        return tuple(change.name for change in self.changes)
+
+
+@dataclass(frozen=True)
+class FilterReport:
+    """How the filters resolved and what each kept, for ``okta-hris plan`` and a GitOps
+    reviewer: a filter change shows which groups it means and how many users each clause
+    keeps. Counts are of the users Okta holds (all statuses)."""
+
+    scope_all: bool
+    users: int = 0
+    team_entries: tuple[TeamEntry, ...] = ()
+    group_members: tuple[tuple[str, int], ...] = ()  # (group id, members) of the entries' groups
+    kept: tuple[tuple[str, int], ...] = ()  # (filter, users it keeps on its own), set filters
+    matched: int = 0
 
 
 @dataclass(frozen=True)
@@ -63,11 +98,15 @@ class SyncPlan:
 
     changes: DirectoryChanges
     matched: int = 0
-    created: tuple[EmployeeChange, ...] = ()
+    created: tuple[EmployeeChange, ...] = ()  # each list ordered by name
     updated: tuple[EmployeeChange, ...] = ()
     deactivated: tuple[EmployeeChange, ...] = ()
     reactivated: tuple[EmployeeChange, ...] = ()
     unchanged: int = 0
+    data_quality: DataQuality = field(default_factory=DataQuality)
+    filters: FilterReport = field(default_factory=lambda: FilterReport(scope_all=True))
+    warnings: tuple[PlanWarning, ...] = ()
+    teams: int = 0  # teams the directory holds after this sync
 
     @property
     def changed(self) -> bool:
@@ -89,6 +128,10 @@ class _PlanBuilder:
     now: datetime
     matched: int = 0
     unchanged: int = 0
+    data_quality: DataQuality = field(default_factory=DataQuality)
+    filters: FilterReport = field(default_factory=lambda: FilterReport(scope_all=True))
+    warnings: list[PlanWarning] = field(default_factory=list)
+    teams: int = 0
     created: list[EmployeeChange] = field(default_factory=list)
     updated: list[EmployeeChange] = field(default_factory=list)
     deactivated: list[EmployeeChange] = field(default_factory=list)
@@ -105,6 +148,9 @@ class _PlanBuilder:
     okta_groups_delete: list[str] = field(default_factory=list)
     okta_members_add: list[tuple[str, str]] = field(default_factory=list)
     okta_members_remove: list[tuple[str, str]] = field(default_factory=list)
+    # Rows leaving scope, settled once the used teams are known: (row, memberships, status,
+    # lastUpdated).
+    leaving: list[tuple[EmployeeRow, frozenset[str], str, datetime]] = field(default_factory=list)
 
     def build(self) -> SyncPlan:
         changes = DirectoryChanges(
@@ -126,16 +172,28 @@ class _PlanBuilder:
         return SyncPlan(
             changes=changes,
             matched=self.matched,
-            created=tuple(self.created),
-            updated=tuple(self.updated),
-            deactivated=tuple(self.deactivated),
-            reactivated=tuple(self.reactivated),
+            created=_by_name(self.created),
+            updated=_by_name(self.updated),
+            deactivated=_by_name(self.deactivated),
+            reactivated=_by_name(self.reactivated),
             unchanged=self.unchanged,
+            data_quality=self.data_quality,
+            filters=self.filters,
+            warnings=tuple(self.warnings),
+            teams=self.teams,
         )
 
 
-def _differing(old: Employee, new: Employee) -> tuple[str, ...]:
-    return tuple(name for name in COMPARED_FIELDS if getattr(old, name) != getattr(new, name))
+def _by_name(changes: list[EmployeeChange]) -> tuple[EmployeeChange, ...]:
+    return tuple(sorted(changes, key=lambda c: (c.display_name.casefold(), c.okta_id)))
+
+
+def _differing(old: Employee, new: Employee) -> tuple[FieldChange, ...]:
+    return tuple(
+        FieldChange(name, getattr(old, name), getattr(new, name))
+        for name in COMPARED_FIELDS
+        if getattr(old, name) != getattr(new, name)
+    )
 
 
 def _row(
@@ -160,61 +218,141 @@ def compute_plan(
     state: DirectoryState,
     snapshot: OktaSnapshot,
     now: datetime,
+    filters: ResolvedFilters | None = None,
 ) -> SyncPlan:
+    """Every write of one sync. ``filters`` are the spec's, resolved against
+    ``snapshot.groups`` (raises ``UnknownTeam`` when resolving them here fails)."""
+    if filters is None:
+        filters = resolve_filters(spec, snapshot.groups)
     plan = changes = _PlanBuilder(integration, now)
     user_groups = snapshot.groups_of_users()
     membership_target: dict[str, frozenset[str]] = {}
+    attribute = spec.mapping.employment_attribute
+    keep_employment = _employment_attribute_missing(snapshot, attribute)
+    if keep_employment:
+        plan.warnings.append(
+            PlanWarning(
+                "EmploymentAttributeMissing",
+                f"no Okta user has the profile attribute {quoted(attribute)} "
+                "(spec.mapping.employmentAttribute); employment values are left as they were",
+            )
+        )
+    kept = _ClauseCounter(filters)
 
     for user in snapshot.users.values():
         group_ids = user_groups.get(user.id, set())
-        desired = map_user(user, (snapshot.groups[g].name for g in group_ids), spec)
+        facts = filters.facts(user, group_ids)
+        kept.count(facts)
         existing = state.employees.get(user.id)
-        if in_scope(desired, spec):
-            plan.matched += 1
-            membership_target[user.id] = frozenset(group_ids)
-            if existing is None:
-                row = _row(desired, integration, now, now, now)
-                changes.employees_create.append(row)
-                plan.created.append(EmployeeChange(user.id, desired.display_name))
-                continue
-            changed = _differing(existing, desired)
-            if not changed:
-                plan.unchanged += 1
-                continue
-            deactivated_at = existing.deactivated_at if not existing.active else now
-            changes.employees_update.append(
-                _row(desired, integration, existing.first_synced_at, now, deactivated_at)
-            )
-            _classify(plan, existing, desired, changed)
-        elif existing is not None:
-            # Out of scope: the row stays, inactive, and we stop syncing the person's details.
-            memberships = state.memberships.get(user.id, frozenset())
-            _leave_scope(
-                plan, changes, existing, memberships, snapshot, user.status, user.last_updated, now
-            )
+        if not filters.keeps(facts):
+            if existing is not None:
+                # Out of scope: the row stays, inactive, and we stop syncing the person's details.
+                memberships = state.memberships.get(user.id, frozenset())
+                _leave_scope(plan, existing, memberships, user.status, user.last_updated, now)
+            continue
+        desired = map_user(user, (snapshot.groups[g].name for g in group_ids), spec)
+        if keep_employment:
+            kept_value = existing.employment_status if existing is not None else None
+            desired = desired.model_copy(update={"employment_status": kept_value})
+        plan.matched += 1
+        if desired.active:
+            plan.data_quality += quality_of(user, desired)
+        membership_target[user.id] = frozenset(group_ids)
+        if existing is None:
+            row = _row(desired, integration, now, now, now)
+            changes.employees_create.append(row)
+            plan.created.append(EmployeeChange(user.id, desired.display_name))
+            continue
+        changed = _differing(existing, desired)
+        if not changed:
+            plan.unchanged += 1
+            continue
+        deactivated_at = existing.deactivated_at if not existing.active else now
+        changes.employees_update.append(
+            _row(desired, integration, existing.first_synced_at, now, deactivated_at)
+        )
+        _classify(plan, existing, desired, changed)
 
     for okta_id, existing in state.employees.items():
         if okta_id not in snapshot.users:
             memberships = state.memberships.get(okta_id, frozenset())
             _leave_scope(
-                plan,
-                changes,
-                existing,
-                memberships,
-                snapshot,
-                DELETED_STATUS,
-                existing.okta_last_updated,
-                now,
+                plan, existing, memberships, DELETED_STATUS, existing.okta_last_updated, now
             )
 
-    _plan_teams(changes, state, snapshot)
-    _plan_memberships(changes, state, snapshot, membership_target)
-    _plan_mirror(changes, state, snapshot)
+    used = _used_teams(snapshot, membership_target, filters)
+    _freeze_teams(plan, used, snapshot)
+    _plan_teams(changes, state, snapshot, used)
+    _plan_memberships(changes, state, used, membership_target)
+    _plan_mirror(changes, state, snapshot, membership_target, attribute)
+    plan.teams = len(used)
+    plan.filters = kept.report(snapshot, plan.matched)
     return plan.build()
 
 
+def _employment_attribute_missing(snapshot: OktaSnapshot, attribute: str) -> bool:
+    """True when users were synced and not one of them has the attribute (a misspelling,
+    most likely): then employment values are kept rather than nulled."""
+    if not snapshot.users:
+        return False
+    return not any(employment_values(u.profile, attribute) for u in snapshot.users.values())
+
+
+class _ClauseCounter:
+    """How many users each set filter keeps on its own, for the plan's filter lines."""
+
+    def __init__(self, filters: ResolvedFilters) -> None:
+        self.filters = filters
+        self.users = 0
+        checks = {
+            "countries": (filters.countries_include, filters.countries_exclude),
+            "teams": (filters.teams_include, filters.teams_exclude),
+            "status": (filters.status_include, filters.status_exclude),
+            "employment": (filters.employment_include, filters.employment_exclude),
+        }
+        self.active = [name for name, sides in checks.items() if any(sides)]
+        if filters.team_entries and "teams" not in self.active:
+            self.active.append("teams")
+        self.kept = dict.fromkeys(self.active, 0)
+
+    def count(self, facts: object) -> None:
+        self.users += 1
+        if self.filters.scope_all:
+            return
+        tests = {
+            "countries": self.filters.keeps_country,
+            "teams": self.filters.keeps_teams,
+            "status": self.filters.keeps_status,
+            "employment": self.filters.keeps_employment,
+        }
+        for name in self.active:
+            if tests[name](facts):  # type: ignore[arg-type]
+                self.kept[name] += 1
+
+    def report(self, snapshot: OktaSnapshot, matched: int) -> FilterReport:
+        entries = self.filters.team_entries
+        group_ids = sorted({g for e in entries for g in e.group_ids})
+        return FilterReport(
+            scope_all=self.filters.scope_all,
+            users=self.users,
+            team_entries=entries,
+            group_members=tuple((g, len(snapshot.members.get(g, frozenset()))) for g in group_ids),
+            kept=tuple(self.kept.items()),
+            matched=matched,
+        )
+
+
+def _used_teams(
+    snapshot: OktaSnapshot, target: dict[str, frozenset[str]], filters: ResolvedFilters
+) -> frozenset[str]:
+    """The teams the directory holds (SPEC §9): groups with at least one in-scope member,
+    minus the excluded ones."""
+    used = {g for group_ids in target.values() for g in group_ids if g in snapshot.groups}
+    return frozenset(used - filters.teams_exclude)
+
+
 def _classify(
-    plan: _PlanBuilder, existing: Employee, desired: Employee, changed: tuple[str, ...]
+    plan: _PlanBuilder, existing: Employee, desired: Employee, changed: tuple[FieldChange, ...]
 ) -> None:
     change = EmployeeChange(desired.okta_id, desired.display_name, changed)
     if existing.active and not desired.active:
@@ -225,73 +363,106 @@ def _classify(
         plan.updated.append(change)
 
 
-def _frozen_teams(memberships: frozenset[str], snapshot: OktaSnapshot) -> tuple[str, ...]:
-    """Teams of a row out of scope: its last memberships minus deleted teams, by current name
-    (so ``employees.teams`` always agrees with ``employee_teams`` and ``teams``)."""
-    return tuple(sorted({snapshot.groups[g].name for g in memberships if g in snapshot.groups}))
-
-
 def _leave_scope(
     plan: _PlanBuilder,
-    changes: _PlanBuilder,
     existing: EmployeeRow,
     memberships: frozenset[str],
-    snapshot: OktaSnapshot,
     okta_status: str,
     okta_last_updated: datetime,
     now: datetime,
 ) -> None:
-    teams = _frozen_teams(memberships, snapshot)
-    if not existing.active and existing.okta_status == okta_status and existing.teams == teams:
-        plan.unchanged += 1
-        return
-    row = existing.model_copy(
-        update={
-            "active": False,
-            "okta_status": okta_status,
-            "okta_last_updated": okta_last_updated,
-            "teams": teams,
-            "last_synced_at": now,
-            "deactivated_at": existing.deactivated_at if not existing.active else now,
-        }
-    )
-    changes.employees_update.append(row)
-    change = EmployeeChange(existing.okta_id, existing.display_name, _differing(existing, row))
-    if existing.active:
-        plan.deactivated.append(change)
-    else:
-        plan.updated.append(change)
+    """A row out of scope (or gone from Okta): inactive, its details frozen. Its teams are
+    settled by ``_freeze_teams`` once the used teams are known."""
+    plan.leaving.append((existing, memberships, okta_status, okta_last_updated))
 
 
-def _plan_teams(changes: _PlanBuilder, state: DirectoryState, snapshot: OktaSnapshot) -> None:
-    for group in snapshot.groups.values():
+def _freeze_teams(plan: _PlanBuilder, used: frozenset[str], snapshot: OktaSnapshot) -> None:
+    """Rows out of scope keep their last teams that the directory still holds, by current
+    name, so ``employees.teams`` always agrees with ``employee_teams`` and ``teams``."""
+    now = plan.now
+    for existing, memberships, okta_status, okta_last_updated in plan.leaving:
+        teams = tuple(sorted({snapshot.groups[g].name for g in memberships if g in used}))
+        if not existing.active and existing.okta_status == okta_status and existing.teams == teams:
+            plan.unchanged += 1
+            continue
+        row = existing.model_copy(
+            update={
+                "active": False,
+                "okta_status": okta_status,
+                "okta_last_updated": okta_last_updated,
+                "teams": teams,
+                "last_synced_at": now,
+                "deactivated_at": existing.deactivated_at if not existing.active else now,
+            }
+        )
+        plan.employees_update.append(row)
+        change = EmployeeChange(existing.okta_id, existing.display_name, _differing(existing, row))
+        if existing.active:
+            plan.deactivated.append(change)
+        else:
+            plan.updated.append(change)
+
+
+def _plan_teams(
+    changes: _PlanBuilder, state: DirectoryState, snapshot: OktaSnapshot, used: frozenset[str]
+) -> None:
+    for group_id in sorted(used):
+        group = snapshot.groups[group_id]
         team = Team(okta_group_id=group.id, name=group.name, description=group.description)
         if state.teams.get(group.id) != team:
             changes.teams_upsert.append(team)
-    changes.teams_delete = sorted(set(state.teams) - set(snapshot.groups))
+    changes.teams_delete = sorted(set(state.teams) - used)
 
 
 def _plan_memberships(
     changes: _PlanBuilder,
     state: DirectoryState,
-    snapshot: OktaSnapshot,
+    used: frozenset[str],
     target: dict[str, frozenset[str]],
 ) -> None:
-    """employee_teams follows Okta for users in scope; rows out of scope keep their last teams,
-    except teams that no longer exist."""
+    """employee_teams follows Okta for users in scope; rows out of scope keep their last teams
+    that the directory still holds."""
     for okta_id in set(state.memberships) | set(target):
         old = state.memberships.get(okta_id, frozenset())
         new = target.get(okta_id)
-        if new is None:  # out of scope or gone: frozen, minus deleted teams
-            new = frozenset(g for g in old if g in snapshot.groups)
+        if new is None:  # out of scope or gone: frozen
+            new = old
+        new = frozenset(g for g in new if g in used)
         changes.memberships_add.extend((okta_id, g) for g in sorted(new - old))
         changes.memberships_remove.extend((okta_id, g) for g in sorted(old - new))
 
 
-def _plan_mirror(changes: _PlanBuilder, state: DirectoryState, snapshot: OktaSnapshot) -> None:
-    changes.okta_users_upsert = [
-        user for user_id, user in snapshot.users.items() if state.okta_users.get(user_id) != user
-    ]
+def minimal_profile(profile: dict[str, Any], employment_attribute: str) -> dict[str, Any]:
+    """What the mirror keeps of a user never in scope: the values the filters read."""
+    keys = (*MINIMAL_PROFILE_KEYS, employment_attribute)
+    return {key: profile[key] for key in keys if key in profile}
+
+
+def is_minimal(user: OktaUserRecord) -> bool:
+    """Whether the mirror holds only the filters' values of this user (never in scope then).
+    Okta requires ``login`` on every profile, so a whole profile always has it."""
+    return "login" not in user.profile
+
+
+def _plan_mirror(
+    changes: _PlanBuilder,
+    state: DirectoryState,
+    snapshot: OktaSnapshot,
+    target: dict[str, frozenset[str]],
+    employment_attribute: str,
+) -> None:
+    """The mirror keeps whole profiles of users who are or were in scope (they have a row)
+    and only the filters' values of everyone else (SPEC §9 privacy)."""
+    has_row = set(state.employees) | set(target)
+    upserts: list[OktaUserRecord] = []
+    for user_id, user in snapshot.users.items():
+        if user_id not in has_row:
+            user = user.model_copy(
+                update={"profile": minimal_profile(user.profile, employment_attribute)}
+            )
+        if state.okta_users.get(user_id) != user:
+            upserts.append(user)
+    changes.okta_users_upsert = upserts
     changes.okta_users_delete = sorted(set(state.okta_users) - set(snapshot.users))
     changes.okta_groups_upsert = [
         group
