@@ -963,7 +963,8 @@ async def test_an_approval_is_used_once_and_never_for_a_later_hold(
 
     # Everyone again, then the same filter again: a new hold of the same size, which the
     # annotation (still there, already used) must not release, now or after a restart.
-    await cluster.kube.patch_spec(ns, "acme", {"sync": {"scope": "All"}})
+    everyone_again = {"sync": {"scope": "All"}, "filters": {"countries": {"include": []}}}
+    await cluster.kube.patch_spec(ns, "acme", everyone_again)
     await generation(3, lambda st: condition(st, "Ready").get("status") == "True")
     assert directory.summary(key).active == everyone
     await cluster.kube.patch_spec(ns, "acme", filtered)

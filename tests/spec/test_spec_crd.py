@@ -27,6 +27,7 @@ from okta_hris.errors import InvalidSpec
 from okta_hris.resource.spec import load_spec
 from okta_hris.resource.status import (
     Condition,
+    DataQualityStatus,
     EmployeesStatus,
     HandledApproval,
     InvitationsStatus,
@@ -382,6 +383,9 @@ def full_status() -> OktaIntegrationStatus:
         ),
         employees=EmployeesStatus(total=430, active=412, inactive=18),
         teams=37,
+        data_quality=DataQualityStatus(
+            invalid_phones=2, unknown_countries=1, incomplete_addresses=4
+        ),
         invitations=InvitationsStatus(sent=3, pending=0, failed=0),
         held_deactivations=12,
         last_handled_invite_all_pending="2026-11-28T12:00:00Z",

@@ -293,8 +293,11 @@ def print_filters(report: FilterReport) -> None:
             markup_escape(f"    teams {entry.side} {clean(entry.entry)}: {groups}"),
             highlight=False,
         )
-    for name, kept in report.kept:
-        stdout.print(f"    {name} filter keeps {kept:,}", highlight=False)
+    for name, written, kept in report.kept:
+        stdout.print(
+            markup_escape(f"    {name} {clean(written)}: keeps {kept:,} of {report.users:,}"),
+            highlight=False,
+        )
 
 
 def print_data_quality(quality: DataQuality) -> None:
@@ -437,7 +440,7 @@ def _filters(report: FilterReport) -> dict[str, Any]:
             }
             for e in report.team_entries
         ],
-        "kept": dict(report.kept),
+        "kept": {name: kept for name, _, kept in report.kept},
     }
 
 

@@ -619,7 +619,7 @@ EMPLOYMENT_EXTRAS = (
 # countryCode values that are no country (Okta takes any two characters): unassigned and
 # user-assigned codes, and aliases that only people know.
 INVALID_COUNTRY_CODES = ("XX", "ZZ", "XK", "QQ", "AA")
-COUNTRY_ALIASES = {"GB": ("UK", "uk"), "GR": ("EL",)}
+COUNTRY_CODE_ALIASES = {"GB": ("UK", "uk"), "GR": ("EL",)}
 
 # Second lines that HR systems append to a street address.
 ADDRESS_LINES = ("c/o Reception", "Building B", "3rd floor", "Attn: Mailroom", "Apt. 4")

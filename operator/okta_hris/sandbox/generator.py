@@ -479,7 +479,7 @@ class OrgGenerator:
             profile["streetAddress"] = separator.join(lines) + rng.choice(["", "\n", " \r\n"])
 
         if profile.get("countryCode") and happens("country_code"):
-            aliases = data.COUNTRY_ALIASES.get(person.country, ())
+            aliases = data.COUNTRY_CODE_ALIASES.get(person.country, ())
             profile["countryCode"] = rng.choice([*data.INVALID_COUNTRY_CODES, *aliases])
 
         if happens("phone"):

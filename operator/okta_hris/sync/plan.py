@@ -87,7 +87,8 @@ class FilterReport:
     users: int = 0
     team_entries: tuple[TeamEntry, ...] = ()
     group_members: tuple[tuple[str, int], ...] = ()  # (group id, members) of the entries' groups
-    kept: tuple[tuple[str, int], ...] = ()  # (filter, users it keeps on its own), set filters
+    # (filter, its include/exclude as written, users it keeps on its own), for set filters
+    kept: tuple[tuple[str, str, int], ...] = ()
     matched: int = 0
 
 
@@ -237,7 +238,7 @@ def compute_plan(
                 "(spec.mapping.employmentAttribute); employment values are left as they were",
             )
         )
-    kept = _ClauseCounter(filters)
+    kept = _ClauseCounter(filters, spec)
 
     for user in snapshot.users.values():
         group_ids = user_groups.get(user.id, set())
@@ -301,8 +302,9 @@ def _employment_attribute_missing(snapshot: OktaSnapshot, attribute: str) -> boo
 class _ClauseCounter:
     """How many users each set filter keeps on its own, for the plan's filter lines."""
 
-    def __init__(self, filters: ResolvedFilters) -> None:
+    def __init__(self, filters: ResolvedFilters, spec: OktaIntegrationSpec) -> None:
         self.filters = filters
+        self.spec = spec
         self.users = 0
         checks = {
             "countries": (filters.countries_include, filters.countries_exclude),
@@ -337,8 +339,16 @@ class _ClauseCounter:
             users=self.users,
             team_entries=entries,
             group_members=tuple((g, len(snapshot.members.get(g, frozenset()))) for g in group_ids),
-            kept=tuple(self.kept.items()),
+            kept=tuple((name, self._written(name), n) for name, n in self.kept.items()),
             matched=matched,
+        )
+
+    def _written(self, name: str) -> str:
+        clause = getattr(self.spec.filters, name)
+        return "; ".join(
+            f"{side} {', '.join(values)}"
+            for side, values in (("include", clause.include), ("exclude", clause.exclude))
+            if values
         )
 
 
