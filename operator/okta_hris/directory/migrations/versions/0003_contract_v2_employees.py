@@ -76,6 +76,9 @@ _integrations = sa.table("integrations", sa.column("spec_hash", sa.String()))
 
 
 def upgrade() -> None:
+    if op.get_context().as_sql:
+        # alembic upgrade --sql: the rewrite reads rows, so there is no script to print.
+        raise RuntimeError("revision 0003 rewrites rows of okta_users: run it against a database")
     # Nullable and without a default: SQLite adds these in place, without a table rebuild.
     for name, type_ in NEW_EMPLOYEE_COLUMNS:
         op.add_column("employees", sa.Column(name, type_, nullable=True))
@@ -86,7 +89,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     # Batch mode: plain ALTER TABLE on PostgreSQL; on SQLite (which could not drop a column
     # before 3.35) a rebuild of the table.
-    with _memberships_set_aside(op.get_bind()), op.batch_alter_table("employees") as batch:
+    with _memberships_set_aside(), op.batch_alter_table("employees") as batch:
         for name, _ in reversed(NEW_EMPLOYEE_COLUMNS):
             batch.drop_column(name)
 
@@ -136,23 +139,23 @@ def _minimise_profiles_never_in_scope(connection: sa.Connection) -> None:
 
 
 @contextmanager
-def _memberships_set_aside(connection: sa.Connection) -> Iterator[None]:
+def _memberships_set_aside() -> Iterator[None]:
     """On SQLite, empty ``employee_teams`` while ``employees`` is rebuilt, then refill it.
 
     Batch mode copies ``employees`` into a new table and drops the old one. With foreign keys
     on (database.py turns them on, and PRAGMA foreign_keys cannot change inside the migration's
     transaction) that DROP fails while any membership points at an employee.
     """
-    if connection.dialect.name != "sqlite":
+    if op.get_context().dialect.name != "sqlite":
         yield
         return
     columns = "integration, okta_id, okta_group_id"
-    connection.exec_driver_sql(
+    op.execute(
         f"CREATE TEMP TABLE hris_parked_employee_teams AS SELECT {columns} FROM employee_teams"
     )
-    connection.exec_driver_sql("DELETE FROM employee_teams")
+    op.execute("DELETE FROM employee_teams")
     yield
-    connection.exec_driver_sql(
+    op.execute(
         f"INSERT INTO employee_teams ({columns}) SELECT {columns} FROM hris_parked_employee_teams"
     )
-    connection.exec_driver_sql("DROP TABLE hris_parked_employee_teams")
+    op.execute("DROP TABLE hris_parked_employee_teams")
