@@ -231,6 +231,21 @@ class _Dumper(yaml.SafeDumper):
         return True
 
 
+# Characters YAML reads as line breaks: a plain or single-quoted scalar holding one would be
+# folded into a space, so such strings (the one-line patterns) are written double-quoted, where
+# they become the escapes \N, \L and \P.
+_YAML_BREAKS = ("\x85", "\u2028", "\u2029")
+
+
+def _represent_str(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
+    if any(c in data for c in _YAML_BREAKS):
+        return dumper.represent_scalar("tag:yaml.org,2002:str", data, style='"')
+    return dumper.represent_str(data)
+
+
+_Dumper.add_representer(str, _represent_str)
+
+
 def render_crd() -> str:
     """The YAML text of ``crds/oktaintegrations.hris.dev.yaml``."""
     body = yaml.dump(

@@ -146,6 +146,25 @@ def test_send_names_the_company_of_the_spec(
     assert "Initech &amp; &lt;Sons&gt; has invited you" in html.get_content()
 
 
+def test_send_company_option_overrides_the_spec_and_is_checked(
+    directory: Directory, database_url: str, mailbox: Mailbox, manifest: Callable[..., str]
+) -> None:
+    seed(directory, [employee("00u1")])
+    bad = run(
+        "send", "-f", manifest(company="Acme"), "--company", "X\r\nBcc: a@b.c", "--database",
+        database_url,
+    )  # fmt: skip
+    assert bad.returncode == 1 and mailbox.received == []
+    assert "--company 'X\\r\\nBcc: a@b.c' is not a company name" in bad.stderr
+    good = run(
+        "send", "-f", manifest(company="Acme"), "--company", "Globex", "--database", database_url
+    )
+    assert good.returncode == 0, good.stdout + good.stderr
+    assert (
+        mailbox.received[0].message["Subject"] == "You're invited to the Globex employee dashboard"
+    )
+
+
 @pytest.mark.parametrize(
     ("company", "subject"),
     [

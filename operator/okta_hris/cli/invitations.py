@@ -7,6 +7,7 @@ from dataclasses import asdict
 from typing import Any
 
 import click
+from pydantic import ValidationError
 from rich.markup import escape as markup_escape
 from rich.text import Text
 
@@ -28,6 +29,8 @@ from okta_hris.domain.invitations import INVITATION_STATUSES, InvitationStatus
 from okta_hris.errors import ConfigError, SecretNotFound
 from okta_hris.invitations import DeliveryReport, SmtpSettings, deliver_pending
 from okta_hris.invitations.delivery import describe_delivery
+from okta_hris.resource.spec import InvitationSettings
+from okta_hris.resource.validation import describe_value
 
 # The table's columns in display order; by priority the first to go when the terminal is narrow.
 TABLE_COLUMNS = (
@@ -154,7 +157,9 @@ def _smtp_settings(manifests: Manifests) -> SmtpSettings:
 )
 @click.option("--retry-failed", is_flag=True, help="First make failed invitations pending again.")
 @click.option(
-    "--company", metavar="NAME", help="Company name in the e-mail. Default: metadata.name."
+    "--company",
+    metavar="NAME",
+    help="Company named in the e-mail, instead of spec.invitations.companyName.",
 )
 @database_option
 @user_errors
@@ -183,16 +188,22 @@ def send_command(
         if retry_failed:
             requeued = directory.outbox.requeue_failed(key)
             stdout.print(f"{key}: {requeued} failed invitations pending again", highlight=False)
-        report = asyncio.run(
-            deliver_pending(
-                directory.outbox,
-                key,
-                integration.spec.invitations,
-                smtp,
-                company=company or integration.metadata.name,
-            )
-        )
+        invitations = integration.spec.invitations
+        if company is not None:
+            invitations = _with_company(invitations, company)
+        report = asyncio.run(deliver_pending(directory.outbox, key, invitations, smtp))
     _print_report(key, report)
+
+
+def _with_company(settings: InvitationSettings, company: str) -> InvitationSettings:
+    """The settings with another company name, validated as the spec's own would be."""
+    data = settings.model_dump(by_alias=True, exclude_none=True) | {"companyName": company}
+    try:
+        return InvitationSettings.model_validate(data, by_name=False)
+    except ValidationError:
+        raise ConfigError(
+            f"--company {describe_value(company)} is not a company name (one line of text)"
+        ) from None
 
 
 def _print_report(key: str, report: DeliveryReport) -> None:

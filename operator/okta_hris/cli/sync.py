@@ -156,7 +156,6 @@ def run_job(
                 force_full=force_full,
                 approved_deactivations=approved,
                 deliver_invitations=deliver_invitations,
-                company=manifest.metadata.name,
                 progress=progress,
                 applied=applied,
             )

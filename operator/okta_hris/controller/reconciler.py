@@ -135,7 +135,6 @@ class IntegrationReconciler:
                     self.credentials,
                     force_full=action.force_full,
                     approved_deactivations=approved,
-                    company=self.name,
                 )
                 await self.reporter.sync_finished(view, action, outcome)
             finally:
@@ -155,7 +154,7 @@ class IntegrationReconciler:
         assert view.spec is not None
         try:
             queued, delivery = await self.runtime.syncs.invite_all_pending(
-                self.key, view.spec, self.credentials, company=self.name
+                self.key, view.spec, self.credentials
             )
         except Exception as exc:
             self._invite_all_failed(view, exc)

@@ -344,7 +344,6 @@ async def deliver_pending(
     settings: InvitationSettings,
     smtp: SmtpSettings,
     *,
-    company: str | None = None,
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
     backoff_base: float = DEFAULT_BACKOFF_BASE_S,
     backoff_max: float = DEFAULT_BACKOFF_MAX_S,
@@ -361,11 +360,9 @@ async def deliver_pending(
     when ``from`` or ``dashboardUrl`` is unusable. Database calls run in worker threads, so
     this can run in the operator's event loop.
 
-    The e-mail names the company of ``settings.company_name`` only (SPEC §9). ``company`` is
-    ignored: its callers pass the resource's name, which must not reach the e-mail; it goes
-    once they no longer pass it.
+    The e-mail names the company of ``settings.company_name`` only (SPEC §9), never the
+    resource's name.
     """
-    del company
     if max_attempts < 1 or batch_size < 1 or backoff_base < 0 or backoff_max < 0:
         raise ValueError("max_attempts and batch_size must be positive, backoffs not negative")
     if lease <= _LEASE_MARGIN_TIMEOUTS * smtp.timeout:

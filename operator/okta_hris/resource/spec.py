@@ -78,6 +78,10 @@ MAX_DEACTIVATIONS_PATTERN = r"^[0-9]+%?$"
 ATTRIBUTE_PATTERN = r"^[A-Za-z][A-Za-z0-9_]*$"
 # No spaces or control characters anywhere; a host before any path, query or fragment.
 URL_PATTERN = r"^https?://[^\x00-\x20/?#]+[^\x00-\x20]*$"
+# One line of text: no C0 or C1 control character and no Unicode line or paragraph separator
+# (the e-mail package and terminals break lines at those). The separators are written as
+# themselves, since Go's RE2 has no \u escape.
+ONE_LINE_PATTERN = "^[^\\x00-\\x1f\\x7f-\\x9f\u2028\u2029]+$"
 # One header line with an address in it; CR/LF would let the value inject e-mail headers.
 SENDER_PATTERN = r"^[^\r\n]*@[^\r\n]*$"
 
@@ -94,7 +98,7 @@ _ATTRIBUTE_RE = re.compile(ATTRIBUTE_PATTERN)
 _URL_RE = re.compile(URL_PATTERN)
 _SENDER_RE = re.compile(SENDER_PATTERN)
 # One line of text: no control characters (a CR/LF would reach the Subject header).
-COMPANY_NAME_PATTERN = r"^[^\x00-\x1f\x7f]+$"
+COMPANY_NAME_PATTERN = ONE_LINE_PATTERN
 _COMPANY_NAME_RE = re.compile(COMPANY_NAME_PATTERN)
 
 _DURATION_UNITS = {"h": 3600, "m": 60, "s": 1}
@@ -325,7 +329,7 @@ class IncludeExclude(_Model):
 
 TEAM_ID_PREFIX = "id:"
 # An entry is a group name (any text but control characters) or id:<Okta group id>.
-TEAM_ENTRY_PATTERN = r"^[^\x00-\x1f\x7f]+$"
+TEAM_ENTRY_PATTERN = ONE_LINE_PATTERN
 _TEAM_ENTRY_RE = re.compile(TEAM_ENTRY_PATTERN)
 _GROUP_ID_RE = re.compile(r"^[A-Za-z0-9]{1,64}$")
 

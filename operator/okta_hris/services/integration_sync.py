@@ -134,7 +134,6 @@ class IntegrationSync:
         force_full: bool = False,
         approved_deactivations: int | None = None,
         deliver_invitations: bool = True,
-        company: str | None = None,
         progress: SyncProgress | None = None,
         applied: Callable[[SyncReport], None] | None = None,
     ) -> Outcome:
@@ -175,7 +174,7 @@ class IntegrationSync:
         delivery: InvitationDelivery | None = None
         summary = report.summary
         if deliver_invitations and spec.invitations.enabled:
-            delivery = await self.deliver_invitations(integration, spec, credentials, company)
+            delivery = await self.deliver_invitations(integration, spec, credentials)
             try:
                 summary = await asyncio.to_thread(self.directory.summary, integration)
             except HrisError as exc:  # the sync is applied; its own summary says enough
@@ -206,7 +205,6 @@ class IntegrationSync:
         integration: str,
         spec: OktaIntegrationSpec,
         credentials: Credentials,
-        company: str | None = None,
     ) -> InvitationDelivery:
         """Send the pending invitations; a problem is returned, never raised: the outbox is
         committed, and what is not sent now is sent by a later run."""
@@ -217,7 +215,6 @@ class IntegrationSync:
                 integration,
                 spec.invitations,
                 smtp,
-                company=company or _resource_name(integration),
             )
         except HrisError as exc:
             logger.warning("Invitations of %s not sent: %s", integration, exc)
@@ -232,14 +229,13 @@ class IntegrationSync:
         integration: str,
         spec: OktaIntegrationSpec,
         credentials: Credentials,
-        company: str | None = None,
     ) -> tuple[int, InvitationDelivery]:
         """Queue an invitation for every active employee who never had one, then deliver.
 
         Raises ``DirectoryError`` when the queueing fails (nothing was queued then).
         """
         queued = await asyncio.to_thread(self.directory.outbox.queue_all_pending, integration)
-        delivery = await self.deliver_invitations(integration, spec, credentials, company)
+        delivery = await self.deliver_invitations(integration, spec, credentials)
         return queued, delivery
 
     # -- the sync lease ---------------------------------------------------------------------------
@@ -327,7 +323,3 @@ class IntegrationSync:
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _resource_name(integration: str) -> str:
-    return integration.rpartition("/")[2]
