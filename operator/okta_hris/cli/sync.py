@@ -511,8 +511,15 @@ def terminate_as_interrupt() -> Iterator[None]:
     """SIGTERM (``kill``, ``timeout``, a CI job cancelled) stops a sync as Ctrl-C does: the
     transaction is rolled back and the integration's sync lease released, not left to lapse."""
 
-    def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
+    def interrupt(signum: int, frame: Any) -> None:
+        # Inside asyncio.run, SIGINT's handler is the runner's: it cancels the main task, which
+        # unwinds (lease released) before KeyboardInterrupt is raised. Raising here instead
+        # could interrupt that unwinding halfway. Outside, it is Python's: KeyboardInterrupt.
+        handler = signal.getsignal(signal.SIGINT)
+        if callable(handler):
+            handler(signal.SIGINT, frame)
+        else:
+            raise KeyboardInterrupt
 
     previous = signal.signal(signal.SIGTERM, interrupt)
     try:
