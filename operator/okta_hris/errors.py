@@ -38,6 +38,14 @@ class UnknownTeam(ConfigError):
     reason = "UnknownTeam"
 
 
+class EmploymentAttributeMissing(ConfigError):
+    """``spec.filters.employment.include`` is set but no Okta user has the attribute named by
+    ``spec.mapping.employmentAttribute`` (a misspelling, most likely): the filter would keep
+    nobody, so the sync fails before anything is applied instead of deactivating everyone."""
+
+    reason = "EmploymentAttributeMissing"
+
+
 class SecretNotFound(HrisError):
     """The referenced Secret, or the key in it, does not exist."""
 

@@ -209,3 +209,38 @@ def test_teams_holds_only_teams_somebody_in_scope_is_in(
     )
     assert teams and all(t["active"] > 0 for t in teams)
     assert "Interns" not in {t["name"] for t in teams}
+
+
+def test_a_misspelt_employment_attribute_under_an_employment_filter_fails_the_sync(
+    sandbox: Sandbox, manifest: Path, database_url: str
+) -> None:
+    rewrite(
+        manifest, lambda spec: spec.setdefault("mapping", {}).update(employmentAttribute="usrType")
+    )
+    result = run_cli("sync", *common(sandbox, manifest, database_url))
+    assert result.returncode == 1
+    [line] = result.stderr.splitlines()
+    assert line.startswith("error: EmploymentAttributeMissing: no Okta user has the profile ")
+    assert employees(database_url) == []
+
+
+def test_a_hostile_group_name_is_stored_clean_on_every_database(
+    sandbox: Sandbox, manifest: Path, database_url: str
+) -> None:
+    with okta(sandbox) as client:
+        groups = client.get("/api/v1/groups", params={"q": "Engineering"}).json()
+        engineering = next(g for g in groups if g["profile"]["name"] == "Engineering")
+        client.put(
+            f"/api/v1/groups/{engineering['id']}",
+            json={"profile": {"name": "Engineering\x00\u2028\x1b[31m", "description": "a\x00b"}},
+        ).raise_for_status()
+    rewrite(
+        manifest, lambda spec: spec["filters"]["teams"].update(include=[f"id:{engineering['id']}"])
+    )
+    result = run_cli("sync", *common(sandbox, manifest, database_url))
+    assert result.returncode == 0, result.stderr
+    teams = json.loads(
+        run_cli("directory", "teams", "--database", database_url, "-o", "json").stdout
+    )
+    [team] = [t for t in teams if t["okta_group_id"] == engineering["id"]]
+    assert team["name"] == "Engineering [31m" and team["description"] == "ab"

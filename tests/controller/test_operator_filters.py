@@ -150,7 +150,9 @@ async def test_a_group_renamed_in_okta_stops_the_sync_instead_of_deactivating_it
         what="the resync after the rename",
     )
     assert condition(status, "Stalled")["reason"] == "UnknownTeam"
-    assert f"did you mean {name + ' (old)'!r}?" in condition(status, "Stalled")["message"]
+    message = condition(status, "Stalled")["message"]
+    assert f"group {team['id']} was renamed to {name + ' (old)'!r} in Okta" in message
+    assert f"id:{team['id']}" in message
     assert active_rows(directory, key) == before  # nobody was deactivated
 
 

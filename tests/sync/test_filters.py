@@ -230,3 +230,21 @@ def test_a_minimal_mirror_record_decides_scope_as_the_whole_profile_does() -> No
         profile={"countryCode": "de", "userType": "INTERN"},
     )
     assert filters.facts(whole, ["00gENG"]) == filters.facts(minimal, ["00gENG"])
+
+
+def test_a_renamed_group_is_named_with_its_new_name_and_id() -> None:
+    renamed = dict(GROUPS) | {"00gINT": group("00gINT", "Internship Program")}
+    spec = make_spec(sync={"scope": "Filtered"}, filters={"teams": {"exclude": ["Interns"]}})
+    with pytest.raises(UnknownTeam) as caught:
+        resolve_filters(spec, renamed, previous=GROUPS)
+    assert str(caught.value) == (
+        "spec.filters.teams.exclude[0]: no Okta group of type OKTA_GROUP is named 'Interns': "
+        "group 00gINT was renamed to 'Internship Program' in Okta; write that name, or "
+        "id:00gINT, which survives renames"
+    )
+
+
+def test_names_compare_in_one_unicode_composition() -> None:
+    groups = {"00gEQ": group("00gEQ", "\u00c9quipe Paris")}  # composed É
+    filters = filtered(groups, teams={"include": ["E\u0301quipe paris"]})  # decomposed
+    assert filters.teams_include == {"00gEQ"}

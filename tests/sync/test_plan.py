@@ -10,6 +10,7 @@ import pytest
 from okta_hris.directory import Directory
 from okta_hris.domain.changes import DirectoryChanges, DirectoryState
 from okta_hris.domain.okta import DELETED_STATUS
+from okta_hris.errors import EmploymentAttributeMissing
 from okta_hris.sync.plan import OktaSnapshot, compute_plan
 
 from .helpers import T0, group, make_spec, user
@@ -233,3 +234,45 @@ def test_an_empty_team_never_reaches_the_directory(applied: Apply) -> None:
     )
     assert not plan.changed and plan.changes.teams_upsert == () and plan.teams == 0
     assert [g.id for g in plan.changes.okta_groups_upsert] == ["00g9"]  # the mirror knows it
+
+
+def test_a_misspelt_employment_attribute_under_an_employment_filter_fails_the_plan() -> None:
+    spec = make_spec(
+        sync={"scope": "Filtered"},
+        filters={"employment": {"include": ["Full-time"]}},
+        mapping={"employmentAttribute": "employeTyp"},
+    )
+    snap = snapshot([user("00u1", employeeType="Full-time")])
+    with pytest.raises(EmploymentAttributeMissing, match=r"'employeTyp'.*would keep nobody"):
+        compute_plan(spec, KEY, DirectoryState(), snap, NOW)
+
+
+def test_an_employment_entry_matching_nobody_is_a_warning_with_a_did_you_mean() -> None:
+    spec = make_spec(
+        sync={"scope": "Filtered"},
+        filters={"employment": {"include": ["Full-time", "Contracter"]}},
+    )
+    snap = snapshot([user("00u1", userType="Full Time"), user("00u2", userType="contractor")])
+    plan = compute_plan(spec, KEY, DirectoryState(), snap, NOW)
+    assert [w.message for w in plan.warnings] == [
+        "spec.filters.employment.include[1]: 'Contracter' matches no Okta user's 'userType'; "
+        "did you mean 'Contractor'?"
+    ]
+    assert plan.matched == 1
+
+
+def test_the_mirror_keeps_the_employment_value_of_outsiders_only_for_an_employment_filter() -> None:
+    users = [user("00u1", countryCode="US", userType="Full-time", city="Boston"),
+             user("00u2", countryCode="FR", userType="Intern", city="Lyon")]  # fmt: skip
+    by_country = make_spec(sync={"scope": "Filtered"}, filters={"countries": {"include": ["US"]}})
+    plan = compute_plan(by_country, KEY, DirectoryState(), snapshot(users), NOW)
+    outsider = next(u for u in plan.changes.okta_users_upsert if u.id == "00u2")
+    assert outsider.profile == {"countryCode": "FR", "_minimal": True}
+    by_employment = make_spec(
+        sync={"scope": "Filtered"}, filters={"employment": {"exclude": ["Intern"]}}
+    )
+    plan = compute_plan(by_employment, KEY, DirectoryState(), snapshot(users), NOW)
+    outsider = next(u for u in plan.changes.okta_users_upsert if u.id == "00u2")
+    assert outsider.profile == {"countryCode": "FR", "userType": "Intern", "_minimal": True}
+    insider = next(u for u in plan.changes.okta_users_upsert if u.id == "00u1")
+    assert insider.profile["city"] == "Boston"  # whole, for re-mapping

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import re
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -36,6 +37,7 @@ from okta_hris.okta import OktaClient, OktaGroup, OktaNotFound, OktaUser
 from okta_hris.resource.spec import OktaIntegrationSpec
 from okta_hris.settings import Settings, check_okta_url_override
 from okta_hris.sync.filters import ResolvedFilters, resolve_filters
+from okta_hris.sync.mapping import clean_text
 from okta_hris.sync.plan import OktaSnapshot, SyncPlan, compute_plan, is_minimal
 
 logger = logging.getLogger(__name__)
@@ -46,6 +48,9 @@ WATERMARK_MARGIN = timedelta(minutes=2)
 # A plain listing omits DEPROVISIONED users; search returns every status it names.
 SEARCH_ALL_USERS = " or ".join(f'status eq "{s}"' for s in ALL_OKTA_STATUSES)
 DELETION_EVENT = "user.lifecycle.delete.initiated"
+# Users read whole by id in one search (``id eq "…" or …``): short enough for any URL limit.
+WHOLE_PROFILES_PER_SEARCH = 50
+_OKTA_ID = re.compile(r"[A-Za-z0-9]{1,64}")
 
 
 class SyncProgress(Protocol):
@@ -139,11 +144,13 @@ def _user_record(user: OktaUser) -> OktaUserRecord:
 
 
 def _group_record(group: OktaGroup) -> OktaGroupRecord:
+    # Names become teams.name and employees.teams: one clean line, as profile values are (a NUL
+    # in a group's name would otherwise stop every sync on PostgreSQL).
     return OktaGroupRecord(
         id=group.id,
         type=group.type,
-        name=group.name,
-        description=group.description,
+        name=clean_text(group.name) or group.id,
+        description=clean_text(group.description),
         last_updated=group.last_updated,
         last_membership_updated=group.last_membership_updated,
     )
@@ -212,20 +219,35 @@ class _Fetcher:
         if not wanted:
             return
 
-        async def one(user_id: str) -> tuple[str, OktaUserRecord | None]:
-            try:
-                return user_id, _user_record(await self.client.get_user(user_id))
-            except OktaNotFound:  # deleted since the listing: gone, as the log will say
-                return user_id, None
+        async def batch(user_ids: list[str]) -> list[OktaUserRecord]:
+            search = " or ".join(f'id eq "{user_id}"' for user_id in user_ids)
+            records: list[OktaUserRecord] = []
+            async for page in self.client.list_users(search=search):
+                records.extend(_user_record(u) for u in page)
+            return records
 
+        async def one(user_id: str) -> list[OktaUserRecord]:
+            try:
+                return [_user_record(await self.client.get_user(user_id))]
+            except OktaNotFound:
+                return []
+
+        # Okta's ids are letters and digits; any other (a hostile answer) is never put in a
+        # search expression, but read on its own.
+        plain = [user_id for user_id in wanted if _OKTA_ID.fullmatch(user_id)]
+        odd = [user_id for user_id in wanted if not _OKTA_ID.fullmatch(user_id)]
         async with _failing_fast() as group:
-            tasks = [group.create_task(one(user_id)) for user_id in wanted]
-        for task in tasks:
-            user_id, record = task.result()
-            if record is None:
-                del snapshot.users[user_id]
+            tasks = [
+                group.create_task(batch(plain[i : i + WHOLE_PROFILES_PER_SEARCH]))
+                for i in range(0, len(plain), WHOLE_PROFILES_PER_SEARCH)
+            ]
+            tasks += [group.create_task(one(user_id)) for user_id in odd]
+        found = {record.id: record for task in tasks for record in task.result()}
+        for user_id in wanted:  # one not found was deleted since: gone, as the log will say
+            if user_id in found:
+                snapshot.users[user_id] = found[user_id]
             else:
-                snapshot.users[user_id] = record
+                del snapshot.users[user_id]
 
     async def deleted_user_ids(self, since: datetime, until: datetime) -> set[str]:
         deleted: set[str] = set()
@@ -458,7 +480,7 @@ async def _plan(
             )
         fetch_start = client.first_response_date or started
         # Before planning: a team entry naming no group fails the sync here (UnknownTeam).
-        filters = resolve_filters(request.spec, snapshot.groups)
+        filters = resolve_filters(request.spec, snapshot.groups, state.okta_groups)
         await fetcher.whole_profiles(snapshot, filters)
         attempt.stats = replace(attempt.stats, api_requests=client.stats.requests)
     clock.lap("fetch")

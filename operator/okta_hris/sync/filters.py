@@ -18,6 +18,7 @@ whole profile does.
 from __future__ import annotations
 
 import difflib
+import unicodedata
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 
@@ -111,11 +112,14 @@ class ResolvedFilters:
 
 
 def resolve_filters(
-    spec: OktaIntegrationSpec, groups: Mapping[str, OktaGroupRecord]
+    spec: OktaIntegrationSpec,
+    groups: Mapping[str, OktaGroupRecord],
+    previous: Mapping[str, OktaGroupRecord] | None = None,
 ) -> ResolvedFilters:
     """The spec's filters against the org's current team groups.
 
-    Raises ``UnknownTeam`` naming every entry that matches no group, with a did-you-mean.
+    Raises ``UnknownTeam`` naming every entry that matches no group, with a did-you-mean;
+    ``previous`` (the groups the last sync saw) tells a group renamed since.
     """
     filters = spec.filters
     attribute = spec.mapping.employment_attribute
@@ -123,7 +127,7 @@ def resolve_filters(
         return ResolvedFilters(scope_all=True, employment_attribute=attribute)
     by_name: dict[str, list[OktaGroupRecord]] = {}
     for group in groups.values():
-        by_name.setdefault(group.name.strip().casefold(), []).append(group)
+        by_name.setdefault(_name_key(group.name), []).append(group)
     entries: list[TeamEntry] = []
     unknown: list[str] = []
     for side, values in (("include", filters.teams.include), ("exclude", filters.teams.exclude)):
@@ -131,7 +135,8 @@ def resolve_filters(
             found = _resolve_entry(entry, groups, by_name)
             if not found:
                 where = f"spec.filters.teams.{side}[{index}]"
-                unknown.append(f"{where}: {_unknown_team(entry, groups, by_name, spec)}")
+                problem = _unknown_team(entry, groups, by_name, spec, previous or {})
+                unknown.append(f"{where}: {problem}")
                 continue
             ordered = sorted(found, key=lambda g: (g.name, g.id))
             entries.append(
@@ -167,7 +172,12 @@ def _resolve_entry(
     if entry.startswith(TEAM_ID_PREFIX):
         group = groups.get(entry.removeprefix(TEAM_ID_PREFIX))
         return [group] if group is not None else []
-    return list(by_name.get(entry.casefold(), ()))
+    return list(by_name.get(_name_key(entry), ()))
+
+
+def _name_key(name: str) -> str:
+    """Group names compare ignoring case, surrounding spaces and Unicode composition."""
+    return unicodedata.normalize("NFC", name).strip().casefold()
 
 
 def quoted(text: str, limit: int = 80) -> str:
@@ -181,17 +191,29 @@ def _unknown_team(
     groups: Mapping[str, OktaGroupRecord],
     by_name: Mapping[str, list[OktaGroupRecord]],
     spec: OktaIntegrationSpec,
+    previous: Mapping[str, OktaGroupRecord],
 ) -> str:
     types = ", ".join(spec.mapping.team_group_types)
     if entry.startswith(TEAM_ID_PREFIX):
         return f"no Okta group of type {types} has id {quoted(entry.removeprefix(TEAM_ID_PREFIX))}"
     message = f"no Okta group of type {types} is named {quoted(entry)}"
+    renamed = sorted(
+        (groups[g.id].name, g.id)
+        for g in previous.values()
+        if _name_key(g.name) == _name_key(entry) and g.id in groups
+    )
+    if renamed:
+        name, group_id = renamed[0]
+        return (
+            f"{message}: group {group_id} was renamed to {quoted(name)} in Okta; write that "
+            f"name, or id:{group_id}, which survives renames"
+        )
     if entry.casefold() == "everyone":
         return (
             f"{message}: Everyone is Okta's BUILT_IN group and never a team; to keep every "
             "user, leave spec.filters.teams.include empty"
         )
-    close = difflib.get_close_matches(entry.casefold(), list(by_name), n=3, cutoff=0.6)
+    close = difflib.get_close_matches(_name_key(entry), list(by_name), n=3, cutoff=0.6)
     if close:
         names = sorted({g.name for key in close for g in by_name[key]})
         return f"{message}; did you mean {' or '.join(quoted(n) for n in names)}?"

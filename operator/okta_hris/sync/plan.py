@@ -7,6 +7,7 @@ sync's fetch) and returns every write the sync must make, with the counts and na
 
 from __future__ import annotations
 
+import difflib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -22,14 +23,23 @@ from okta_hris.domain.changes import (
 )
 from okta_hris.domain.employees import Employee, EmployeeRow, Team
 from okta_hris.domain.okta import DELETED_STATUS
+from okta_hris.errors import EmploymentAttributeMissing
 from okta_hris.resource.spec import OktaIntegrationSpec
-from okta_hris.sync.filters import ResolvedFilters, TeamEntry, quoted, resolve_filters
-from okta_hris.sync.mapping import employment_values, map_user, quality_of
+from okta_hris.sync.filters import (
+    ResolvedFilters,
+    ScopeFacts,
+    TeamEntry,
+    quoted,
+    resolve_filters,
+)
+from okta_hris.sync.mapping import employment_values, loose_key, map_user, quality_of
 
 # What the mirror keeps of a user who has never been in scope (SPEC §9 privacy): what the
 # filters read, and nothing that names or locates a person. The employment attribute's name
 # comes from the spec and is added to these.
 MINIMAL_PROFILE_KEYS: tuple[str, ...] = ("countryCode",)
+# Marks a minimised profile; Okta attribute names start with a letter, so none is this.
+MINIMAL_MARK = "_minimal"
 
 # Fields whose change rewrites a row; okta_last_updated alone moves for attributes we do not
 # sync (a title, a password change) and must not cause a write.
@@ -224,12 +234,18 @@ def compute_plan(
     """Every write of one sync. ``filters`` are the spec's, resolved against
     ``snapshot.groups`` (raises ``UnknownTeam`` when resolving them here fails)."""
     if filters is None:
-        filters = resolve_filters(spec, snapshot.groups)
+        filters = resolve_filters(spec, snapshot.groups, state.okta_groups)
     plan = changes = _PlanBuilder(integration, now)
     user_groups = snapshot.groups_of_users()
     membership_target: dict[str, frozenset[str]] = {}
     attribute = spec.mapping.employment_attribute
     keep_employment = _employment_attribute_missing(snapshot, attribute)
+    if keep_employment and filters.employment_include:
+        raise EmploymentAttributeMissing(
+            f"no Okta user has the profile attribute {quoted(attribute)} "
+            "(spec.mapping.employmentAttribute), so spec.filters.employment.include would keep "
+            "nobody; nothing was applied"
+        )
     if keep_employment:
         plan.warnings.append(
             PlanWarning(
@@ -285,7 +301,11 @@ def compute_plan(
     _freeze_teams(plan, used, snapshot)
     _plan_teams(changes, state, snapshot, used)
     _plan_memberships(changes, state, used, membership_target)
-    _plan_mirror(changes, state, snapshot, membership_target, attribute)
+    employment_filtered = bool(filters.employment_include or filters.employment_exclude)
+    _plan_mirror(
+        changes, state, snapshot, membership_target, attribute if employment_filtered else None
+    )
+    plan.warnings.extend(_unmatched_employment(spec, filters, kept.employment_seen))
     plan.teams = len(used)
     plan.filters = kept.report(snapshot, plan.matched)
     return plan.build()
@@ -316,9 +336,11 @@ class _ClauseCounter:
         if filters.team_entries and "teams" not in self.active:
             self.active.append("teams")
         self.kept = dict.fromkeys(self.active, 0)
+        self.employment_seen: set[str] = set()  # loose keys of every employment value seen
 
-    def count(self, facts: object) -> None:
+    def count(self, facts: ScopeFacts) -> None:
         self.users += 1
+        self.employment_seen.update(facts.employment)
         if self.filters.scope_all:
             return
         tests = {
@@ -328,7 +350,7 @@ class _ClauseCounter:
             "employment": self.filters.keeps_employment,
         }
         for name in self.active:
-            if tests[name](facts):  # type: ignore[arg-type]
+            if tests[name](facts):
                 self.kept[name] += 1
 
     def report(self, snapshot: OktaSnapshot, matched: int) -> FilterReport:
@@ -350,6 +372,34 @@ class _ClauseCounter:
             for side, values in (("include", clause.include), ("exclude", clause.exclude))
             if values
         )
+
+
+def _unmatched_employment(
+    spec: OktaIntegrationSpec, filters: ResolvedFilters, seen: set[str]
+) -> list[PlanWarning]:
+    """An employment entry no user's value matches (a typo, most likely) is said, with a
+    did-you-mean among the values Okta holds and spec.mapping.employmentValues."""
+    if filters.scope_all:
+        return []
+    known = {loose_key(v): v for v in spec.mapping.employment_values}
+    warnings = []
+    clause = spec.filters.employment
+    for side, entries in (("include", clause.include), ("exclude", clause.exclude)):
+        for index, entry in enumerate(entries):
+            if loose_key(entry) in seen:
+                continue
+            hint = ""
+            close = difflib.get_close_matches(loose_key(entry), sorted(seen | set(known)), 1, 0.7)
+            if close:
+                hint = f"; did you mean {quoted(known.get(close[0], close[0]))}?"
+            warnings.append(
+                PlanWarning(
+                    "EmploymentValueUnmatched",
+                    f"spec.filters.employment.{side}[{index}]: {quoted(entry)} matches no Okta "
+                    f"user's {quoted(spec.mapping.employment_attribute)}{hint}",
+                )
+            )
+    return warnings
 
 
 def _used_teams(
@@ -442,16 +492,18 @@ def _plan_memberships(
         changes.memberships_remove.extend((okta_id, g) for g in sorted(old - new))
 
 
-def minimal_profile(profile: dict[str, Any], employment_attribute: str) -> dict[str, Any]:
-    """What the mirror keeps of a user never in scope: the values the filters read."""
-    keys = (*MINIMAL_PROFILE_KEYS, employment_attribute)
-    return {key: profile[key] for key in keys if key in profile}
+def minimal_profile(profile: dict[str, Any], employment_attribute: str | None) -> dict[str, Any]:
+    """What the mirror keeps of a user never in scope: the values the filters read (the
+    employment attribute only when an employment filter reads it), and the mark."""
+    keys = (*MINIMAL_PROFILE_KEYS, *((employment_attribute,) if employment_attribute else ()))
+    return {key: profile[key] for key in keys if key in profile} | {MINIMAL_MARK: True}
 
 
 def is_minimal(user: OktaUserRecord) -> bool:
     """Whether the mirror holds only the filters' values of this user (never in scope then).
-    Okta requires ``login`` on every profile, so a whole profile always has it."""
-    return "login" not in user.profile
+    Marked so; a profile without ``login`` (which Okta requires) is one minimised by
+    migration 0003."""
+    return user.profile.get(MINIMAL_MARK) is True or "login" not in user.profile
 
 
 def _plan_mirror(
@@ -459,7 +511,7 @@ def _plan_mirror(
     state: DirectoryState,
     snapshot: OktaSnapshot,
     target: dict[str, frozenset[str]],
-    employment_attribute: str,
+    employment_attribute: str | None,
 ) -> None:
     """The mirror keeps whole profiles of users who are or were in scope (they have a row)
     and only the filters' values of everyone else (SPEC §9 privacy)."""
