@@ -14,6 +14,7 @@ import click
 from rich.console import Console
 from rich.markup import escape as markup_escape
 
+from okta_hris.cli.tables import clean
 from okta_hris.directory.database import describe_url, parse_url
 from okta_hris.directory.store import Directory
 from okta_hris.errors import DeactivationThresholdExceeded, HrisError
@@ -126,9 +127,10 @@ def user_errors(func: Callable[P, R]) -> Callable[P, R]:
                 EXIT_HELD,
             )
         except HrisError as exc:
-            # Messages quote Okta's own text, which may hold rich markup: print it literally.
+            # Messages quote Okta's own text (a group's name or id, an error body), which may
+            # hold rich markup or escape sequences: print it literally, on one line.
             message = f"{exc.reason}: {exc}" if exc.reason not in str(exc) else str(exc)
-            fail(markup_escape(message))
+            fail(markup_escape(clean(message)))
         except KeyboardInterrupt:
             fail("interrupted; nothing was written", 130)
         raise AssertionError("unreachable")

@@ -285,11 +285,11 @@ def print_filters(report: FilterReport) -> None:
     members = dict(report.group_members)
     for entry in report.team_entries:
         groups = ", ".join(
-            f"{clean(name)} ({group_id}, {members.get(group_id, 0):,} members)"
+            f"{name} ({group_id}, {members.get(group_id, 0):,} members)"
             for name, group_id in zip(entry.names, entry.group_ids, strict=True)
         )
         stdout.print(
-            markup_escape(f"    teams {entry.side} {clean(entry.entry)}: {groups}"),
+            markup_escape(clean(f"    teams {entry.side} {entry.entry}: {groups}")),
             highlight=False,
         )
     for name, written, kept in report.kept:

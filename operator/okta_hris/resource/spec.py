@@ -312,7 +312,18 @@ OktaStatusClass = Literal["Active", "Inactive"]
 GroupType = Literal["OKTA_GROUP", "APP_GROUP"]
 
 
-class IncludeExclude(_Model):
+class _Clause(_Model):
+    """One filter: its include and exclude lists (typed by each filter)."""
+
+    include: list[Any]
+    exclude: list[Any]
+
+    @property
+    def is_set(self) -> bool:
+        return bool(self.include or self.exclude)
+
+
+class IncludeExclude(_Clause):
     """A user matches when include is empty or holds the value, and exclude does not."""
 
     include: list[FilterValue] = Field(
@@ -321,10 +332,6 @@ class IncludeExclude(_Model):
     exclude: list[FilterValue] = Field(
         default_factory=list, description="Values to leave out, even when included."
     )
-
-    @property
-    def is_set(self) -> bool:
-        return bool(self.include or self.exclude)
 
 
 TEAM_ID_PREFIX = "id:"
@@ -355,7 +362,7 @@ TeamEntry = Annotated[
 ]
 
 
-class TeamFilter(_Model):
+class TeamFilter(_Clause):
     """Okta groups of the configured types, by name (case-insensitive) or id:<group id>
     (which survives a rename). An entry that names no current group fails the sync."""
 
@@ -367,12 +374,8 @@ class TeamFilter(_Model):
         default_factory=list, description="Groups whose members to leave out (any of them)."
     )
 
-    @property
-    def is_set(self) -> bool:
-        return bool(self.include or self.exclude)
 
-
-class CountryFilter(_Model):
+class CountryFilter(_Clause):
     """Countries (profile.countryCode) as ISO 3166-1 alpha-2 codes, e.g. US, DE."""
 
     include: list[CountryCode] = Field(
@@ -382,12 +385,8 @@ class CountryFilter(_Model):
         default_factory=list, description="Country codes to leave out."
     )
 
-    @property
-    def is_set(self) -> bool:
-        return bool(self.include or self.exclude)
 
-
-class StatusFilter(_Model):
+class StatusFilter(_Clause):
     """Okta status: Active (ACTIVE, PROVISIONED, RECOVERY, PASSWORD_EXPIRED, LOCKED_OUT) or
     Inactive (STAGED, SUSPENDED, DEPROVISIONED)."""
 
@@ -397,10 +396,6 @@ class StatusFilter(_Model):
     exclude: list[OktaStatusClass] = Field(
         default_factory=list, description="Status classes to leave out."
     )
-
-    @property
-    def is_set(self) -> bool:
-        return bool(self.include or self.exclude)
 
 
 class Filters(_Model):

@@ -26,6 +26,7 @@ from okta_hris.domain.changes import OktaGroupRecord, OktaUserRecord
 from okta_hris.domain.okta import ACTIVE_OKTA_STATUSES
 from okta_hris.errors import UnknownTeam
 from okta_hris.resource.spec import TEAM_ID_PREFIX, OktaIntegrationSpec
+from okta_hris.resource.validation import describe_value
 from okta_hris.sync.mapping import employment_values, loose_key, normalise_country
 
 
@@ -77,11 +78,9 @@ class ResolvedFilters:
     team_entries: tuple[TeamEntry, ...] = ()
 
     def facts(self, user: OktaUserRecord, group_ids: Iterable[str]) -> ScopeFacts:
-        raw_country = user.profile.get("countryCode")
-        country = normalise_country(raw_country) if isinstance(raw_country, str) else None
         return ScopeFacts(
             status=status_class(user.status),
-            country=country,
+            country=normalise_country(user.profile.get("countryCode")),  # as map_user reads it
             employment=frozenset(
                 loose_key(v) for v in employment_values(user.profile, self.employment_attribute)
             ),
@@ -180,12 +179,6 @@ def _name_key(name: str) -> str:
     return unicodedata.normalize("NFC", name).strip().casefold()
 
 
-def quoted(text: str, limit: int = 80) -> str:
-    """An Okta or spec value in a one-line message: quoted, escapes visible, never long."""
-    shown = repr(text)
-    return shown if len(shown) <= limit else shown[: limit - 4] + "...'"
-
-
 def _unknown_team(
     entry: str,
     groups: Mapping[str, OktaGroupRecord],
@@ -195,8 +188,8 @@ def _unknown_team(
 ) -> str:
     types = ", ".join(spec.mapping.team_group_types)
     if entry.startswith(TEAM_ID_PREFIX):
-        return f"no Okta group of type {types} has id {quoted(entry.removeprefix(TEAM_ID_PREFIX))}"
-    message = f"no Okta group of type {types} is named {quoted(entry)}"
+        return f"no Okta group of type {types} has id {describe_value(entry.removeprefix(TEAM_ID_PREFIX))}"
+    message = f"no Okta group of type {types} is named {describe_value(entry)}"
     renamed = sorted(
         (groups[g.id].name, g.id)
         for g in previous.values()
@@ -205,7 +198,7 @@ def _unknown_team(
     if renamed:
         name, group_id = renamed[0]
         return (
-            f"{message}: group {group_id} was renamed to {quoted(name)} in Okta; write that "
+            f"{message}: group {group_id} was renamed to {describe_value(name)} in Okta; write that "
             f"name, or id:{group_id}, which survives renames"
         )
     if entry.casefold() == "everyone":
@@ -216,7 +209,7 @@ def _unknown_team(
     close = difflib.get_close_matches(_name_key(entry), list(by_name), n=3, cutoff=0.6)
     if close:
         names = sorted({g.name for key in close for g in by_name[key]})
-        return f"{message}; did you mean {' or '.join(quoted(n) for n in names)}?"
+        return f"{message}; did you mean {' or '.join(describe_value(n) for n in names)}?"
     if groups:
         return f"{message} (the org has {len(groups)} such groups)"
     return f"{message} (the org has no such groups)"

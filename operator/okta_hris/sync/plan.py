@@ -25,11 +25,11 @@ from okta_hris.domain.employees import Employee, EmployeeRow, Team
 from okta_hris.domain.okta import DELETED_STATUS
 from okta_hris.errors import EmploymentAttributeMissing
 from okta_hris.resource.spec import OktaIntegrationSpec
+from okta_hris.resource.validation import describe_value
 from okta_hris.sync.filters import (
     ResolvedFilters,
     ScopeFacts,
     TeamEntry,
-    quoted,
     resolve_filters,
 )
 from okta_hris.sync.mapping import employment_values, loose_key, map_user, quality_of
@@ -242,7 +242,7 @@ def compute_plan(
     keep_employment = _employment_attribute_missing(snapshot, attribute)
     if keep_employment and filters.employment_include:
         raise EmploymentAttributeMissing(
-            f"no Okta user has the profile attribute {quoted(attribute)} "
+            f"no Okta user has the profile attribute {describe_value(attribute)} "
             "(spec.mapping.employmentAttribute), so spec.filters.employment.include would keep "
             "nobody; nothing was applied"
         )
@@ -250,7 +250,7 @@ def compute_plan(
         plan.warnings.append(
             PlanWarning(
                 "EmploymentAttributeMissing",
-                f"no Okta user has the profile attribute {quoted(attribute)} "
+                f"no Okta user has the profile attribute {describe_value(attribute)} "
                 "(spec.mapping.employmentAttribute); employment values are left as they were",
             )
         )
@@ -265,7 +265,7 @@ def compute_plan(
             if existing is not None:
                 # Out of scope: the row stays, inactive, and we stop syncing the person's details.
                 memberships = state.memberships.get(user.id, frozenset())
-                _leave_scope(plan, existing, memberships, user.status, user.last_updated, now)
+                plan.leaving.append((existing, memberships, user.status, user.last_updated))
             continue
         desired = map_user(user, (snapshot.groups[g].name for g in group_ids), spec)
         if keep_employment:
@@ -293,9 +293,7 @@ def compute_plan(
     for okta_id, existing in state.employees.items():
         if okta_id not in snapshot.users:
             memberships = state.memberships.get(okta_id, frozenset())
-            _leave_scope(
-                plan, existing, memberships, DELETED_STATUS, existing.okta_last_updated, now
-            )
+            plan.leaving.append((existing, memberships, DELETED_STATUS, existing.okta_last_updated))
 
     used = _used_teams(snapshot, membership_target, filters)
     _freeze_teams(plan, used, snapshot)
@@ -332,25 +330,26 @@ class _ClauseCounter:
             "status": (filters.status_include, filters.status_exclude),
             "employment": (filters.employment_include, filters.employment_exclude),
         }
-        self.active = [name for name, sides in checks.items() if any(sides)]
-        if filters.team_entries and "teams" not in self.active:
-            self.active.append("teams")
-        self.kept = dict.fromkeys(self.active, 0)
+        tests = {
+            "countries": filters.keeps_country,
+            "teams": filters.keeps_teams,
+            "status": filters.keeps_status,
+            "employment": filters.keeps_employment,
+        }
+        # The set filters' own tests; none under scope All, which keeps everyone.
+        self.tests = [
+            (name, tests[name])
+            for name, sides in checks.items()
+            if any(sides) and not filters.scope_all
+        ]
+        self.kept = {name: 0 for name, _ in self.tests}
         self.employment_seen: set[str] = set()  # loose keys of every employment value seen
 
     def count(self, facts: ScopeFacts) -> None:
         self.users += 1
         self.employment_seen.update(facts.employment)
-        if self.filters.scope_all:
-            return
-        tests = {
-            "countries": self.filters.keeps_country,
-            "teams": self.filters.keeps_teams,
-            "status": self.filters.keeps_status,
-            "employment": self.filters.keeps_employment,
-        }
-        for name in self.active:
-            if tests[name](facts):
+        for name, keeps in self.tests:
+            if keeps(facts):
                 self.kept[name] += 1
 
     def report(self, snapshot: OktaSnapshot, matched: int) -> FilterReport:
@@ -391,12 +390,12 @@ def _unmatched_employment(
             hint = ""
             close = difflib.get_close_matches(loose_key(entry), sorted(seen | set(known)), 1, 0.7)
             if close:
-                hint = f"; did you mean {quoted(known.get(close[0], close[0]))}?"
+                hint = f"; did you mean {describe_value(known.get(close[0], close[0]))}?"
             warnings.append(
                 PlanWarning(
                     "EmploymentValueUnmatched",
-                    f"spec.filters.employment.{side}[{index}]: {quoted(entry)} matches no Okta "
-                    f"user's {quoted(spec.mapping.employment_attribute)}{hint}",
+                    f"spec.filters.employment.{side}[{index}]: {describe_value(entry)} matches no Okta "
+                    f"user's {describe_value(spec.mapping.employment_attribute)}{hint}",
                 )
             )
     return warnings
@@ -423,22 +422,10 @@ def _classify(
         plan.updated.append(change)
 
 
-def _leave_scope(
-    plan: _PlanBuilder,
-    existing: EmployeeRow,
-    memberships: frozenset[str],
-    okta_status: str,
-    okta_last_updated: datetime,
-    now: datetime,
-) -> None:
-    """A row out of scope (or gone from Okta): inactive, its details frozen. Its teams are
-    settled by ``_freeze_teams`` once the used teams are known."""
-    plan.leaving.append((existing, memberships, okta_status, okta_last_updated))
-
-
 def _freeze_teams(plan: _PlanBuilder, used: frozenset[str], snapshot: OktaSnapshot) -> None:
-    """Rows out of scope keep their last teams that the directory still holds, by current
-    name, so ``employees.teams`` always agrees with ``employee_teams`` and ``teams``."""
+    """Rows leaving scope (or gone from Okta) become inactive, their details frozen; they keep
+    their last teams that the directory still holds, by current name, so ``employees.teams``
+    always agrees with ``employee_teams`` and ``teams``."""
     now = plan.now
     for existing, memberships, okta_status, okta_last_updated in plan.leaving:
         teams = tuple(sorted({snapshot.groups[g].name for g in memberships if g in used}))
