@@ -209,12 +209,16 @@ class _Fetcher:
     async def whole_profiles(self, snapshot: OktaSnapshot, filters: ResolvedFilters) -> None:
         """Users the mirror knew only by their filter values (never in scope) who are in scope
         now, because a group membership changed their scope without touching the user: read
-        each whole, one request per user (rare: the incremental listing has the others)."""
-        user_groups = snapshot.groups_of_users()
+        each whole, ``WHOLE_PROFILES_PER_SEARCH`` to a search (rare: the incremental listing
+        has the others)."""
+        minimal = [user for user in snapshot.users.values() if is_minimal(user)]
+        if not minimal:  # scope All, or nobody outside it: no membership index to build
+            return
+        user_groups = snapshot.user_groups
         wanted = [
             user.id
-            for user in snapshot.users.values()
-            if is_minimal(user) and filters.keeps(filters.facts(user, user_groups.get(user.id, ())))
+            for user in minimal
+            if filters.keeps(filters.facts(user, user_groups.get(user.id, ())))
         ]
         if not wanted:
             return

@@ -8,6 +8,7 @@ sync's fetch) and returns every write the sync must make, with the counts and na
 from __future__ import annotations
 
 import difflib
+import functools
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -56,7 +57,10 @@ class OktaSnapshot:
     groups: dict[str, OktaGroupRecord] = field(default_factory=dict)
     members: dict[str, frozenset[str]] = field(default_factory=dict)  # group id -> user ids
 
-    def groups_of_users(self) -> dict[str, set[str]]:
+    @functools.cached_property
+    def user_groups(self) -> dict[str, set[str]]:
+        """user id -> the ids of their team groups; built once (groups and members are fixed
+        once fetched; only users may still be completed)."""
         index: dict[str, set[str]] = defaultdict(set)
         for group_id, user_ids in self.members.items():
             if group_id in self.groups:
@@ -236,7 +240,7 @@ def compute_plan(
     if filters is None:
         filters = resolve_filters(spec, snapshot.groups, state.okta_groups)
     plan = changes = _PlanBuilder(integration, now)
-    user_groups = snapshot.groups_of_users()
+    user_groups = snapshot.user_groups
     membership_target: dict[str, frozenset[str]] = {}
     attribute = spec.mapping.employment_attribute
     keep_employment = _employment_attribute_missing(snapshot, attribute)
