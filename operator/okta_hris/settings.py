@@ -58,7 +58,9 @@ class Settings:
     database_url: str = field(default_factory=default_database_url)
     allowed_domains: tuple[str, ...] = DEFAULT_OKTA_DOMAINS
     okta_url: str | None = None
-    max_concurrent_syncs: int = 4
+    # Each concurrent sync holds its org in memory (~250 MiB per 10k users) and they share one
+    # process's CPU: bench/operator_memory.py measured 2 as the default worth its memory.
+    max_concurrent_syncs: int = 2
     okta_max_retries: int = 6  # retries of one Okta request (429, 5xx, timeouts) before giving up
     # How long a sync's lease on its integration lasts unless renewed (renewed every quarter
     # of it): a sync killed without releasing it blocks the next one at most this long.
@@ -74,7 +76,9 @@ class Settings:
         okta_url = env.get("HRIS_OKTA_URL") or None
         if okta_url:
             okta_url = check_okta_url_override(okta_url)
-        max_syncs = _whole_number(env, "HRIS_MAX_CONCURRENT_SYNCS", 4, minimum=1)
+        max_syncs = _whole_number(
+            env, "HRIS_MAX_CONCURRENT_SYNCS", cls.max_concurrent_syncs, minimum=1
+        )
         retries = _whole_number(env, "HRIS_OKTA_MAX_RETRIES", 6, minimum=0)
         lease = _whole_number(env, "HRIS_SYNC_LEASE_SECONDS", 120, minimum=1)
         return cls(

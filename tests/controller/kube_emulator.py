@@ -17,6 +17,10 @@ namespaces; and its watch can miss an event that arrives while it replays existi
   CRD's schema, as the apiserver checks it) refused with 422 and recorded in
   ``invalid_statuses``;
 - delete: deletionTimestamp while finalizers remain, DELETED once they are gone;
+- core/v1 Events checked as the apiserver checks a new Event with an ``eventTime`` (reporting
+  component and instance, action and reason present and short enough, a message of at most
+  1024 bytes, the involved object in the Event's namespace): one it would refuse gets 422 and
+  is recorded in ``invalid_events``;
 - ``GET /api/v1/namespaces`` lists the namespaces that have objects or were declared.
 
 Reads go to kmock, except watch, which takes its position in the event bus before it replays
@@ -34,6 +38,7 @@ import base64
 import copy
 import itertools
 import json
+import re
 import secrets
 import string
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -48,6 +53,13 @@ from kmock._internal import rendering  # the Request type of the handler hooks w
 
 NAMESPACES_PATH = "/api/v1/namespaces"
 _SUFFIX_ALPHABET = string.ascii_lowercase + string.digits
+EVENTS = kmock.resource("v1/events")
+# k8s.io/apimachinery validation: a qualified name ([prefix/]name) and the Event field limits.
+_QUALIFIED_NAME = re.compile(
+    r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"
+)
+EVENT_FIELD_LIMIT = 128
+EVENT_MESSAGE_BYTES = 1024
 
 
 def merge_patch(target: Any, patch: Any) -> Any:
@@ -65,6 +77,35 @@ def merge_patch(target: Any, patch: Any) -> Any:
 
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def event_problems(event: Mapping[str, Any]) -> list[str]:
+    """Why the apiserver would refuse to create this core/v1 Event (none: it would not).
+
+    Follows ``ValidateEventCreate`` for the v1 API (its legacy checks): an Event with an
+    ``eventTime`` must name its reporting component (a qualified name, at most 63 characters
+    after any prefix) and instance, an action and a reason (each at most 128 characters), and
+    its message is at most 1024 bytes. The involved object is in the Event's namespace.
+    """
+    problems: list[str] = []
+    meta = event.get("metadata") or {}
+    involved = event.get("involvedObject") or {}
+    if involved.get("namespace") and involved.get("namespace") != meta.get("namespace"):
+        problems.append("involvedObject.namespace: does not match event.namespace")
+    if len(str(event.get("message") or "").encode()) > EVENT_MESSAGE_BYTES:
+        problems.append(f"message: must have at most {EVENT_MESSAGE_BYTES} bytes")
+    if not event.get("eventTime"):
+        return problems
+    component = str(event.get("reportingComponent") or "")
+    if not _QUALIFIED_NAME.match(component) or len(component.rsplit("/", 1)[-1]) > 63:
+        problems.append(f"reportingComponent: {component!r} is not a qualified name")
+    for field in ("reportingInstance", "action", "reason"):
+        value = str(event.get(field) or "")
+        if not value:
+            problems.append(f"{field}: Required value")
+        elif len(value) > EVENT_FIELD_LIMIT:
+            problems.append(f"{field}: must have at most {EVENT_FIELD_LIMIT} characters")
+    return problems
 
 
 def _status_error(code: int, reason: str, message: str) -> kmock.KubernetesError:
@@ -91,6 +132,8 @@ class ApiServer(kmock.KubernetesEmulator):
     status_validators: dict[str, Callable[[Any], list[str]]] = attrs.field(factory=dict)
     # Every status write a validator refused (with 422), for the tests to assert none was.
     invalid_statuses: list[str] = attrs.field(factory=list)
+    # Every Event refused (with 422) as the apiserver would (``event_problems``).
+    invalid_events: list[str] = attrs.field(factory=list)
     _revision: itertools.count[int] = attrs.field(factory=lambda: itertools.count(1), init=False)
 
     # -- faults --------------------------------------------------------------------------------
@@ -242,6 +285,9 @@ class ApiServer(kmock.KubernetesEmulator):
             raise _status_error(409, "AlreadyExists", f'"{name}" already exists')
         if self._has_status_subresource(request.resource):
             obj.pop("status", None)
+        if request.resource == EVENTS and (problems := event_problems(obj)):
+            self.invalid_events.append(f"{obj.get('reason')}: {'; '.join(problems)}")
+            raise _status_error(422, "Invalid", "; ".join(problems))
         if request.resource == kmock.resource("v1/secrets") and "stringData" in obj:
             data = obj.setdefault("data", {})
             for k, v in obj.pop("stringData").items():

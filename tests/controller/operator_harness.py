@@ -11,14 +11,21 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+import os
+import signal
+import socket
+import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
+import httpx
 import kopf
 import yaml
+from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.samples import Sample
 
 import okta_hris.controller.handlers  # noqa: F401  # registers the handlers with Kopf
 from okta_hris.controller.kube import KubeApi, ObjectNotFound, load_configuration
@@ -159,8 +166,76 @@ class OperatorThread:
             self.error = exc
             self._ready.set()
         finally:
+            # Kopf waits for the stop flag in a thread of its own: release it even when the
+            # operator failed, or that thread keeps the interpreter from exiting.
+            self._stop.set()
             loop.run_until_complete(loop.shutdown_asyncgens())
             loop.close()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+class OperatorProcess:
+    """``okta-hris run`` as a process, as a pod runs it: its own logging set-up and
+    environment. Its output (stdout and stderr) is read as it comes: a full pipe would block
+    the operator."""
+
+    def __init__(self, process: asyncio.subprocess.Process, metrics_port: int) -> None:
+        self.process = process
+        self.metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
+        self.lines: list[str] = []
+        self._reader = asyncio.ensure_future(self._read())
+
+    @classmethod
+    async def start(
+        cls,
+        *,
+        kubeconfig: Path,
+        namespace: str,
+        database_url: str,
+        environ: Mapping[str, str],
+        args: Sequence[str] = (),
+    ) -> OperatorProcess:
+        """Standalone, watching ``namespace``, metrics on a free port; ``environ`` is added to
+        this process's environment without its HRIS_* settings and KUBECONFIG."""
+        metrics_port = free_port()
+        inherited = {
+            k: v for k, v in os.environ.items() if not k.startswith(("HRIS_", "KUBECONFIG"))
+        }
+        process = await asyncio.create_subprocess_exec(
+            str(Path(sys.executable).with_name("okta-hris")),
+            "run",
+            "-n",
+            namespace,
+            "--standalone",
+            f"--database={database_url}",
+            "--kubeconfig",
+            str(kubeconfig),
+            f"--metrics-port={metrics_port}",
+            *args,
+            env={**inherited, **environ},
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        return cls(process, metrics_port)
+
+    async def _read(self) -> None:
+        assert self.process.stdout is not None
+        async for line in self.process.stdout:
+            self.lines.append(line.decode().rstrip("\n"))
+
+    async def stop(self, within: float = 60) -> int:
+        """SIGTERM, and the exit code once it has exited."""
+        if self.process.returncode is None:
+            self.process.send_signal(signal.SIGTERM)
+        code = await asyncio.wait_for(self.process.wait(), timeout=within)
+        await asyncio.wait_for(self._reader, timeout=10)
+        return code
 
 
 class TestKube(KubeApi):
@@ -277,6 +352,46 @@ def integration(
         "metadata": {"name": name, "namespace": namespace},
         "spec": body,
     }
+
+
+def integration_labels(key: str) -> dict[str, str]:
+    """The labels of every series of integration ``ns/name``: namespace and name."""
+    namespace, _, name = key.partition("/")
+    return {"namespace": namespace, "name": name}
+
+
+def is_integration_series(line: str, key: str) -> bool:
+    """Whether a line of ``/metrics`` text is a series of integration ``key``, whatever order
+    the labels are printed in."""
+    return all(f'{label}="{value}"' in line for label, value in integration_labels(key).items())
+
+
+def integration_samples(text: str, key: str) -> list[Sample]:
+    """Every sample of integration ``key``, parsed from ``/metrics`` text (the order labels
+    are printed in depends on the prometheus_client version: never match the text itself)."""
+    wanted = integration_labels(key).items()
+    return [
+        found
+        for family in text_string_to_metric_families(text)
+        for found in family.samples
+        if wanted <= found.labels.items()
+    ]
+
+
+async def metrics_text(url: str) -> str:
+    """``/metrics`` of an operator (``OperatorThread.metrics_url``, or a process's)."""
+    async with httpx.AsyncClient() as http:
+        return (await http.get(url)).text
+
+
+def metric_value(text: str, sample: str, labels: Mapping[str, str]) -> float | None:
+    """The value of the first ``sample`` (e.g. ``okta_hris_syncs_total``) whose labels include
+    ``labels``, parsed from ``/metrics`` text; None if there is none."""
+    for family in text_string_to_metric_families(text):
+        for found in family.samples:
+            if found.name == sample and labels.items() <= found.labels.items():
+                return float(found.value)
+    return None
 
 
 def probing(check: Callable[[], T]) -> Callable[[], Awaitable[T]]:

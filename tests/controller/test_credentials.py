@@ -69,3 +69,27 @@ async def test_the_token_is_never_in_the_message(cluster: Cluster) -> None:
         await found.okta_token(SPEC)
     assert "does not exist" in str(raised.value)
     assert "sandbox-token" not in str(raised.value) + repr(found.state)
+
+
+async def test_a_secret_read_again_tells_whether_the_token_changed(cluster: Cluster) -> None:
+    """What a stalled integration's re-read (no Secret watch) compares: the token only."""
+    found = await credentials(cluster, "first-token")
+    ns = found.namespace
+    assert await found.token_changed(SPEC)  # nothing read before: what failed is unknown
+    assert not await found.token_changed(SPEC)
+
+    await cluster.kube.label_secret(ns, SECRET, {"example.com/touched": "1"})
+    await cluster.kube.apply_secret(ns, SECRET, {"token": "first-token", "note": "x"})
+    assert not await found.token_changed(SPEC)  # a label, another key: the same token
+    await cluster.kube.apply_secret(ns, SECRET, {"token": "SSWS first-token\n"})
+    assert not await found.token_changed(SPEC)  # the same token, as pasted
+
+    await cluster.kube.apply_secret(ns, SECRET, {"token": "second-token"})
+    assert await found.token_changed(SPEC)
+    await cluster.kube.delete_secret(ns, SECRET)
+    assert await found.token_changed(SPEC)  # gone: a new problem to report
+    assert not await found.token_changed(SPEC)
+    await cluster.kube.apply_secret(ns, SECRET, {"other": "x"})
+    assert await found.token_changed(SPEC)  # back, without the key
+    await cluster.kube.apply_secret(ns, SECRET, {"token": "second-token"})
+    assert await found.token_changed(SPEC)

@@ -10,10 +10,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import os
-import signal
-import socket
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -21,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import kmock
 import pytest
 import sqlalchemy as sa
 import yaml
@@ -29,6 +26,7 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 from click.testing import CliRunner
 
 from okta_hris.cli.operator import resync_command
+from okta_hris.controller.conditions import format_time
 from okta_hris.directory import schema
 from okta_hris.directory.store import Directory
 from okta_hris.resource.spec import PLURAL
@@ -37,9 +35,14 @@ from okta_hris.sandbox import Fault, FaultKind, Sandbox
 from .conftest import Cluster, OperatorStarter
 from .operator_harness import (
     LogCapture,
+    OperatorProcess,
     condition,
     eventually,
+    free_port,
     integration,
+    integration_labels,
+    is_integration_series,
+    metric_value,
     probing,
     wait_for_condition,
     wait_for_status,
@@ -50,6 +53,9 @@ GROUPS = 6
 TOKEN_SECRET = "okta-token"
 # Long enough for an operator that would wrongly act on a change to have acted.
 QUIET_PERIOD_S = 1.0
+# Secrets are not watched: a stalled integration reads its Secret again this often (30s by
+# default; short here so that the scenarios see a fixed Secret picked up in a fraction of a second).
+SECRET_RETRY = {"HRIS_SECRET_RETRY": "0.2"}
 
 
 @pytest.fixture
@@ -84,6 +90,29 @@ def okta_requests(org: Sandbox, status: int | None = None) -> int:
     return sum(1 for r in list(org.requests) if status is None or r.status == status)
 
 
+def secret_lists_and_watches(cluster: Cluster) -> list[str]:
+    """Every list or watch of Secrets the API server was asked for: the operator's RBAC is
+    ``get`` on Secrets only, and it needs no more (the test's own client only gets them too)."""
+    if cluster.apiserver is None:
+        return []  # a real cluster keeps no request log; its RBAC would refuse them
+    return [
+        f"{request.method.value} {request.url}"
+        for request in list(cluster.apiserver)
+        if request.resource is not None
+        and request.resource.plural == "secrets"
+        and request.action in (kmock.action.LIST, kmock.action.WATCH)
+    ]
+
+
+def ready_for_kubectl_wait(found: dict[str, Any]) -> bool:
+    """What ``kubectl wait --for=condition=Ready`` waits for: Ready=True, observed for the
+    object's current generation."""
+    ready = condition(found.get("status") or {}, "Ready")
+    observed = ready.get("observedGeneration")
+    current = found["metadata"]["generation"]
+    return ready.get("status") == "True" and (observed is None or observed == current)
+
+
 async def ready(cluster: Cluster, ns: str, name: str = "acme") -> dict[str, Any]:
     return await wait_for_condition(cluster.kube, ns, name, "Ready", "True", "SyncSucceeded")
 
@@ -102,13 +131,6 @@ async def annotate(cluster: Cluster, ns: str, name: str, **annotations: str | No
     await cluster.kube.annotate_integration(
         ns, name, {k.replace("_", "-"): v for k, v in annotations.items()}
     )
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def most_common_country(directory: Directory, key: str) -> tuple[str, int]:
@@ -165,11 +187,10 @@ async def test_create_syncs_and_reports_ready(
     assert any(e["reason"] == "SyncSucceeded" for e in events)
     async with httpx.AsyncClient() as http:
         metrics = (await http.get(operator.metrics_url)).text
-    assert (
-        f'okta_hris_employees{{integration="{ns}/acme",state="active"}} {summary.active}.0'
-        in metrics
-    )
-    assert f'okta_hris_syncs_total{{integration="{ns}/acme",mode="Full"' in metrics
+    labels = integration_labels(f"{ns}/acme")
+    active = {**labels, "state": "active"}
+    assert metric_value(metrics, "okta_hris_employees", active) == summary.active
+    assert metric_value(metrics, "okta_hris_syncs_total", {**labels, "mode": "Full"}) is not None
     assert operator.liveness_port is not None
     async with httpx.AsyncClient() as http:
         probe = await http.get(f"http://127.0.0.1:{operator.liveness_port}/healthz")
@@ -272,24 +293,37 @@ async def test_resync_annotation_is_set_and_echoed_by_the_cli(
 
 
 async def test_suspend_stops_syncs_until_resumed(
-    cluster: Cluster, start_operator: OperatorStarter, org: Sandbox, sqlite_url: str
+    cluster: Cluster,
+    start_operator: OperatorStarter,
+    org: Sandbox,
+    directory: Directory,
+    sqlite_url: str,
 ) -> None:
     ns = await setup_integration(cluster, org)
     await start_operator([ns], database_url=sqlite_url, okta_url=org.url)
     before = await ready(cluster, ns)
+    assert ready_for_kubectl_wait(await cluster.kube.get_integration(ns, "acme"))
+    country, elsewhere = most_common_country(directory, f"{ns}/acme")
 
-    await cluster.kube.patch_spec(ns, "acme", {"sync": {"suspend": True}})
+    # One patch suspends and changes a filter: the new filter is not applied...
+    filtered = {"scope": "Filtered", "suspend": True}
+    await cluster.kube.patch_spec(
+        ns, "acme", {"sync": filtered, "filters": {"countries": {"include": [country]}}}
+    )
     status = await wait_for_condition(cluster.kube, ns, "acme", "Reconciling", "False", "Suspended")
     assert condition(status, "Ready")["status"] == "True"  # the directory is still as synced
     assert (
         condition(status, "Ready")["lastTransitionTime"]
         == condition(before, "Ready")["lastTransitionTime"]
     )
-    # kubectl wait --for=condition=Ready looks only at conditions of the current generation.
-    generation = (await cluster.kube.get_integration(ns, "acme"))["metadata"]["generation"]
-    assert status["observedGeneration"] == generation == 2
-    assert {condition(status, t)["observedGeneration"] for t in ("Ready", "Stalled")} == {2}
+    # ...so it is not observed: kubectl wait --for=condition=Ready must not succeed on it.
+    found = await cluster.kube.get_integration(ns, "acme")
+    assert found["metadata"]["generation"] == 2
+    assert status["observedGeneration"] == 1
+    assert {condition(status, t)["observedGeneration"] for t in ("Ready", "Stalled")} == {1}
+    assert not ready_for_kubectl_wait(found)
     assert "nextSyncTime" not in status
+    assert directory.summary(f"{ns}/acme").active == before["employees"]["active"]
     requests = okta_requests(org)
 
     await annotate(cluster, ns, "acme", **{"hris.dev/resync-requested-at": "1"})
@@ -306,24 +340,46 @@ async def test_suspend_stops_syncs_until_resumed(
     )
     assert refused.exit_code == 1 and "suspended" in refused.output
 
+    # Resumed: the generation that was never applied is synced, and observed.
     await cluster.kube.patch_spec(ns, "acme", {"sync": {"suspend": False}})
     status = await wait_for_status(
         cluster.kube, ns, "acme", lambda st: st.get("lastHandledResyncAt") == "1", what="resumed"
     )
     assert condition(status, "Reconciling")["reason"] == "Idle"
     assert okta_requests(org) > requests
+    assert status["observedGeneration"] == 3
+    assert status["lastSync"]["deactivated"] == elsewhere
+    assert ready_for_kubectl_wait(await cluster.kube.get_integration(ns, "acme"))
 
 
 async def test_missing_secret_stalls_until_it_is_created(
     cluster: Cluster, start_operator: OperatorStarter, org: Sandbox, sqlite_url: str
 ) -> None:
+    """No Secret watch: the stalled integration reads its Secret again on a short schedule."""
     ns = await setup_integration(cluster, org, secret=False)
-    await start_operator([ns], database_url=sqlite_url, okta_url=org.url)
+    await start_operator([ns], database_url=sqlite_url, okta_url=org.url, environ=SECRET_RETRY)
 
     status = await wait_for_condition(cluster.kube, ns, "acme", "Stalled", "True", "SecretNotFound")
     assert condition(status, "Ready")["reason"] == "SecretNotFound"
+    assert condition(status, "Reconciling")["status"] == "False"  # nothing to do but wait
     assert TOKEN_SECRET in condition(status, "Stalled")["message"]
     assert okta_requests(org) == 0
+    # The attempt ended before it chose a mode, and applied nothing.
+    assert "lastSyncTime" in status
+    assert not {"lastSyncMode", "lastSync", "lastSuccessfulSyncTime"} & set(status)
+    if cluster.apiserver is not None:  # it is read again, by name, while nothing changes
+
+        def reads() -> int:
+            assert cluster.apiserver is not None
+            return sum(
+                1
+                for request in list(cluster.apiserver)
+                if request.action == kmock.action.FETCH and request.name == TOKEN_SECRET
+            )
+
+        seen = reads()
+        await eventually(probing(lambda: reads() >= seen + 2), what="the Secret read again")
+    assert okta_requests(org) == 0  # re-reading a missing Secret never bothers Okta
 
     await cluster.kube.apply_secret(ns, TOKEN_SECRET, {"wrong-key": org.token})
     status = await wait_for_status(
@@ -338,6 +394,7 @@ async def test_missing_secret_stalls_until_it_is_created(
     await cluster.kube.apply_secret(ns, TOKEN_SECRET, {"token": org.token})
     status = await ready(cluster, ns)
     assert condition(status, "Stalled")["status"] == "False"
+    assert secret_lists_and_watches(cluster) == []
 
 
 async def test_unauthorized_stalls_without_a_retry_storm(
@@ -346,7 +403,9 @@ async def test_unauthorized_stalls_without_a_retry_storm(
     ns = await cluster.namespace()
     await cluster.kube.apply_secret(ns, TOKEN_SECRET, {"token": "revoked-token"})
     await cluster.kube.create(integration(ns, "acme", secret=TOKEN_SECRET))
-    operator = await start_operator([ns], database_url=sqlite_url, okta_url=org.url)
+    operator = await start_operator(
+        [ns], database_url=sqlite_url, okta_url=org.url, environ=SECRET_RETRY
+    )
     key = f"{ns}/acme"
 
     status = await wait_for_condition(cluster.kube, ns, "acme", "Stalled", "True", "Unauthorized")
@@ -362,13 +421,11 @@ async def test_unauthorized_stalls_without_a_retry_storm(
     assert failures >= 1
     assert await syncs_seen(operator, key) == 1
 
-    # Changes that cannot fix a 401 do not retry it: an annotation, a label of the Secret,
-    # another key of it, or the Secret replayed by a new listing after the watch expired...
+    # Changes that cannot fix a 401 do not retry it, although the Secret is read again after
+    # each (and every SECRET_RETRY): an annotation, a label of the Secret, another key of it...
     await annotate(cluster, ns, "acme", **{"example.com/note": "poke"})
     await cluster.kube.label_secret(ns, TOKEN_SECRET, {"example.com/touched": "1"})
     await cluster.kube.apply_secret(ns, TOKEN_SECRET, {"token": "revoked-token", "note": "x"})
-    if cluster.apiserver is not None:
-        await cluster.apiserver.expire_watches("v1/secrets")
     await asyncio.sleep(QUIET_PERIOD_S)
     assert okta_requests(org, 401) == failures
     assert await syncs_seen(operator, key) == 1
@@ -379,13 +436,14 @@ async def test_unauthorized_stalls_without_a_retry_storm(
     assert await syncs_seen(operator, key) == 2
     warnings = [e for e in await cluster.kube.events(ns, "acme") if e["reason"] == "Unauthorized"]
     assert len(warnings) == 1 and warnings[0]["type"] == "Warning"
+    assert secret_lists_and_watches(cluster) == []
 
 
 async def test_rotated_token_is_used_without_a_restart(
     cluster: Cluster, start_operator: OperatorStarter, org: Sandbox, sqlite_url: str
 ) -> None:
     ns = await setup_integration(cluster, org)
-    await start_operator([ns], database_url=sqlite_url, okta_url=org.url)
+    await start_operator([ns], database_url=sqlite_url, okta_url=org.url, environ=SECRET_RETRY)
     await ready(cluster, ns)
 
     # The token in the Secret is replaced: the next sync uses the new value...
@@ -398,23 +456,58 @@ async def test_rotated_token_is_used_without_a_restart(
     assert status["lastHandledResyncAt"] == "a"
 
 
-async def test_okta_outage_is_retried_with_backoff(
-    cluster: Cluster, start_operator: OperatorStarter, org: Sandbox, sqlite_url: str
+async def test_okta_outage_is_retried_with_backoff_and_shown_as_progressing(
+    cluster: Cluster,
+    start_operator: OperatorStarter,
+    org: Sandbox,
+    directory: Directory,
+    sqlite_url: str,
 ) -> None:
+    """kstatus / Flux: while a retry is pending the integration is still in progress
+    (Reconciling=True, ProgressingWithRetry), and lastSync* describe the failed attempt."""
+    ns = await setup_integration(cluster, org)
+    key = f"{ns}/acme"
+    environ = {"HRIS_OKTA_MAX_RETRIES": "2"}
+    await start_operator([ns], database_url=sqlite_url, okta_url=org.url, environ=environ)
+    synced = await ready(cluster, ns)
+
     # Every request fails; the Okta client retries with its own backoff (twice, not the
     # default six times: the suite stays fast), then gives up.
     org.add_fault(Fault(kind=FaultKind.UNAVAILABLE))
-    ns = await setup_integration(cluster, org)
-    environ = {"HRIS_OKTA_MAX_RETRIES": "2"}
-    await start_operator([ns], database_url=sqlite_url, okta_url=org.url, environ=environ)
-
-    status = await wait_for_condition(
-        cluster.kube, ns, "acme", "Ready", "False", "OktaUnavailable", within=90
+    await annotate(cluster, ns, "acme", **{"hris.dev/resync-requested-at": "outage"})
+    status = await wait_for_status(
+        cluster.kube,
+        ns,
+        "acme",
+        lambda st: condition(st, "Reconciling").get("reason") == "ProgressingWithRetry",
+        what="a retry pending",
+        within=90,
     )
+    reconciling = condition(status, "Reconciling")
+    assert reconciling["status"] == "True"
+    assert reconciling["message"].startswith("next attempt at ")
+    ready_now = condition(status, "Ready")
+    assert (ready_now["status"], ready_now["reason"]) == ("False", "OktaUnavailable")
     assert condition(status, "Stalled")["status"] == "False"  # it will retry on its own
+    assert status["lastHandledResyncAt"] == "outage"
+    # lastSyncTime, lastSyncMode and lastSyncDurationSeconds are those of one failed run, as
+    # the directory recorded it; no counts (it applied nothing); the last success is kept.
+    failures = [run for run in directory.runs(key, limit=100) if run.outcome == "failed"]
+    assert any(
+        format_time(run.finished_at) == status["lastSyncTime"]
+        and run.mode == status["lastSyncMode"]
+        and round((run.finished_at - run.started_at).total_seconds(), 3)
+        == status["lastSyncDurationSeconds"]
+        for run in failures
+    ), (failures, status)
+    assert "lastSync" not in status
+    assert status["lastSuccessfulSyncTime"] == synced["lastSuccessfulSyncTime"]
 
     org.clear_faults()
-    await ready(cluster, ns)
+    status = await ready(cluster, ns)
+    assert condition(status, "Reconciling")["reason"] == "Idle"
+    assert status["lastSyncTime"] == status["lastSuccessfulSyncTime"]
+    assert status["lastSync"]["apiRequests"] > 0
 
 
 async def test_restart_syncs_only_what_is_due(
@@ -456,7 +549,8 @@ async def test_restart_syncs_only_what_is_due(
     async def scheduled() -> bool:
         async with httpx.AsyncClient() as http:
             text = (await http.get(second.metrics_url)).text
-        return f'okta_hris_next_sync_timestamp_seconds{{integration="{ns}/not-due"}}' in text
+        labels = integration_labels(f"{ns}/not-due")
+        return metric_value(text, "okta_hris_next_sync_timestamp_seconds", labels) is not None
 
     await eventually(scheduled, what="the restarted operator to schedule not-due")
     assert run_count(directory, f"{ns}/not-due") == runs
@@ -497,7 +591,9 @@ async def test_namespaces_are_isolated(
     ns1 = await setup_integration(cluster, org)
     ns2 = await setup_integration(cluster, org, secret=False)  # its Secret is only in ns1
     ns3 = await setup_integration(cluster, org)  # not watched
-    await start_operator([ns1, ns2], database_url=sqlite_url, okta_url=org.url)
+    await start_operator(
+        [ns1, ns2], database_url=sqlite_url, okta_url=org.url, environ=SECRET_RETRY
+    )
 
     await ready(cluster, ns1)
     await wait_for_condition(cluster.kube, ns2, "acme", "Stalled", "True", "SecretNotFound")
@@ -569,6 +665,9 @@ async def test_safety_hold_is_released_by_an_approval_of_its_size(
     )
     assert status["heldDeactivations"] == elsewhere
     assert condition(status, "Ready")["status"] == "False"
+    # lastSync* are the held run's (a Full sync of the new spec), which applied nothing.
+    assert status["lastSyncMode"] == "Full" and "lastSync" not in status
+    assert status["lastSyncTime"] >= status["lastSuccessfulSyncTime"]
     assert (
         f'hris.dev/approve-deactivations: "{elsewhere}"' in condition(status, "Stalled")["message"]
     )
@@ -777,7 +876,7 @@ async def syncs_seen(operator: Any, key: str) -> float:
         text = (await http.get(operator.metrics_url)).text
     total = 0.0
     for line in text.splitlines():
-        if line.startswith("okta_hris_syncs_total{") and f'integration="{key}"' in line:
+        if line.startswith("okta_hris_syncs_total{") and is_integration_series(line, key):
             total += float(line.rsplit(" ", 1)[1])
     return total
 
@@ -786,9 +885,10 @@ async def test_replicas_peer_and_only_the_highest_priority_one_syncs(
     cluster: Cluster,
     start_operator: OperatorStarter,
     org: Sandbox,
-    sqlite_url: str,
+    postgres_url: str,
     logs: LogCapture,
 ) -> None:
+    """On PostgreSQL: the operator refuses to peer on SQLite (one file per replica)."""
     ns = await cluster.namespace()
     await cluster.kube.create(
         {
@@ -798,7 +898,7 @@ async def test_replicas_peer_and_only_the_highest_priority_one_syncs(
         }
     )
     await cluster.kube.apply_secret(ns, TOKEN_SECRET, {"token": org.token})
-    common = {"database_url": sqlite_url, "okta_url": org.url, "peering": "okta-hris"}
+    common = {"database_url": postgres_url, "okta_url": org.url, "peering": "okta-hris"}
     standby = await start_operator([ns], priority=100, **common)
     active = await start_operator([ns], priority=200, **common)
     await eventually(
@@ -831,26 +931,13 @@ async def test_the_run_command_serves_until_terminated(
 ) -> None:
     """``okta-hris run`` as a process: the handlers, probes, metrics and SIGTERM."""
     ns = await setup_integration(cluster, org)
-    liveness, metrics = free_port(), free_port()
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("HRIS_", "KUBECONFIG"))},
-        "HRIS_OKTA_URL": org.url,
-    }
-    process = await asyncio.create_subprocess_exec(
-        str(Path(sys.executable).with_name("okta-hris")),
-        "run",
-        "-n",
-        ns,
-        "--standalone",
-        f"--database={sqlite_url}",
-        "--kubeconfig",
-        str(cluster.kubeconfig),
-        f"--liveness-port={liveness}",
-        f"--metrics-port={metrics}",
-        "--log-format=json",
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
+    liveness = free_port()
+    operator = await OperatorProcess.start(
+        kubeconfig=cluster.kubeconfig,
+        namespace=ns,
+        database_url=sqlite_url,
+        environ={"HRIS_OKTA_URL": org.url},
+        args=[f"--liveness-port={liveness}", "--log-format=json"],
     )
     try:
         await ready(cluster, ns)
@@ -859,14 +946,14 @@ async def test_the_run_command_serves_until_terminated(
                 lambda: _get(http, f"http://127.0.0.1:{liveness}/healthz"), what="liveness"
             )
             assert probe.status_code == 200
-            text = (await http.get(f"http://127.0.0.1:{metrics}/metrics")).text
-        assert f'okta_hris_employees{{integration="{ns}/acme",state="active"}}' in text
+            text = (await http.get(operator.metrics_url)).text
+        active = {**integration_labels(f"{ns}/acme"), "state": "active"}
+        assert metric_value(text, "okta_hris_employees", active) is not None
     finally:
-        if process.returncode is None:
-            process.send_signal(signal.SIGTERM)
-        output, _ = await asyncio.wait_for(process.communicate(), timeout=60)
-    assert process.returncode == 0, output.decode()[-3000:]
-    assert org.token not in output.decode()
+        code = await operator.stop()
+    output = "\n".join(operator.lines)
+    assert code == 0, output[-3000:]
+    assert org.token not in output
     with Directory.open(sqlite_url) as directory:  # --database chose the directory
         assert directory.summary(f"{ns}/acme").active > 0
 
@@ -977,7 +1064,8 @@ async def test_an_approval_is_used_once_and_never_for_a_later_hold(
     async def waiting() -> bool:
         async with httpx.AsyncClient() as http:
             text = (await http.get(restarted.metrics_url)).text
-        return f'okta_hris_next_sync_timestamp_seconds{{integration="{key}"}}' in text
+        labels = integration_labels(key)
+        return metric_value(text, "okta_hris_next_sync_timestamp_seconds", labels) is not None
 
     await eventually(waiting, what="the restarted operator to wait for the next sync")
     await asyncio.sleep(QUIET_PERIOD_S)
@@ -1095,7 +1183,7 @@ async def metric_lines(operator: Any, key: str) -> list[str]:
     return [
         line
         for line in text.splitlines()
-        if not line.startswith("#") and f'integration="{key}"' in line
+        if not line.startswith("#") and is_integration_series(line, key)
     ]
 
 
@@ -1103,8 +1191,9 @@ async def test_a_paused_replica_stops_reporting_the_integrations(
     cluster: Cluster,
     start_operator: OperatorStarter,
     org: Sandbox,
-    sqlite_url: str,
+    postgres_url: str,
 ) -> None:
+    """On PostgreSQL: the operator refuses to peer on SQLite (one file per replica)."""
     ns = await cluster.namespace()
     await cluster.kube.create(
         {
@@ -1114,7 +1203,7 @@ async def test_a_paused_replica_stops_reporting_the_integrations(
         }
     )
     await cluster.kube.apply_secret(ns, TOKEN_SECRET, {"token": org.token})
-    common = {"database_url": sqlite_url, "okta_url": org.url, "peering": "okta-hris"}
+    common = {"database_url": postgres_url, "okta_url": org.url, "peering": "okta-hris"}
     first = await start_operator([ns], priority=100, **common)
     await cluster.kube.create(integration(ns, "acme", secret=TOKEN_SECRET))
     await ready(cluster, ns)
@@ -1133,7 +1222,7 @@ async def test_a_paused_replica_stops_reporting_the_integrations(
         what="the active replica to report the schedule",
     )
     # ...and the directory as the status says, without waiting for its first sync.
-    assert await _reports(second, key, 'okta_hris_employees{integration="')
+    assert await _reports(second, key, "okta_hris_employees{")
     assert await syncs_seen(second, key) == 0
     # Counters keep their history.
     assert any(line.startswith("okta_hris_syncs_total{") for line in await metric_lines(first, key))

@@ -1,65 +1,43 @@
-"""runtime: Secret change detection by fingerprint, and syncs in their own loop."""
+"""runtime: token fingerprints, pokes, and syncs in their own loop."""
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
 import threading
+from datetime import UTC, datetime
 
 import pytest
 
-from okta_hris.controller.runtime import (
-    IntegrationState,
-    TokenSeen,
-    run_in_own_loop,
-    token_fingerprint,
-)
+from okta_hris.controller.runtime import IntegrationState, run_in_own_loop, token_fingerprint
+from okta_hris.controller.scheduling import Memory
 
 
-class TestSecretChanges:
-    """Which Secret events retry an integration stalled on its token (401, 403, missing)."""
-
-    def test_only_a_new_token_value_counts(self) -> None:
-        state = IntegrationState("people/acme")
-        state.token_seen = TokenSeen("okta", "token", token_fingerprint({"token": "old"}, "token"))
-        state.secret_changed("okta", {"token": "old", "note": "a label or another key"})
-        state.secret_changed("smtp", {"token": "new"})
-        assert not state.memory.secret_changed and not state.wake.is_set()
-        state.secret_changed("okta", {"token": "rotated"})
-        assert state.memory.secret_changed and state.wake.is_set()
-
-    @pytest.mark.parametrize(
-        ("found", "same", "changed"),
-        [
-            (None, None, {"other": "x"}),  # created: a new problem (no key) to report
-            ({"other": "x"}, {"other": "y"}, {"token": "t"}),
-            ({"token": " "}, {"token": "", "other": "x"}, {"token": "t"}),
-        ],
-    )
-    def test_a_missing_token_counts_when_the_secret_or_key_appears(
-        self,
-        found: dict[str, str] | None,
-        same: dict[str, str] | None,
-        changed: dict[str, str],
-    ) -> None:
-        state = IntegrationState("people/acme")
-        state.token_seen = TokenSeen("okta", "token", token_fingerprint(found, "token"))
-        if same is not None:
-            state.secret_changed("okta", same)
-            assert not state.memory.secret_changed
-        state.secret_changed("okta", changed)
-        assert state.memory.secret_changed
-
-    def test_before_any_attempt_every_change_counts(self) -> None:
-        state = IntegrationState("people/acme")
-        state.secret_changed("okta", {})
-        assert state.memory.secret_changed
-
+class TestTokenFingerprint:
     def test_the_fingerprint_is_not_the_value(self) -> None:
         fingerprint = token_fingerprint({"token": "s3cret-t0ken"}, "token")
         assert "s3cret" not in fingerprint
         assert token_fingerprint({"token": " s3cret-t0ken\n"}, "token") == fingerprint
+        assert token_fingerprint({"token": "SSWS s3cret-t0ken"}, "token") == fingerprint
         assert token_fingerprint({"token": "other"}, "token") != fingerprint
+
+    def test_a_missing_secret_key_or_value_each_has_its_own(self) -> None:
+        found = {
+            token_fingerprint(None, "token"),
+            token_fingerprint({"other": "x"}, "token"),
+            token_fingerprint({"token": " SSWS "}, "token"),
+            token_fingerprint({"token": "t"}, "token"),
+        }
+        assert len(found) == 4
+
+
+def test_a_poke_wakes_the_daemon_and_reads_a_stalled_secret_again() -> None:
+    """A change of the integration may come with a fixed Secret (no Secret watch tells)."""
+    state = IntegrationState("people/acme")
+    state.memory = Memory(secret_check_at=datetime(2026, 11, 28, tzinfo=UTC))
+    state.poke()
+    assert state.wake.is_set()
+    assert state.memory.secret_check_at is None
 
 
 class TestRunInOwnLoop:

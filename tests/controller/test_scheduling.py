@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -33,7 +34,8 @@ class TestDecide:
 
     def test_waits_for_the_next_sync(self) -> None:
         action = scheduling.decide(view(synced()), scheduling.Memory(), NOW)
-        assert action == scheduling.Wait(NOW + timedelta(hours=1))
+        next_sync = NOW + timedelta(hours=1)
+        assert action == scheduling.Wait(next_sync, next_sync=next_sync)
 
     def test_due_sync_is_incremental_unless_the_engine_decides_otherwise(self) -> None:
         later = NOW + timedelta(hours=1, seconds=1)
@@ -44,8 +46,9 @@ class TestDecide:
     def test_restart_spread_delays_overdue_syncs(self) -> None:
         later = NOW + timedelta(hours=2)
         memory = scheduling.Memory(not_before=later + timedelta(seconds=30))
+        spread = later + timedelta(seconds=30)
         assert scheduling.decide(view(synced()), memory, later) == scheduling.Wait(
-            later + timedelta(seconds=30)
+            spread, next_sync=spread
         )
 
     def test_resync_annotation_until_echoed(self) -> None:
@@ -70,6 +73,20 @@ class TestDecide:
             view(status, annotations=annotations, suspend=True), scheduling.Memory(), NOW
         )
         assert action == scheduling.Wait(None)
+
+    def test_a_spec_changed_while_suspended_is_reported_once_and_synced_on_resume(self) -> None:
+        """Suspension observes no generation, so it must not be reported again and again."""
+        changed = view(synced(), generation=2, suspend=True)
+        assert scheduling.decide(changed, scheduling.Memory(), NOW) == scheduling.Suspend()
+        reported = status_patches.suspended(ctx(synced(), 2, NOW)).as_json()
+        status = status_patches.merge_patch(synced(), reported)
+        assert status["observedGeneration"] == 1
+        still = view(status, generation=3, suspend=True)
+        assert scheduling.decide(still, scheduling.Memory(), NOW) == scheduling.Wait(None)
+        resumed = view(status, generation=4)
+        assert scheduling.decide(resumed, scheduling.Memory(), NOW) == scheduling.Sync(
+            scheduling.Trigger.SPEC_CHANGED, force_full=True
+        )
 
     def test_invalid_spec_is_reported_once(self) -> None:
         assert scheduling.decide(
@@ -176,7 +193,7 @@ class TestDecide:
         memory = scheduling.Memory(invite_all_not_before=retry)
         assert scheduling.decide(
             view(synced(), annotations=annotations), memory, NOW
-        ) == scheduling.Wait(retry)
+        ) == scheduling.Wait(retry, next_sync=NOW + timedelta(hours=1))
         assert scheduling.decide(
             view(synced(), annotations=annotations), memory, retry
         ) == scheduling.InviteAllPending("t1")
@@ -187,13 +204,26 @@ class TestDecide:
         assert scheduling.decide(view(stalled(reason)), memory, NOW) == scheduling.Sync(
             scheduling.Trigger.SECRET_CHANGED, force_full=False
         )
-        assert isinstance(
-            scheduling.decide(view(stalled(reason)), scheduling.Memory(), NOW), scheduling.Wait
-        )
 
-    def test_secret_change_does_not_resync_a_healthy_integration(self) -> None:
-        memory = scheduling.Memory(secret_changed=True)
-        assert isinstance(scheduling.decide(view(synced()), memory, NOW), scheduling.Wait)
+    @pytest.mark.parametrize("reason", ["SecretNotFound", "Unauthorized", "Forbidden"])
+    def test_a_stalled_secret_is_read_again_on_a_short_schedule(self, reason: str) -> None:
+        """No watch on Secrets: read at once (never read, or the object changed), then again
+        at ``secret_check_at``, while the next sync stays where it was."""
+        status = stalled(reason)
+        assert scheduling.decide(view(status), scheduling.Memory(), NOW) == (
+            scheduling.CheckSecret()
+        )
+        check_at = NOW + CONFIG.secret_retry
+        checked = scheduling.Memory(secret_check_at=check_at)
+        assert scheduling.decide(view(status), checked, NOW) == scheduling.Wait(
+            check_at, next_sync=NOW + timedelta(hours=1)
+        )
+        assert scheduling.decide(view(status), checked, check_at) == scheduling.CheckSecret()
+
+    @pytest.mark.parametrize("status", [synced(), stalled("DeactivationThresholdExceeded")])
+    def test_no_secret_is_read_again_where_it_cannot_help(self, status: dict[str, Any]) -> None:
+        for memory in (scheduling.Memory(), scheduling.Memory(secret_changed=True)):
+            assert isinstance(scheduling.decide(view(status), memory, NOW), scheduling.Wait)
 
     def test_invite_all_annotation_until_echoed(self) -> None:
         annotations = {"hris.dev/invite-all-pending": "t1"}

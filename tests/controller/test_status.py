@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ from okta_hris.controller import status as status_patches
 from okta_hris.domain.changes import SyncStats
 from okta_hris.errors import DeactivationThresholdExceeded
 from okta_hris.resource.status import HandledApproval
+from okta_hris.services.integration_sync import Attempt
 
 from .status_samples import (
     NOW,
@@ -25,6 +26,43 @@ from .status_samples import (
     synced,
 )
 from .status_schema import status_problems
+
+ATTEMPT = Attempt(NOW - timedelta(seconds=4), NOW, "Full")
+LAST_SYNC = {
+    "fetched": 3,
+    "matched": 2,
+    "created": 2,
+    "updated": 0,
+    "deactivated": 0,
+    "unchanged": 0,
+    "apiRequests": 4,
+}
+
+
+def failure(
+    status: dict[str, Any],
+    generation: int = 1,
+    *,
+    reason: str = "OktaUnavailable",
+    permanent: bool = False,
+    attempt: Attempt | None = ATTEMPT,
+    next_attempt: datetime | None = NOW,
+) -> dict[str, Any]:
+    """The JSON patch of a failed attempt on ``status``."""
+    return status_patches.failed(
+        ctx(status, generation, NOW),
+        reason=reason,
+        message=f"{reason} happened",
+        permanent=permanent,
+        attempt=attempt,
+        next_attempt=next_attempt,
+        resync_value=None,
+    ).as_json()
+
+
+def states(patch: dict[str, Any]) -> dict[str, tuple[str, str]]:
+    """Each condition of a JSON status patch as (status, reason)."""
+    return {c["type"]: (c["status"], c["reason"]) for c in patch["conditions"]}
 
 
 class TestStatus:
@@ -49,43 +87,80 @@ class TestStatus:
         ready = find(patch["conditions"], "Ready")
         assert ready is not None and ready["message"] == "8 employees, 3 teams"
 
-    def test_permanent_failure_stalls_and_transient_does_not(self) -> None:
-        context = ctx({}, 1, NOW)
-        permanent = status_patches.failed(
-            context,
-            reason="Unauthorized",
-            message="401",
-            permanent=True,
-            finished=NOW,
-            next_attempt=None,
-            resync_value=None,
-        ).as_json()
-        stalled_cond = find(permanent["conditions"], "Stalled")
-        assert stalled_cond is not None and stalled_cond["status"] == "True"
-        assert permanent["nextSyncTime"] is None
-        transient = status_patches.failed(
-            context,
-            reason="OktaUnavailable",
-            message="503",
-            permanent=False,
-            finished=NOW,
-            next_attempt=NOW + timedelta(seconds=30),
-            resync_value=None,
-        ).as_json()
-        healthy = find(transient["conditions"], "Stalled")
-        assert healthy is not None and healthy["reason"] == "Healthy"
-        ready = find(transient["conditions"], "Ready")
-        assert ready is not None and (ready["status"], ready["reason"]) == (
-            "False",
-            "OktaUnavailable",
+    def test_a_transient_failure_is_still_in_progress(self) -> None:
+        """kstatus / Flux: a pending retry is Reconciling=True, ProgressingWithRetry."""
+        retry = NOW + timedelta(seconds=30)
+        patch = failure(synced(), next_attempt=retry)
+        assert states(patch) == {
+            "Ready": ("False", "OktaUnavailable"),
+            "Reconciling": ("True", status_patches.PROGRESSING_WITH_RETRY),
+            "Stalled": ("False", "Healthy"),
+        }
+        reconciling = find(patch["conditions"], "Reconciling")
+        assert reconciling is not None
+        assert reconciling["message"] == f"next attempt at {conditions.format_time(retry)}"
+        assert patch["nextSyncTime"] == conditions.format_time(retry)
+
+    def test_a_permanent_failure_stalls_and_reconciles_nothing(self) -> None:
+        patch = failure(synced(), reason="Unauthorized", permanent=True, next_attempt=None)
+        assert states(patch) == {
+            "Ready": ("False", "Unauthorized"),
+            "Reconciling": ("False", "Idle"),
+            "Stalled": ("True", "Unauthorized"),
+        }
+        assert patch["nextSyncTime"] is None
+
+    def test_a_retry_that_starts_keeps_reconciling_true_since_the_failure(self) -> None:
+        failed = status_patches.merge_patch(
+            synced(),
+            failure(synced(), reason="DirectoryError"),
         )
+        later = NOW + timedelta(minutes=1)
+        retrying = status_patches.syncing(ctx(failed, 1, later), "sync started").as_json()
+        before, after = (
+            find(c, "Reconciling") for c in (failed["conditions"], retrying["conditions"])
+        )
+        assert before is not None and after is not None
+        assert after["reason"] == "Syncing"
+        assert after["lastTransitionTime"] == before["lastTransitionTime"]
+
+    @pytest.mark.parametrize("permanent", [False, True])
+    def test_last_sync_fields_describe_the_failed_attempt(self, permanent: bool) -> None:
+        """Time, mode and duration of that attempt; no counts (it applied nothing); the last
+        success is kept."""
+        before = synced(
+            lastSuccessfulSyncTime=conditions.format_time(NOW - timedelta(hours=1)),
+            lastSyncMode="Full",
+            lastSyncDurationSeconds=40.0,
+            lastSync=LAST_SYNC,
+        )
+        attempt = Attempt(NOW, NOW + timedelta(seconds=2.5), "Incremental")
+        after = status_patches.merge_patch(
+            before,
+            failure(before, permanent=permanent, attempt=attempt),
+        )
+        assert after["lastSyncTime"] == conditions.format_time(attempt.finished)
+        assert after["lastSyncMode"] == "Incremental"
+        assert after["lastSyncDurationSeconds"] == 2.5
+        assert "lastSync" not in after
+        assert after["lastSuccessfulSyncTime"] == before["lastSuccessfulSyncTime"]
+        assert status_problems(after) == []
+
+    def test_a_failure_before_the_mode_was_chosen_names_no_mode(self) -> None:
+        before = synced(lastSyncMode="Full")
+        after = status_patches.merge_patch(
+            before,
+            failure(before, reason="SecretNotFound", permanent=True, attempt=Attempt(NOW, NOW)),
+        )
+        assert "lastSyncMode" not in after
+        assert after["lastSyncDurationSeconds"] == 0.0
 
     def test_hold_records_the_count_to_approve(self) -> None:
         hold = DeactivationThresholdExceeded(30, 10, 50)
         patch = status_patches.held(
-            ctx({}, 1, NOW),
+            ctx(synced(lastSync=LAST_SYNC), 1, NOW),
             hold=hold,
-            finished=NOW,
+            attempt=ATTEMPT,
             next_sync=NOW + timedelta(hours=1),
             resync_value=None,
         ).as_json()
@@ -94,6 +169,9 @@ class TestStatus:
         assert stalled_cond is not None
         assert stalled_cond["reason"] == "DeactivationThresholdExceeded"
         assert '"30"' in stalled_cond["message"]
+        # The held run is the last attempt; nothing of it was applied.
+        assert (patch["lastSyncMode"], patch["lastSync"]) == (ATTEMPT.mode, None)
+        assert patch["lastSyncTime"] == conditions.format_time(ATTEMPT.finished)
 
     def test_suspension_keeps_ready(self) -> None:
         ready = conditions.set_condition(
@@ -110,63 +188,40 @@ class TestStatus:
         assert reconciling is not None and reconciling["reason"] == "Suspended"
         assert patch["nextSyncTime"] is None
 
-    def test_suspension_restamps_ready_and_stalled_with_the_generation(self) -> None:
-        """``kubectl wait --for=condition=Ready`` must see the suspended generation."""
-        conds = conditions.set_condition([], "Ready", "False", "Unauthorized", "401", 1, NOW)
-        conds = conditions.set_condition(conds, "Stalled", "True", "Unauthorized", "401", 1, NOW)
-        later = NOW + timedelta(hours=1)
-        status = {"conditions": [x.model_dump(mode="json", by_alias=True) for x in conds]}
-        patch = status_patches.suspended(ctx(status, 2, later)).as_json()
+    def test_suspension_observes_no_generation(self) -> None:
+        """A spec suspension keeps from being applied is never observed: ``kubectl wait
+        --for=condition=Ready`` must not succeed on it."""
+        conds = conditions.set_condition([], "Ready", "True", "SyncSucceeded", "8", 1, NOW)
+        conds = conditions.set_condition(conds, "Stalled", "False", "Healthy", "", 1, NOW)
+        status = synced(conditions=[x.model_dump(mode="json", by_alias=True) for x in conds])
+        patch = status_patches.suspended(ctx(status, 2, NOW + timedelta(hours=1))).as_json()
+        assert "observedGeneration" not in patch
+        after = status_patches.merge_patch(status, patch)
+        assert after["observedGeneration"] == 1
         for type_ in ("Ready", "Reconciling", "Stalled"):
-            found = find(patch["conditions"], type_)
-            assert found is not None and found["observedGeneration"] == 2
-        ready = find(patch["conditions"], "Ready")
-        stalled_cond = find(patch["conditions"], "Stalled")
-        assert ready is not None and stalled_cond is not None
-        assert (ready["status"], ready["reason"]) == ("False", "Unauthorized")
-        assert (
-            ready["lastTransitionTime"]
-            == stalled_cond["lastTransitionTime"]
-            == conditions.format_time(NOW)
-        )
-        assert (stalled_cond["status"], stalled_cond["message"]) == ("True", "401")
+            found = find(after["conditions"], type_)
+            assert found is not None and found["observedGeneration"] == 1, type_
+
+    def test_suspension_before_the_first_sync_observes_nothing(self) -> None:
+        patch = status_patches.suspended(ctx({}, 1, NOW)).as_json()
+        assert "observedGeneration" not in patch
+        assert all("observedGeneration" not in c for c in patch["conditions"])
+        assert states(patch)["Ready"] == ("False", "Suspended")
 
     def test_a_check_that_is_not_a_sync_leaves_the_sync_times(self) -> None:
-        patch = status_patches.failed(
-            ctx(synced(), 1, NOW),
-            reason="SecretNotFound",
-            message="gone",
-            permanent=True,
-            finished=None,
-            next_attempt=NOW + timedelta(hours=6),
-            resync_value=None,
-        ).as_json()
-        assert "lastSyncTime" not in patch
+        patch = failure(synced(), reason="SecretNotFound", permanent=True, attempt=None)
+        assert not {"lastSyncTime", "lastSyncMode", "lastSyncDurationSeconds", "lastSync"} & set(
+            patch
+        )
 
     def test_a_new_generation_resolves_a_hold(self) -> None:
         held_status = synced(heldDeactivations=12)
         for patch in (
-            status_patches.failed(
-                ctx(held_status, 2, NOW),
-                reason="OktaUnavailable",
-                message="503",
-                permanent=False,
-                finished=NOW,
-                next_attempt=NOW,
-                resync_value=None,
-            ).as_json(),
+            failure(held_status, 2),
             status_patches.invalid_spec(ctx(held_status, 2, NOW), "bad").as_json(),
         ):
             assert "heldDeactivations" not in status_patches.merge_patch(held_status, patch)
-        same = status_patches.failed(
-            ctx(held_status, 1, NOW),
-            reason="OktaUnavailable",
-            message="503",
-            permanent=False,
-            finished=NOW,
-            next_attempt=NOW,
-            resync_value=None,
-        ).as_json()
+        same = failure(held_status, 1)
         assert status_patches.merge_patch(held_status, same)["heldDeactivations"] == 12
 
     def test_compose_patches_is_applying_one_then_the_other(self) -> None:
@@ -223,7 +278,7 @@ def test_every_status_field_the_operator_writes_is_in_the_crd() -> None:
         status_patches.held(
             context,
             hold=DeactivationThresholdExceeded(3, 1, 10),
-            finished=NOW,
+            attempt=ATTEMPT,
             next_sync=NOW,
             resync_value="1",
         ).as_json()
@@ -272,7 +327,7 @@ def test_every_patch_leaves_a_status_the_crd_and_the_model_accept() -> None:
     )
     step(
         lambda c: status_patches.held(
-            c, hold=hold, finished=NOW, next_sync=NOW, resync_value=None, note=" (note)"
+            c, hold=hold, attempt=ATTEMPT, next_sync=NOW, resync_value=None, note=" (note)"
         )
     )
     step(lambda c: status_patches.approval_handled("3/2", status_patches.APPROVAL_RELEASED, 3, NOW))
@@ -282,7 +337,7 @@ def test_every_patch_leaves_a_status_the_crd_and_the_model_accept() -> None:
             reason="OktaUnavailable",
             message=long_message,
             permanent=False,
-            finished=NOW,
+            attempt=Attempt(NOW, NOW),
             next_attempt=NOW,
             resync_value=None,
         )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 from datetime import UTC, datetime
 from typing import Any
@@ -47,10 +46,13 @@ def _port(value: int | None) -> int | None:
     "peering_name",
     envvar="HRIS_PEERING",
     metavar="NAME",
-    help="Kopf peering object shared by the replicas; only the highest priority one is active.",
+    help="Kopf peering object shared by the replicas; only the highest priority one is active. "
+    "Needs a PostgreSQL directory (refused on SQLite).",
 )
 @click.option(
-    "--standalone", is_flag=True, help="No peering: the only replica (development, tests)."
+    "--standalone",
+    is_flag=True,
+    help="No peering: the only replica (the default on an SQLite directory).",
 )
 @click.option(
     "--priority",
@@ -106,19 +108,34 @@ def run_command(
     """Run the operator: sync every OktaIntegration on its schedule, on demand and on change.
 
     Settings come from the environment (HRIS_DATABASE_URL, HRIS_ALLOWED_DOMAINS,
-    HRIS_MAX_CONCURRENT_SYNCS, ...; see docs/OPERATOR.md), read once at start-up.
+    HRIS_MAX_CONCURRENT_SYNCS, ...; see docs/OPERATOR.md), read once at start-up and checked
+    before the operator starts: a wrong one is one line and exit 1. On an SQLite directory the
+    operator is the only replica: --peering is refused, and without it it runs --standalone.
     """
     import kopf
 
+    from okta_hris.controller.logs import configure as configure_logging
     from okta_hris.controller.main import run_operator
+    from okta_hris.controller.runtime import OperatorSetup
+    from okta_hris.controller.sqlite_safety import is_sqlite
 
     if bool(namespaces) == clusterwide:
         raise click.UsageError("give either -n NAMESPACE (repeatable) or -A, not both or neither")
     if standalone and peering_name:
         raise click.UsageError("--standalone and --peering exclude each other")
-    kopf.configure(debug=debug, verbose=verbose, log_format=kopf.LogFormat[log_format.upper()])
-    # Request lines of the HTTP clients add nothing an operator needs (and are noisy).
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    launch = LaunchOptions(
+        metrics_port=_port(metrics_port),
+        kubeconfig=kubeconfig,
+        kube_context=kube_context,
+        # --database is HRIS_DATABASE_URL for this run (SPEC §7: every command that
+        # touches the directory takes it).
+        environ={**os.environ, "HRIS_DATABASE_URL": database} if database else None,
+    )
+    setup = OperatorSetup.read(launch, peered=bool(peering_name))
+    # Kopf's peering auto-detection could join several replicas: never on SQLite.
+    standalone = standalone or (not peering_name and is_sqlite(setup.settings.database_url))
+    # Kopf's set-up, with every line about an integration naming it (controller.logs).
+    configure_logging(debug=debug, verbose=verbose, log_format=kopf.LogFormat[log_format.upper()])
     run_operator(
         namespaces=namespaces,
         clusterwide=clusterwide,
@@ -126,14 +143,7 @@ def run_command(
         standalone=standalone,
         priority=priority,
         liveness_port=_port(liveness_port),
-        launch=LaunchOptions(
-            metrics_port=_port(metrics_port),
-            kubeconfig=kubeconfig,
-            kube_context=kube_context,
-            # --database is HRIS_DATABASE_URL for this run (SPEC §7: every command that
-            # touches the directory takes it).
-            environ={**os.environ, "HRIS_DATABASE_URL": database} if database else None,
-        ),
+        launch=launch,
     )
 
 

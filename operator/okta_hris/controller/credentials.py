@@ -1,16 +1,16 @@
-"""An integration's Secrets, read from the cluster when a sync needs them.
+"""An integration's Secrets, read by name from the cluster when a sync needs them.
 
-What the token Secret held is remembered as a keyed fingerprint (``runtime.token_fingerprint``),
-never as the value: a Secret event then retries a sync stalled on its token only when the token
-really changed.
+The operator only ever gets a Secret by name (RBAC ``get``, no list or watch). What the token
+Secret held is remembered as a keyed fingerprint (``runtime.token_fingerprint``), never as the
+value: an integration stalled on its token reads the Secret again on a short schedule
+(``token_changed``) and retries the sync only when the token really changed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
 
-from okta_hris.controller.kube import KubeApi
+from okta_hris.controller.kube import KubeApi, KubernetesApiError
 from okta_hris.controller.runtime import IntegrationState, TokenSeen, token_fingerprint
 from okta_hris.domain.okta import bare_api_token
 from okta_hris.errors import SecretNotFound
@@ -44,6 +44,23 @@ class ClusterCredentials:
             )
         return token
 
+    async def token_changed(self, spec: OktaIntegrationSpec) -> bool:
+        """Read the token Secret again: does it hold another token than at the last read?
+
+        Created, its key added, a new value: True. An edit of a label or of another key:
+        False. Never read before (the operator restarted): True, since what failed is unknown.
+        Raises ``KubernetesApiError`` when the API server cannot say (what was seen is kept).
+        """
+        before = self.state.token_seen
+        try:
+            await self.okta_token(spec)
+        except SecretNotFound:
+            pass  # the fingerprint says so (no Secret, no key, empty)
+        except KubernetesApiError:
+            self.state.token_seen = before
+            raise
+        return before is None or self.state.token_seen != before
+
     async def smtp_settings(self, spec: OktaIntegrationSpec) -> SmtpSettings:
         ref = spec.invitations.smtp_secret_ref
         if ref is None:
@@ -52,6 +69,4 @@ class ClusterCredentials:
         return SmtpSettings.from_secret_data(data)
 
     def _seen(self, secret: str, key: str, data: Mapping[str, str] | None) -> None:
-        """What the token Secret holds now: a change of it before this read is moot."""
         self.state.token_seen = TokenSeen(secret, key, token_fingerprint(data, key))
-        self.state.memory = replace(self.state.memory, secret_changed=False)

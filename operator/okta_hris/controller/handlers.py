@@ -3,11 +3,11 @@
 - start-up / clean-up: build and close the ``OperatorRuntime`` (settings, directory, metrics).
 - login: hand Kopf the same Kubernetes credentials the operator's own client uses.
 - a daemon per OktaIntegration: ``IntegrationReconciler.run`` decides and runs its syncs.
-- event handlers: poke that daemon when the object or one of its Secrets changes.
-- an index: which integrations use which Secret (so a Secret change reaches them).
+- an event handler: poke that daemon when the object changes.
 - on delete: stop the syncs and mark the directory rows removed (they are kept).
 
-Secrets are only watched (``on.event``, ``index``), never patched: Kopf keeps no state on them.
+Secrets are neither watched nor listed: the operator gets an integration's Secrets by name
+when it needs them (RBAC ``get`` only), so Kopf never sees a Secret.
 
 Run with ``okta-hris run`` or ``kopf run -m okta_hris.controller.handlers``.
 """
@@ -15,19 +15,22 @@ Run with ``okta-hris run`` or ``kopf run -m okta_hris.controller.handlers``.
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
 import kopf
 
-from okta_hris.controller.kube import connection_info, decode_secret_data
+from okta_hris.controller import logs
+from okta_hris.controller.events import EventSource
+from okta_hris.controller.kube import connection_info
 from okta_hris.controller.options import LaunchOptions
 from okta_hris.controller.reconciler import (
     IntegrationReconciler,
     integration_key,
     remove_integration,
-    secret_references,
 )
 from okta_hris.controller.runtime import OperatorRuntime
+from okta_hris.errors import HrisError
 from okta_hris.resource.spec import API_GROUP, API_VERSION, PLURAL
 
 FINALIZER = f"{API_GROUP}/finalizer"
@@ -36,8 +39,6 @@ WATCH_SERVER_TIMEOUT_S = 600.0
 # for this long before it is cancelled (a cancelled sync changes nothing in the directory).
 SYNC_GRACE_S = 30.0
 SYNC_CANCEL_TIMEOUT_S = 10.0
-# (namespace, Secret name) -> names of the OktaIntegrations using that Secret.
-SECRET_USERS_INDEX = "secret_users"
 
 
 def _runtime(memo: kopf.Memo) -> OperatorRuntime:
@@ -47,8 +48,12 @@ def _runtime(memo: kopf.Memo) -> OperatorRuntime:
     return runtime
 
 
-def configure_kopf(settings: kopf.OperatorSettings) -> None:
-    """Kopf's own state under our API group; least-privilege scanning; quiet peering."""
+def configure_kopf(settings: kopf.OperatorSettings, source: EventSource | None = None) -> None:
+    """Kopf's own state under our API group; least-privilege scanning; quiet peering.
+
+    Our Events are posted by ``controller.events``; Kopf posts only its handlers' failures
+    (not their "succeeded" notes), in our name.
+    """
     settings.persistence.finalizer = FINALIZER
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=API_GROUP)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
@@ -60,16 +65,26 @@ def configure_kopf(settings: kopf.OperatorSettings) -> None:
     settings.peering.stealth = True
     if settings.watching.server_timeout is None:
         settings.watching.server_timeout = WATCH_SERVER_TIMEOUT_S
-    settings.posting.level = logging.INFO
+    settings.posting.level = logging.WARNING
+    source = source or EventSource.from_environ(os.environ)
+    settings.posting.reporting_component = source.component
+    settings.posting.reporting_instance = source.instance
 
 
 @kopf.on.startup()
 async def start_operator(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
-    configure_kopf(settings)
     launch = memo.get("launch")
-    memo["runtime"] = await OperatorRuntime.start(
-        launch if isinstance(launch, LaunchOptions) else LaunchOptions()
-    )
+    environ = launch.environ if isinstance(launch, LaunchOptions) else None
+    configure_kopf(settings, EventSource.from_environ(os.environ if environ is None else environ))
+    try:
+        memo["runtime"] = await OperatorRuntime.start(
+            launch if isinstance(launch, LaunchOptions) else LaunchOptions(),
+            peered=not settings.peering.standalone,
+        )
+    except HrisError as exc:
+        # A wrong setting stays wrong: stop the operator (a pod crash-loops, visibly) instead
+        # of Kopf retrying the start-up for ever.
+        raise kopf.PermanentError(str(exc)) from None
 
 
 @kopf.on.cleanup()
@@ -87,34 +102,6 @@ async def login(memo: kopf.Memo, **_: Any) -> kopf.ConnectionInfo:
 @kopf.on.probe(id="syncsInProgress")
 async def syncs_in_progress(memo: kopf.Memo, **_: Any) -> int:
     return _runtime(memo).syncs_in_progress
-
-
-@kopf.index(API_GROUP, API_VERSION, PLURAL, id=SECRET_USERS_INDEX)
-async def integration_secrets(
-    namespace: str | None, name: str, spec: kopf.Spec, **_: Any
-) -> dict[tuple[str, str], str]:
-    return {secret: name for secret in secret_references(namespace or "", spec)}
-
-
-@kopf.on.event("v1", "secrets")
-async def secret_changed(
-    type: str | None,
-    body: kopf.Body,
-    namespace: str | None,
-    name: str,
-    memo: kopf.Memo,
-    **kwargs: Any,
-) -> None:
-    # Only a created or modified Secret can fix anything: type None is Kopf replaying what it
-    # listed (at start, and after every re-list of the watch), DELETED breaks rather than fixes.
-    if type not in ("ADDED", "MODIFIED") or not namespace:
-        return
-    # Kopf passes each index as a keyword argument named by its id.
-    index: kopf.Index[tuple[str, str], str] = kwargs[SECRET_USERS_INDEX]
-    users = [integration_key(namespace, user) for user in index.get((namespace, name), [])]
-    if users:
-        data = decode_secret_data(body.get("data"))
-        _runtime(memo).secret_changed(users, name, data)
 
 
 @kopf.on.event(API_GROUP, API_VERSION, PLURAL)
@@ -140,4 +127,5 @@ async def reconcile(
 
 @kopf.on.delete(API_GROUP, API_VERSION, PLURAL)
 async def integration_deleted(namespace: str | None, name: str, memo: kopf.Memo, **_: Any) -> None:
-    await remove_integration(_runtime(memo), namespace or "", name)
+    with logs.integration_logging(namespace or "", name):
+        await remove_integration(_runtime(memo), namespace or "", name)

@@ -1,8 +1,9 @@
-"""The few Kubernetes API calls the operator makes itself: status, Secrets, annotations.
+"""The few Kubernetes API calls the operator makes itself: status, Secrets, annotations, Events.
 
 Kopf watches and finalizes; these calls are the ones Kopf has no public API for: writing the
 status while a sync runs (not only when a handler returns), reading a Secret at the moment a
-sync needs it, and setting the resync annotation from the CLI.
+sync needs it, setting the resync annotation from the CLI, and posting Events that name the
+operator (``events.EventRecorder`` posts them in the background through this client).
 
 Credentials come from the official ``kubernetes`` client's loaders (in-cluster service
 account, or a kubeconfig with any auth plugin), loaded into an explicit ``Configuration``
@@ -24,6 +25,7 @@ from urllib.parse import quote
 
 import httpx
 import kopf
+import yaml
 from kubernetes.client import Configuration
 from kubernetes.config import (
     ConfigException,
@@ -32,6 +34,7 @@ from kubernetes.config import (
     load_kube_config,
 )
 
+from okta_hris.controller.events import EventRecorder, EventSource
 from okta_hris.errors import ConfigError, HrisError, SecretNotFound
 from okta_hris.resource.spec import API_GROUP, API_VERSION, PLURAL
 
@@ -90,6 +93,13 @@ def load_configuration(
             f"cannot load Kubernetes credentials from {kubeconfig} ({exc}); "
             "run in a cluster, set KUBECONFIG or pass --kubeconfig"
         ) from None
+    except yaml.YAMLError as exc:
+        # Never the parser's message: it quotes the file, and a kubeconfig holds credentials.
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        raise ConfigError(f"the kubeconfig {kubeconfig} is not valid YAML{where}") from None
+    except (TypeError, AttributeError, ValueError, KeyError):
+        raise ConfigError(f"the kubeconfig {kubeconfig} is not a kubeconfig file") from None
     return configuration
 
 
@@ -167,8 +177,15 @@ def decode_secret_data(data: Mapping[str, str] | None) -> dict[str, str]:
 class KubeApi:
     """An async client for the handful of requests the operator and the CLI make."""
 
-    def __init__(self, configuration: Configuration) -> None:
+    def __init__(
+        self, configuration: Configuration, event_source: EventSource | None = None
+    ) -> None:
+        """``event_source``: who posts the Events of ``recorder`` (default: ``POD_NAME``, else
+        the host name, from the process's environment)."""
         self._configuration = configuration
+        self.recorder = EventRecorder(
+            self.create_event, event_source or EventSource.from_environ(os.environ)
+        )
         auth: httpx.BasicAuth | None = None
         if configuration.username and configuration.password:
             auth = httpx.BasicAuth(configuration.username, configuration.password)
@@ -182,6 +199,8 @@ class KubeApi:
         )
 
     async def aclose(self) -> None:
+        """Post the Events still queued (for a few seconds at most), then disconnect."""
+        await self.recorder.close()
         await self._http.aclose()
 
     async def __aenter__(self) -> KubeApi:
@@ -246,6 +265,14 @@ class KubeApi:
         version = str(body.get("metadata", {}).get("resourceVersion", ""))
         return version, decode_secret_data(body.get("data"))
 
+    # -- Events --------------------------------------------------------------------------------
+
+    async def create_event(self, namespace: str, event: Mapping[str, Any]) -> dict[str, Any]:
+        """POST a core/v1 Event (RBAC: create events); ``recorder`` posts without waiting."""
+        return await self._request(
+            "POST", f"/api/v1/namespaces/{quote(namespace, safe='')}/events", payload=event
+        )
+
     # -- plumbing ------------------------------------------------------------------------------
 
     async def _request(
@@ -257,6 +284,8 @@ class KubeApi:
         content_type: str | None = None,
     ) -> dict[str, Any]:
         headers = {"Accept": "application/json"}
+        if payload is not None and content_type is None:
+            content_type = "application/json"
         scheme, token = _authorization(self._configuration)
         if token:
             headers["Authorization"] = f"{scheme or 'Bearer'} {token}"

@@ -9,9 +9,11 @@ import random
 from collections.abc import Sequence
 
 import kopf
+from kopf._core.engines.activities import ActivityError
 
 from okta_hris.controller import handlers as handlers
 from okta_hris.controller.options import LaunchOptions
+from okta_hris.errors import ConfigError
 
 # Kopf peering: the replica with the highest priority is the active one; equal priorities
 # would freeze all of them, so each replica draws its own unless told otherwise.
@@ -39,12 +41,17 @@ def run_operator(
     """Run until SIGINT/SIGTERM (blocking, in the main thread's event loop)."""
     if priority is None and not standalone:
         priority = random_priority()
-    kopf.run(
-        namespaces=list(namespaces),
-        clusterwide=clusterwide,
-        peering_name=peering_name,
-        standalone=True if standalone else None,
-        priority=priority,
-        liveness_endpoint=liveness_endpoint(liveness_port),
-        memo=kopf.Memo(launch=launch),
-    )
+    try:
+        kopf.run(
+            namespaces=list(namespaces),
+            clusterwide=clusterwide,
+            peering_name=peering_name,
+            standalone=True if standalone else None,
+            priority=priority,
+            liveness_endpoint=liveness_endpoint(liveness_port),
+            memo=kopf.Memo(launch=launch),
+        )
+    except ActivityError as exc:
+        # The start-up handler refused (a setting, the directory) and Kopf logged why; say it
+        # once more as the command's one-line error instead of Kopf's traceback.
+        raise ConfigError(f"the operator stopped: {exc.__cause__ or exc}") from None

@@ -49,6 +49,19 @@ def _fraction(env: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
+_TRUE = frozenset({"true", "1", "yes"})
+_FALSE = frozenset({"false", "0", "no"})
+
+
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if raw.lower() in _TRUE | _FALSE:
+        return raw.lower() in _TRUE
+    raise ConfigError(f"{name} must be true or false, not {raw!r}")
+
+
 @dataclass(frozen=True)
 class ControllerConfig:
     """Scheduling and retry timing of the operator."""
@@ -68,6 +81,12 @@ class ControllerConfig:
     # Permanent failures (401, 403, missing Secret) retry only on a spec or Secret change, or
     # after this long (or the interval, if that is longer): no retry storm against Okta.
     stalled_retry: timedelta = timedelta(hours=6)
+    # An integration stalled on its token Secret reads it again this often (Secrets are not
+    # watched); only a token other than the failing one retries the sync.
+    secret_retry: timedelta = timedelta(seconds=30)
+    # Refuse an SQLite directory that is not on persistent storage (an emptyDir, tmpfs, the
+    # container's own file system): a restart would forget whom it invited.
+    require_persistent_db: bool = False
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ControllerConfig:
@@ -81,11 +100,17 @@ class ControllerConfig:
             retry_backoff=_duration(env, "HRIS_RETRY_BACKOFF", defaults.retry_backoff),
             retry_backoff_max=_duration(env, "HRIS_RETRY_BACKOFF_MAX", defaults.retry_backoff_max),
             stalled_retry=_duration(env, "HRIS_STALLED_RETRY", defaults.stalled_retry),
+            secret_retry=_duration(env, "HRIS_SECRET_RETRY", defaults.secret_retry),
+            require_persistent_db=_flag(
+                env, "HRIS_REQUIRE_PERSISTENT_DB", defaults.require_persistent_db
+            ),
         )
         if config.min_interval <= timedelta(0):
             raise ConfigError("HRIS_MIN_SYNC_INTERVAL must be longer than zero")
         if config.retry_backoff <= timedelta(0):
             raise ConfigError("HRIS_RETRY_BACKOFF must be longer than zero")
+        if config.secret_retry <= timedelta(0):
+            raise ConfigError("HRIS_SECRET_RETRY must be longer than zero")
         if config.retry_backoff_max < config.retry_backoff:
             raise ConfigError("HRIS_RETRY_BACKOFF_MAX must not be shorter than HRIS_RETRY_BACKOFF")
         return config

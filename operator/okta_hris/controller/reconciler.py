@@ -2,10 +2,11 @@
 
 One ``IntegrationReconciler`` runs per OktaIntegration, in a Kopf daemon, for as long as the
 object exists and this operator is the active one. Its loop asks ``scheduling.decide`` what
-to do (a spec change, a resync request, an approval, a Secret change, the schedule) and
-sleeps until then or until the object or one of its Secrets changes (the event handlers poke
-it). A sync is ``IntegrationSync.run`` (``okta_hris.services``), the same as ``okta-hris
-sync``; ``Reporter`` turns its outcome into status, Events, metrics and logs, and
+to do (a spec change, a resync request, an approval, a changed token, the schedule) and
+sleeps until then or until the object changes (the event handler pokes it). Secrets are not
+watched: an integration stalled on its token Secret reads it again on a short schedule. A
+sync is ``IntegrationSync.run`` (``okta_hris.services``), the same as ``okta-hris sync``;
+``Reporter`` turns its outcome into status, Events, metrics and logs, and
 ``StatusWriter`` gets the status onto the server. The per-integration lock keeps two syncs of
 one integration apart; the operator-wide semaphore caps how many integrations sync at once.
 """
@@ -14,16 +15,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any
 
 import kopf
 
 from okta_hris.controller import conditions, scheduling
-from okta_hris.controller import status as status_patches
 from okta_hris.controller.credentials import ClusterCredentials
 from okta_hris.controller.kube import KubernetesApiError
+from okta_hris.controller.logs import bind_integration
 from okta_hris.controller.reporting import Reporter, utcnow
 from okta_hris.controller.runtime import IntegrationState, OperatorRuntime
 from okta_hris.controller.status_writer import StatusWriter
@@ -38,21 +37,6 @@ LOOP_ERROR_PAUSE_S = 10.0
 
 def integration_key(namespace: str, name: str) -> str:
     return f"{namespace}/{name}"
-
-
-def secret_references(namespace: str, spec: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """The (namespace, name) of every Secret a spec uses: the token and the SMTP settings.
-
-    Secrets are always in the integration's own namespace; a spec cannot point elsewhere.
-    """
-    names: list[str] = []
-    token_ref = (spec.get("okta") or {}).get("tokenSecretRef") or {}
-    smtp_ref = (spec.get("invitations") or {}).get("smtpSecretRef") or {}
-    for ref in (token_ref, smtp_ref):
-        name = ref.get("name") if isinstance(ref, Mapping) else None
-        if isinstance(name, str) and name:
-            names.append(name)
-    return [(namespace, name) for name in dict.fromkeys(names)]
 
 
 class IntegrationReconciler:
@@ -75,6 +59,7 @@ class IntegrationReconciler:
     # -- the loop ------------------------------------------------------------------------------
 
     async def run(self, stopped: kopf.DaemonStopped) -> None:
+        bind_integration(self.namespace, self.name)  # every line of this daemon names it
         try:
             await self.status.load()
             self.runtime.metrics.restore(self.key, self.status.model)
@@ -98,11 +83,9 @@ class IntegrationReconciler:
     async def _step(self, stopped: kopf.DaemonStopped) -> None:
         """Decide, then run what was decided (or sleep until something changes)."""
         view = self._view()
-        memory = self.state.memory
-        self.state.memory = replace(memory, secret_changed=False)
-        action = scheduling.decide(view, memory, utcnow())
+        action = scheduling.decide(view, self.state.memory, utcnow())
         if isinstance(action, scheduling.Wait):
-            self.runtime.metrics.scheduled(self.key, action.until)
+            self.runtime.metrics.scheduled(self.key, action.next_sync)
             delay = None if action.until is None else (action.until - utcnow()).total_seconds()
             await self._sleep(delay, stopped)
             return
@@ -110,7 +93,11 @@ class IntegrationReconciler:
             if stopped or self.state.removed:
                 return
             if isinstance(action, scheduling.Sync):
+                # Every sync reads the token afresh: a change seen before is moot.
+                self.state.memory = replace(self.state.memory, secret_changed=False)
                 await self._sync(view, action)
+            elif isinstance(action, scheduling.CheckSecret):
+                await self._check_secret(view)
             elif isinstance(action, scheduling.Suspend):
                 await self.reporter.suspended(view)
             elif isinstance(action, scheduling.ReportInvalidSpec):
@@ -180,6 +167,24 @@ class IntegrationReconciler:
         self.state.memory = replace(self.state.memory, invite_all_not_before=retry)
         self.reporter.invitations_not_queued(problem, retry)
 
+    async def _check_secret(self, view: scheduling.ObjectView) -> None:
+        """Stalled on its token Secret: read it again. Another token retries the sync at once;
+        the same one retries nothing (no retry storm against Okta for an unchanged bad token)."""
+        assert view.spec is not None
+        try:
+            changed = await self.credentials.token_changed(view.spec)
+        except KubernetesApiError as exc:
+            logger.warning("Cannot read the token Secret of %s again: %s", self.key, exc)
+            changed = False
+        memory = self.state.memory
+        self.state.memory = replace(
+            memory,
+            secret_changed=memory.secret_changed or changed,
+            secret_check_at=utcnow() + self.runtime.config.secret_retry,
+        )
+        if changed:
+            logger.info("The token Secret of %s changed: syncing again", self.key)
+
     async def _status_unsent(self, stopped: kopf.DaemonStopped) -> bool:
         """Retry a status write the API server refused; True while it is still not written.
 
@@ -198,16 +203,14 @@ class IntegrationReconciler:
         """Catch up with what happened while no operator (or another replica) was running.
 
         Syncs that fell due meanwhile are spread over a short window instead of all starting
-        at once. An integration stalled on its Secret tries once more: the Secret may have been
-        fixed meanwhile. A healthy one checks that its token Secret is still readable, so that a
-        deleted Secret shows in status now rather than at the next sync.
+        at once. An integration stalled on its Secret tries once more, as a token this process
+        never read counts as changed (``token_changed``): it may have been fixed meanwhile. A
+        healthy one checks that its token Secret is still readable, so that a deleted Secret
+        shows in status now rather than at the next sync.
         """
         config, rng = self.runtime.config, self.runtime.rng
-        stalled = status_patches.stalled_reason(self.status.model)
         self.state.memory = replace(
-            self.state.memory,
-            not_before=scheduling.restart_spread(utcnow(), config, rng),
-            secret_changed=stalled in scheduling.SECRET_FIXABLE_REASONS,
+            self.state.memory, not_before=scheduling.restart_spread(utcnow(), config, rng)
         )
         view = self._view()
         ready = view.status.condition(conditions.READY)
@@ -233,7 +236,7 @@ class IntegrationReconciler:
         )
 
     async def _sleep(self, seconds: float | None, stopped: kopf.DaemonStopped) -> None:
-        """Until the time comes, the object or a Secret changes, or the daemon must stop."""
+        """Until the time comes, the object changes, or the daemon must stop."""
         if seconds is not None and seconds <= 0:
             return
         woken = asyncio.ensure_future(self.state.wake.wait())

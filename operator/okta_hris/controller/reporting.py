@@ -4,6 +4,11 @@ the log line of each step, in one place per kind of step.
 ``Reporter.sync_finished`` turns a sync's ``Outcome`` into all four; the other methods do the
 same for the steps that are not syncs (suspension, an invalid spec, a spent approval, invitations
 queued on request). The schedule of the next attempt is decided here too, since status carries it.
+
+Every status write also sets the gauges that mirror status (conditions, suspension, the hold),
+so metrics never disagree with ``kubectl get``. Events go through ``events.EventRecorder``:
+one Warning per new problem, and a Normal ``Recovered`` when a sync succeeds after one (the
+problem is read from status ``Ready``, so a restarted operator says it too).
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 
 import kopf
 
-from okta_hris.controller import conditions, scheduling
+from okta_hris.controller import conditions, events, scheduling
 from okta_hris.controller import status as status_patches
 from okta_hris.controller.runtime import IntegrationState, OperatorRuntime
 from okta_hris.controller.status import StatusContext, StatusPatch
@@ -24,11 +29,19 @@ from okta_hris.domain.changes import DirectorySummary, PlanWarning
 from okta_hris.errors import DeactivationThresholdExceeded, HrisError
 from okta_hris.resource.spec import APPROVE_DEACTIVATIONS_ANNOTATION
 from okta_hris.services import Failed, Held, InvitationDelivery, Outcome, Succeeded
+from okta_hris.services.integration_sync import Attempt
 
 logger = logging.getLogger(__name__)
 
 # The Warning event of an approval that answers no hold.
 APPROVAL_IGNORED = "ApprovalIgnored"
+# The Normal event of a sync that succeeded after a failure (its message names the failure).
+RECOVERED = "Recovered"
+RESUMED = "Resumed"
+INVITATIONS_QUEUED = "InvitationsQueued"
+INVITATIONS_NOT_QUEUED = "InvitationsNotQueued"
+INVITATIONS_SENT = "InvitationsSent"
+INVITATIONS_NOT_SENT = "InvitationsNotSent"
 
 
 def utcnow() -> datetime:
@@ -50,6 +63,15 @@ class Reporter:
         self.state = state
         self.writer = writer
         self.key = state.key
+        self.recorder = runtime.kube.recorder
+        # The failure the running sync may recover from (status Ready before it started).
+        self._recovering_from: str | None = None
+        # This replica reports the integration from now on, its interval included, even while
+        # it only waits for the next sync (a replica that took over may write nothing for long).
+        view = scheduling.ObjectView.from_object(
+            body.spec, body.metadata, writer.model, runtime.settings.allowed_domains
+        )
+        self._observe_interval(view)
 
     def context(self, view: scheduling.ObjectView) -> StatusContext:
         return StatusContext(self.writer.model, view.generation, utcnow())
@@ -58,13 +80,14 @@ class Reporter:
 
     def resuming(self) -> None:
         """A sync of an integration whose status still says suspended: it was resumed."""
-        if status_patches.is_suspended(self.writer.model, self.writer.model.observed_generation):
-            kopf.info(self.body, reason="Resumed", message="syncs resumed (spec.sync.suspend)")
+        if status_patches.is_suspended(self.writer.model):
+            self._normal(RESUMED, events.RESUME, "syncs resumed (spec.sync.suspend)")
 
     async def sync_started(self, view: scheduling.ObjectView, action: scheduling.Sync) -> None:
         kind = "full sync" if action.force_full else "sync"
-        await self.writer.write(
-            status_patches.syncing(self.context(view), f"{kind} started: {action.trigger}")
+        self._recovering_from = self._failing_reason()
+        await self._write(
+            status_patches.syncing(self.context(view), f"{kind} started: {action.trigger}"), view
         )
         logger.info("Syncing %s (%s)", self.key, action.trigger)
 
@@ -78,7 +101,7 @@ class Reporter:
             await self._succeeded(view, interval, outcome, resync_value, spent)
         elif isinstance(outcome, Held):
             spent = self._spent_approval(view, action, status_patches.APPROVAL_HOLD_CHANGED)
-            await self._held(view, interval, outcome.hold, resync_value, spent)
+            await self._held(view, interval, outcome.hold, outcome.attempt, resync_value, spent)
         else:
             await self.failed(view, outcome, resync_value)
 
@@ -109,7 +132,7 @@ class Reporter:
             resync_value=resync_value,
         )
         self._sync_warnings(report.plan.warnings)
-        await self.writer.write(patch if spent_approval is None else patch | spent_approval)
+        await self._write(patch if spent_approval is None else patch | spent_approval, view)
         self.runtime.metrics.sync_succeeded(
             self.key,
             report.mode,
@@ -129,16 +152,17 @@ class Reporter:
             stats.deactivated,
             conditions.format_time(next_sync),
         )
-        if report.changed:
-            kopf.info(
-                self.body,
-                reason=conditions.SYNC_SUCCEEDED,
-                message=(
-                    f"{report.mode} sync: {stats.created} created, {stats.updated} updated, "
-                    f"{stats.deactivated} deactivated, {stats.reactivated} reactivated; "
-                    f"{status_patches.employees_message(summary)}"
-                ),
-            )
+        message = (
+            f"{report.mode} sync: {stats.created} created, {stats.updated} updated, "
+            f"{stats.deactivated} deactivated, {stats.reactivated} reactivated; "
+            f"{status_patches.employees_message(summary)}"
+        )
+        recovered_from, self._recovering_from = self._recovering_from, None
+        if recovered_from is not None:
+            logger.info("%s recovered from %s", self.key, recovered_from)
+            self._normal(RECOVERED, events.SYNC, f"recovered from {recovered_from}: {message}")
+        elif report.changed:
+            self._normal(conditions.SYNC_SUCCEEDED, events.SYNC, message)
 
     async def failed(
         self,
@@ -162,19 +186,20 @@ class Reporter:
             next_attempt = scheduling.retry_after(
                 finished, self.state.transient_failures, interval, config, rng
             )
-        await self.writer.write(
+        await self._write(
             status_patches.failed(
                 self.context(view),
                 reason=failure.reason,
                 message=failure.message,
                 permanent=failure.permanent,
-                finished=finished if synced else None,
+                attempt=failure.attempt,
                 next_attempt=next_attempt,
                 resync_value=resync_value,
-            )
+            ),
+            view,
         )
-        if synced:
-            self.runtime.metrics.sync_failed(self.key, "failed", failure.reason)
+        if failure.attempt is not None:
+            self.runtime.metrics.sync_failed(self.key, "failed", failure.reason, failure.attempt)
         logger.warning(
             "%s of %s failed (%s): %s; next attempt at %s",
             "Sync" if synced else "The token check",
@@ -183,13 +208,14 @@ class Reporter:
             failure.message,
             conditions.format_time(next_attempt),
         )
-        self._warn_once(failure.reason, failure.message)
+        self._warn_once(failure.reason, failure.message, events.SYNC if synced else events.VALIDATE)
 
     async def _held(
         self,
         view: scheduling.ObjectView,
         interval: timedelta,
         hold: DeactivationThresholdExceeded,
+        attempt: Attempt,
         resync_value: str | None,
         spent_approval: StatusPatch | None,
     ) -> None:
@@ -201,15 +227,15 @@ class Reporter:
         patch = status_patches.held(
             self.context(view),
             hold=hold,
-            finished=finished,
+            attempt=attempt,
             next_sync=next_sync,
             resync_value=resync_value,
             note=note,
         )
-        await self.writer.write(patch if spent_approval is None else patch | spent_approval)
-        self.runtime.metrics.sync_failed(self.key, "held", hold.reason)
+        await self._write(patch if spent_approval is None else patch | spent_approval, view)
+        self.runtime.metrics.sync_failed(self.key, "held", hold.reason, attempt)
         logger.warning("Sync of %s held: %s%s", self.key, hold, note)
-        self._warn_once(hold.reason, f"{hold}{note}")
+        self._warn_once(hold.reason, f"{hold}{note}", events.SYNC)
 
     # -- approvals -----------------------------------------------------------------------------
 
@@ -245,7 +271,7 @@ class Reporter:
     async def approval_ignored(self, action: scheduling.IgnoreApproval) -> None:
         """An approval that answers no hold is spent: it must not release a later one."""
         value, held = action.value, action.held
-        await self.writer.write(
+        await self._write(
             status_patches.approval_handled(
                 value, status_patches.APPROVAL_NO_MATCHING_HOLD, held, utcnow()
             )
@@ -257,44 +283,42 @@ class Reporter:
         )
         message = f'approval "{value}" released nothing: {why}'
         logger.warning("%s: %s", self.key, message)
-        kopf.warn(self.body, reason=APPROVAL_IGNORED, message=message)
+        self._warning(APPROVAL_IGNORED, events.APPROVE, message)
 
     # -- steps that are not syncs --------------------------------------------------------------
 
     async def suspended(self, view: scheduling.ObjectView) -> None:
-        await self.writer.write(status_patches.suspended(self.context(view)))
+        await self._write(status_patches.suspended(self.context(view)), view)
         self.runtime.metrics.scheduled(self.key, None)
         logger.info("Syncs of %s are suspended", self.key)
-        kopf.info(
-            self.body,
-            reason=conditions.SUSPENDED,
-            message="syncs suspended (spec.sync.suspend: true)",
+        self._normal(
+            conditions.SUSPENDED, events.SUSPEND, "syncs suspended (spec.sync.suspend: true)"
         )
 
     async def invalid_spec(
         self, view: scheduling.ObjectView, action: scheduling.ReportInvalidSpec
     ) -> None:
         message = action.message
-        await self.writer.write(
-            status_patches.invalid_spec(self.context(view), message, action.resync_value)
+        await self._write(
+            status_patches.invalid_spec(self.context(view), message, action.resync_value), view
         )
         self.runtime.metrics.scheduled(self.key, None)
         logger.warning("%s has an invalid spec: %s", self.key, message)
-        self._warn_once(conditions.INVALID_SPEC, message)
+        self._warn_once(conditions.INVALID_SPEC, message, events.VALIDATE)
 
     async def invitations_queued(
         self, queued: int, delivery: InvitationDelivery, value: str
     ) -> None:
-        kopf.info(
-            self.body,
-            reason="InvitationsQueued",
-            message=f"{queued} employees without an invitation queued for one",
+        self._normal(
+            INVITATIONS_QUEUED,
+            events.INVITE,
+            f"{queued} employees without an invitation queued for one",
         )
         self._delivered(delivery)
         summary: DirectorySummary = await asyncio.to_thread(
             self.runtime.directory.summary, self.key
         )
-        await self.writer.write(status_patches.invitations(summary, handled_value=value))
+        await self._write(status_patches.invitations(summary, handled_value=value))
 
     def invitations_not_queued(self, problem: str, retry: datetime) -> None:
         """One Warning event per problem, not one per attempt."""
@@ -306,25 +330,23 @@ class Reporter:
         )
         if self.state.invite_all_problem != problem:
             self.state.invite_all_problem = problem
-            kopf.warn(self.body, reason="InvitationsNotQueued", message=problem)
+            self._warning(INVITATIONS_NOT_QUEUED, events.INVITE, problem)
 
     def _delivered(self, delivery: InvitationDelivery) -> None:
         if delivery.problem is not None:
-            kopf.warn(self.body, reason="InvitationsNotSent", message=delivery.problem)
+            self._warning(INVITATIONS_NOT_SENT, events.INVITE, delivery.problem)
             return
         report = delivery.report
         if report is None:
             return
         if report.sent:
-            kopf.info(self.body, reason="InvitationsSent", message=f"{report.sent} sent")
+            self._normal(INVITATIONS_SENT, events.INVITE, f"{report.sent} sent")
         if report.failed or report.deferred:
-            kopf.warn(
-                self.body,
-                reason="InvitationsNotSent",
-                message=(
-                    f"{report.failed} failed, {report.deferred} to retry: "
-                    f"{report.last_error or 'see the operator log'}"
-                ),
+            self._warning(
+                INVITATIONS_NOT_SENT,
+                events.INVITE,
+                f"{report.failed} failed, {report.deferred} to retry: "
+                f"{report.last_error or 'see the operator log'}",
             )
 
     # -- plumbing ------------------------------------------------------------------------------
@@ -332,16 +354,37 @@ class Reporter:
     def _interval(self, view: scheduling.ObjectView) -> timedelta:
         return scheduling.effective_interval(view.interval, self.runtime.config)
 
+    def _observe_interval(self, view: scheduling.ObjectView) -> None:
+        self.runtime.metrics.sync_interval(self.key, self._interval(view).total_seconds())
+
+    async def _write(self, patch: StatusPatch, view: scheduling.ObjectView | None = None) -> None:
+        """Write status, and set the gauges that mirror it (and the interval of ``view``)."""
+        await self.writer.write(patch)
+        self.runtime.metrics.status_written(self.key, self.writer.model)
+        if view is not None:
+            self._observe_interval(view)
+
+    def _failing_reason(self) -> str | None:
+        """Why the integration is not Ready, as status says (None: it is, or never synced)."""
+        ready = self.writer.model.condition(conditions.READY)
+        return ready.reason if ready is not None and ready.status == "False" else None
+
+    def _normal(self, reason: str, action: str, message: str) -> None:
+        self.recorder.normal(events.InvolvedObject.of(self.body), reason, action, message)
+
+    def _warning(self, reason: str, action: str, message: str) -> None:
+        self.recorder.warning(events.InvolvedObject.of(self.body), reason, action, message)
+
     def _sync_warnings(self, warnings: Sequence[PlanWarning]) -> None:
         """A Warning Event for each warning the last sync did not have."""
         seen = self.state.sync_warnings
         for warning in warnings:
             if warning.message not in seen:
-                kopf.warn(self.body, reason=warning.reason, message=warning.message)
+                self._warning(warning.reason, events.SYNC, warning.message)
         self.state.sync_warnings = tuple(w.message for w in warnings)
 
-    def _warn_once(self, reason: str, message: str) -> None:
+    def _warn_once(self, reason: str, message: str, action: str) -> None:
         """A Warning event per new problem, not one per retry of the same problem."""
         if self.state.last_problem != (reason, message):
             self.state.last_problem = (reason, message)
-            kopf.warn(self.body, reason=reason, message=message)
+            self._warning(reason, action, message)

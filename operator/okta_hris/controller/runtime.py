@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import contextvars
 import hashlib
 import logging
+import os
 import random
 import secrets
 from collections.abc import Callable, Coroutine, Mapping
@@ -20,12 +22,15 @@ from typing import Any, TypeVar
 
 from kubernetes.client import Configuration
 
+from okta_hris.controller.events import EventSource
 from okta_hris.controller.kube import KubeApi, load_configuration
 from okta_hris.controller.metrics import MetricsServer, OperatorMetrics
 from okta_hris.controller.options import ControllerConfig, LaunchOptions
 from okta_hris.controller.scheduling import Memory
+from okta_hris.controller.sqlite_safety import check_directory
 from okta_hris.controller.status_writer import StatusWriter
 from okta_hris.directory import Directory
+from okta_hris.domain.okta import bare_api_token
 from okta_hris.services import IntegrationSync
 from okta_hris.settings import Settings
 
@@ -33,7 +38,7 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 # Token values are remembered only as a keyed hash, with a key that never leaves the process:
-# enough to tell whether a Secret event changed the token, useless to anyone reading memory.
+# enough to tell whether a re-read Secret holds another token, useless to anyone reading memory.
 _FINGERPRINT_KEY = secrets.token_bytes(32)
 
 
@@ -43,18 +48,21 @@ EMPTY_TOKEN = "empty"
 
 
 def token_fingerprint(data: Mapping[str, str] | None, key: str) -> str:
-    """What the token Secret holds, as a keyed hash of the value (or why there is none).
+    """What the token Secret holds, as a keyed hash of the token (or why there is none).
 
-    Never the value itself: the hash only tells whether a Secret event changed the token.
+    Never the value itself: the hash only tells whether the token changed between two reads.
+    The token is what Okta gets (``bare_api_token``): pasted again with its ``SSWS`` prefix or
+    a newline, it is the same token.
     """
     if data is None:
         return NO_SECRET
     value = data.get(key)
     if value is None:
         return NO_KEY
-    if not value.strip():
+    token = bare_api_token(value)
+    if not token:
         return EMPTY_TOKEN
-    digest = hashlib.blake2b(value.strip().encode(), key=_FINGERPRINT_KEY, digest_size=16)
+    digest = hashlib.blake2b(token.encode(), key=_FINGERPRINT_KEY, digest_size=16)
     return digest.hexdigest()
 
 
@@ -86,7 +94,9 @@ async def run_in_own_loop(
         handle.set_result((asyncio.get_running_loop(), task))
         return await make()
 
-    done = asyncio.get_running_loop().run_in_executor(executor, asyncio.run, main())
+    # In a copy of this context: the sync's log lines name its integration (controller.logs).
+    context = contextvars.copy_context()
+    done = asyncio.get_running_loop().run_in_executor(executor, context.run, asyncio.run, main())
     try:
         return await asyncio.shield(done)
     except asyncio.CancelledError:
@@ -121,22 +131,35 @@ class IntegrationState:
     removed: bool = False
 
     def poke(self) -> None:
-        """Make the integration's daemon look at it again now."""
+        """The object changed: make its daemon look at it again now, and, if it is stalled on
+        its token Secret, read that again (someone may have fixed both together)."""
+        self.memory = replace(self.memory, secret_check_at=None)
         self.wake.set()
 
-    def secret_changed(self, name: str, data: Mapping[str, str]) -> None:
-        """A Secret the integration uses was created or changed.
 
-        Only a change of the token (created, its key added, a new value) can fix a failure the
-        token Secret caused: an edit of a label or of another key retries nothing.
-        """
-        seen = self.token_seen
-        if seen is not None and (
-            name != seen.secret or token_fingerprint(data, seen.key) == seen.fingerprint
-        ):
-            return
-        self.memory = replace(self.memory, secret_changed=True)
-        self.poke()
+@dataclass(frozen=True)
+class OperatorSetup:
+    """Every setting of the operator, read and checked before anything starts.
+
+    ``okta-hris run`` reads it before Kopf starts, so that a wrong setting is one line and
+    exit 1 (a pod crash-loops, visibly) instead of a start-up handler retried for ever; the
+    start-up handler reads it again for ``kopf run``.
+    """
+
+    settings: Settings
+    config: ControllerConfig
+    kube_configuration: Configuration
+
+    @classmethod
+    def read(cls, launch: LaunchOptions, *, peered: bool) -> OperatorSetup:
+        """Raises ``ConfigError`` (``DirectoryError`` for a database URL that does not parse)."""
+        settings = Settings.from_env(launch.environ)
+        config = ControllerConfig.from_env(launch.environ)
+        check_directory(
+            settings.database_url, peered=peered, require_persistent=config.require_persistent_db
+        )
+        kube_configuration = load_configuration(launch.kubeconfig, launch.kube_context)
+        return cls(settings, config, kube_configuration)
 
 
 @dataclass
@@ -155,20 +178,22 @@ class OperatorRuntime:
     integrations: dict[str, IntegrationState] = field(default_factory=dict)
 
     @classmethod
-    async def start(cls, launch: LaunchOptions) -> OperatorRuntime:
-        settings = Settings.from_env(launch.environ)
-        config = ControllerConfig.from_env(launch.environ)
+    async def start(cls, launch: LaunchOptions, *, peered: bool) -> OperatorRuntime:
+        """``peered``: Kopf may run this replica as one of several (it is not standalone)."""
+        setup = OperatorSetup.read(launch, peered=peered)
+        settings, config = setup.settings, setup.config
         if settings.okta_url:
             logger.warning(
                 "HRIS_OKTA_URL is set: every integration's Okta requests go to %s instead of "
                 "https://<subdomain>.<domain>. Use this for development and tests only.",
                 settings.okta_url,
             )
-        kube_configuration = load_configuration(launch.kubeconfig, launch.kube_context)
+        kube_configuration = setup.kube_configuration
         directory = await asyncio.to_thread(Directory.open, settings.database_url)
         metrics = OperatorMetrics()
         server: MetricsServer | None = None
-        kube = KubeApi(kube_configuration)
+        environ = os.environ if launch.environ is None else launch.environ
+        kube = KubeApi(kube_configuration, event_source=EventSource.from_environ(environ))
         try:
             if launch.metrics_port is not None:
                 server = MetricsServer(metrics, launch.metrics_host, launch.metrics_port)
@@ -219,12 +244,6 @@ class OperatorRuntime:
     def forget(self, key: str) -> None:
         self.integrations.pop(key, None)
         self.metrics.forget(key)
-
-    def secret_changed(self, keys: list[str], name: str, data: Mapping[str, str]) -> None:
-        for key in keys:
-            state = self.integrations.get(key)
-            if state is not None:
-                state.secret_changed(name, data)
 
     @property
     def syncs_in_progress(self) -> int:

@@ -233,11 +233,17 @@ class InviteAllPending:
 
 
 @dataclass(frozen=True)
+class CheckSecret:
+    """Read the token Secret of an integration stalled on it again: has the token changed?"""
+
+
+@dataclass(frozen=True)
 class Wait:
-    until: datetime | None  # None: until the object or a Secret changes
+    until: datetime | None  # None: until the object changes
+    next_sync: datetime | None = None  # when the next sync is due (until may come sooner)
 
 
-Action = Sync | ReportInvalidSpec | Suspend | InviteAllPending | IgnoreApproval | Wait
+Action = Sync | ReportInvalidSpec | Suspend | InviteAllPending | IgnoreApproval | CheckSecret | Wait
 
 
 @dataclass(frozen=True)
@@ -248,7 +254,11 @@ class Memory:
     status (``lastHandledResyncAt``, ``lastHandledApproval``, ``nextSyncTime``, ...).
     """
 
+    # The token Secret of an integration stalled on it holds another token than the failed
+    # attempt read (found by a CheckSecret): a sync tries it.
     secret_changed: bool = False
+    # When that Secret is read again; None: now (the integration changed, or never read).
+    secret_check_at: datetime | None = None
     # The approval value a sync already used and failed with (Okta down, say): it stays
     # pending, and the next scheduled sync uses it, instead of retrying at once.
     approval_attempted: str | None = None
@@ -260,7 +270,7 @@ def decide(view: ObjectView, memory: Memory, now: datetime) -> Action:
     """What to do next. Requests (spec change, resync, approval) go before the schedule."""
     status = view.status
     if view.suspended:
-        return Wait(None) if status_patches.is_suspended(status, view.generation) else Suspend()
+        return Wait(None) if status_patches.is_suspended(status) else Suspend()
     resync = view.pending_resync
     if view.spec_error is not None:
         reported = (
@@ -292,7 +302,8 @@ def decide(view: ObjectView, memory: Memory, now: datetime) -> Action:
     invite_at = memory.invite_all_not_before
     if invite_all is not None and (invite_at is None or invite_at <= now):
         return InviteAllPending(invite_all)
-    if memory.secret_changed and status_patches.stalled_reason(status) in SECRET_FIXABLE_REASONS:
+    stalled_on_secret = status_patches.stalled_reason(status) in SECRET_FIXABLE_REASONS
+    if memory.secret_changed and stalled_on_secret:
         return Sync(Trigger.SECRET_CHANGED, force_full=False, approval=approval)
     # No planned time (the status was lost, or the spec was invalid and is valid now): sync.
     due = status.next_sync_time or now
@@ -300,9 +311,16 @@ def decide(view: ObjectView, memory: Memory, now: datetime) -> Action:
         due = memory.not_before
     if due <= now:
         return Sync(Trigger.SCHEDULED, force_full=False, approval=approval)
+    wake = due
+    if stalled_on_secret:
+        # No watch on Secrets (RBAC: get only): the Secret is read again on a short schedule.
+        check_at = memory.secret_check_at
+        if check_at is None or check_at <= now:
+            return CheckSecret()
+        wake = min(wake, check_at)
     if invite_all is not None and invite_at is not None:
-        due = min(due, invite_at)
-    return Wait(due)
+        wake = min(wake, invite_at)
+    return Wait(wake, next_sync=due)
 
 
 def restart_spread(now: datetime, config: ControllerConfig, rng: random.Random) -> datetime:

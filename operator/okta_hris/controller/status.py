@@ -10,10 +10,15 @@ Condition semantics (kstatus / Flux):
 
 - ``Ready``: the last sync's outcome. True/SyncSucceeded after a sync that applied; False with
   the failure's reason otherwise. Left as it was while a sync runs and while suspended.
-- ``Reconciling``: True/Syncing while a sync runs; False/Idle between syncs (the message says
-  when the next one is due); False/Suspended while ``spec.sync.suspend`` is true.
+- ``Reconciling``: True/Syncing while a sync runs; True/ProgressingWithRetry while a retry of
+  a transient failure is pending (the message says when); False/Idle between syncs and while
+  stalled; False/Suspended while ``spec.sync.suspend`` is true.
 - ``Stalled``: True when a human must act (invalid spec, missing Secret, 401/403, safety hold);
   False/Healthy otherwise.
+
+``observedGeneration`` (the status's and each condition's) is the generation last synced or
+reported invalid: a spec that suspension keeps from being applied is never observed. The
+``lastSync*`` fields all describe one and the same attempt, the last one.
 """
 
 from __future__ import annotations
@@ -39,10 +44,14 @@ from okta_hris.resource.status import (
     LastSyncStatus,
     OktaIntegrationStatus,
 )
+from okta_hris.services.integration_sync import Attempt
 
 logger = logging.getLogger(__name__)
 
 SUSPENDED_NOTE = " (syncs suspended)"
+# Reconciling=True while a transient failure waits for its retry (Flux's reason, kstatus reads
+# it as still in progress rather than healthy).
+PROGRESSING_WITH_RETRY = "ProgressingWithRetry"
 # status.lastHandledApproval.result: what became of an approval (each value is used once).
 APPROVAL_RELEASED = "Released"
 APPROVAL_HOLD_CHANGED = "HoldChanged"
@@ -260,28 +269,40 @@ def _resolved_hold(ctx: StatusContext) -> dict[str, Any]:
     return {"held_deactivations": None} if changed and held else {}
 
 
+def unapplied(attempt: Attempt) -> dict[str, Any]:
+    """The ``lastSync*`` fields of an attempt that applied nothing: its time, mode (deleted
+    when it failed before choosing one) and duration; no counts, since it changed nothing."""
+    return {
+        "last_sync_time": attempt.finished,
+        "last_sync_mode": attempt.mode,
+        "last_sync_duration_seconds": round(attempt.duration_seconds, 3),
+        "last_sync": None,
+    }
+
+
 def failed(
     ctx: StatusContext,
     *,
     reason: str,
     message: str,
     permanent: bool,
-    finished: datetime | None,
+    attempt: Attempt | None,
     next_attempt: datetime | None,
     resync_value: str | None,
 ) -> StatusPatch:
-    """The attempt failed; ``finished`` is None when no sync ran (a check of the Secret)."""
+    """The attempt failed; ``attempt`` is None when no sync ran (a check of the Secret), and
+    the ``lastSync*`` fields, which describe syncs, are left as they are.
+
+    A transient failure is still in progress (Reconciling=True/ProgressingWithRetry until the
+    retry); a permanent one is Stalled, and nothing happens until something changes.
+    """
     conds = ctx.set(ctx.conditions, conditions.READY, "False", reason, message)
-    conds = ctx.set(
-        conds,
-        conditions.RECONCILING,
-        "False",
-        conditions.IDLE,
-        _idle_message(next_attempt, retry=True),
-    )
+    retry = _idle_message(next_attempt, retry=True)
     if permanent:
+        conds = ctx.set(conds, conditions.RECONCILING, "False", conditions.IDLE, retry)
         conds = ctx.set(conds, conditions.STALLED, "True", reason, message)
     else:
+        conds = ctx.set(conds, conditions.RECONCILING, "True", PROGRESSING_WITH_RETRY, retry)
         conds = ctx.set(conds, conditions.STALLED, "False", conditions.HEALTHY, "")
     fields: dict[str, Any] = {
         "observed_generation": ctx.generation,
@@ -289,8 +310,8 @@ def failed(
         "next_sync_time": next_attempt,
         **_resolved_hold(ctx),
     }
-    if finished is not None:
-        fields["last_sync_time"] = finished
+    if attempt is not None:
+        fields.update(unapplied(attempt))
     if resync_value is not None:
         fields["last_handled_resync_at"] = resync_value
     return StatusPatch(**fields)
@@ -300,7 +321,7 @@ def held(
     ctx: StatusContext,
     *,
     hold: DeactivationThresholdExceeded,
-    finished: datetime,
+    attempt: Attempt,
     next_sync: datetime,
     resync_value: str | None,
     note: str = "",
@@ -310,7 +331,7 @@ def held(
         reason=conditions.DEACTIVATION_THRESHOLD_EXCEEDED,
         message=f"{hold}{note}",
         permanent=True,
-        finished=finished,
+        attempt=attempt,
         next_attempt=next_sync,
         resync_value=resync_value,
     )
@@ -336,14 +357,17 @@ def invalid_spec(ctx: StatusContext, message: str, resync_value: str | None = No
 def suspended(ctx: StatusContext) -> StatusPatch:
     """Ready keeps its status and reason (the directory is as the last sync left it).
 
-    Ready and Stalled are stamped with the suspended generation (their transition times stay):
-    they describe it, and ``kubectl wait --for=condition=Ready`` ignores a condition whose
-    observedGeneration is older than the object's.
+    Nothing of the suspended spec is applied, so nothing says it was observed: the status's
+    observedGeneration and the conditions' stay at the generation last synced (or reported
+    invalid), and ``kubectl wait --for=condition=Ready``, which compares a condition's
+    observedGeneration with the object's generation, does not succeed on a spec that was never
+    applied. Resuming is a spec change: its sync observes the new generation.
     """
-    conds = ctx.conditions
+    kept = StatusContext(ctx.current, ctx.current.observed_generation, ctx.now)
+    conds = kept.conditions
     ready = conditions.find(conds, conditions.READY)
     if ready is None or ready.reason == conditions.SYNCING:
-        conds = ctx.set(
+        conds = kept.set(
             conds,
             conditions.READY,
             "False",
@@ -354,20 +378,17 @@ def suspended(ctx: StatusContext) -> StatusPatch:
         message = ready.message
         if not message.endswith(SUSPENDED_NOTE):
             message += SUSPENDED_NOTE
-        conds = ctx.set(conds, conditions.READY, ready.status, ready.reason, message)
-    conds = ctx.set(
+        conds = kept.set(conds, conditions.READY, ready.status, ready.reason, message)
+    conds = kept.set(
         conds,
         conditions.RECONCILING,
         "False",
         conditions.SUSPENDED,
         "spec.sync.suspend is true: no scheduled or requested syncs",
     )
-    stalled = conditions.find(conds, conditions.STALLED)
-    if stalled is None:
-        conds = ctx.set(conds, conditions.STALLED, "False", conditions.HEALTHY, "")
-    else:
-        conds = ctx.set(conds, conditions.STALLED, stalled.status, stalled.reason, stalled.message)
-    return StatusPatch(observed_generation=ctx.generation, conditions=conds, next_sync_time=None)
+    if conditions.find(conds, conditions.STALLED) is None:
+        conds = kept.set(conds, conditions.STALLED, "False", conditions.HEALTHY, "")
+    return StatusPatch(conditions=conds, next_sync_time=None)
 
 
 def approval_handled(
@@ -387,14 +408,10 @@ def invitations(summary: DirectorySummary, handled_value: str | None = None) -> 
     return StatusPatch(**fields)
 
 
-def is_suspended(current: OktaIntegrationStatus, generation: int | None) -> bool:
-    """The status already says "suspended" for this generation."""
+def is_suspended(current: OktaIntegrationStatus) -> bool:
+    """The status already says "suspended" (whatever the generation: none is observed then)."""
     reconciling = current.condition(conditions.RECONCILING)
-    return (
-        reconciling is not None
-        and reconciling.reason == conditions.SUSPENDED
-        and current.observed_generation == generation
-    )
+    return reconciling is not None and reconciling.reason == conditions.SUSPENDED
 
 
 def stalled_reason(current: OktaIntegrationStatus) -> str | None:

@@ -13,6 +13,9 @@ committed or failed (also when cancelled), before the invitations go out. A seco
 of the same integration fails at once with ``SyncInProgress`` (transient: the operator retries
 it later, the CLI says who holds the lease) and leaves no ``sync_runs`` row: it never started.
 A lease its holder could not release (SIGKILL) is taken over once it has expired.
+
+A sync that applied nothing (failed or held) says when it ran and in which mode (``Attempt``),
+as the engine recorded it in ``sync_runs``: status then describes that attempt, not an older one.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from typing import Any, Protocol
 
 from okta_hris.directory import Directory
 from okta_hris.directory.leases import SyncLease
-from okta_hris.domain.changes import DirectorySummary
+from okta_hris.domain.changes import DirectorySummary, SyncMode, SyncOutcome
 from okta_hris.errors import DeactivationThresholdExceeded, HrisError, SyncInProgress
 from okta_hris.invitations import DeliveryReport, SmtpSettings, deliver_pending
 from okta_hris.resource.spec import OktaIntegrationSpec
@@ -76,6 +79,23 @@ class InvitationDelivery:
 
 
 @dataclass(frozen=True)
+class Attempt:
+    """A sync that applied nothing (it failed, or was held): when it ran, and in which mode.
+
+    ``mode`` is None when the sync failed before choosing one (the token Secret could not be
+    read, another sync held the lease, the directory could not be read).
+    """
+
+    started: datetime
+    finished: datetime
+    mode: SyncMode | None = None
+
+    @property
+    def duration_seconds(self) -> float:
+        return (self.finished - self.started).total_seconds()
+
+
+@dataclass(frozen=True)
 class Succeeded:
     report: SyncReport
     summary: DirectorySummary  # after the invitations were delivered
@@ -85,6 +105,7 @@ class Succeeded:
 @dataclass(frozen=True)
 class Held:
     hold: DeactivationThresholdExceeded
+    attempt: Attempt
 
 
 @dataclass(frozen=True)
@@ -93,12 +114,15 @@ class Failed:
     reason: str  # the condition reason: the error class's, or SyncError for a bug
     message: str
     permanent: bool  # retrying without a change to the spec or a Secret cannot help
+    attempt: Attempt | None = None  # None: no sync ran (a check found the problem)
 
     @classmethod
-    def of(cls, error: BaseException) -> Failed:
+    def of(cls, error: BaseException, attempt: Attempt | None = None) -> Failed:
         if isinstance(error, HrisError):
-            return cls(error, error.reason, str(error), error.permanent)
-        return cls(error, UNEXPECTED_ERROR, f"unexpected error: {type(error).__name__}", False)
+            return cls(error, error.reason, str(error), error.permanent, attempt)
+        return cls(
+            error, UNEXPECTED_ERROR, f"unexpected error: {type(error).__name__}", False, attempt
+        )
 
 
 Outcome = Succeeded | Held | Failed
@@ -143,13 +167,14 @@ class IntegrationSync:
         ``applied`` is told about the sync as soon as it has committed, before the invitations
         go out (the CLI prints its summary then: delivery may take a while).
         """
+        started = _now()
         try:
             request = await self._request(
                 integration, spec, credentials, force_full, approved_deactivations
             )
             lease = await self._take_lease(integration)
         except Exception as exc:
-            return Failed.of(exc)
+            return Failed.of(exc, Attempt(started, _now()))
         try:
             report = await self._holding(
                 lease,
@@ -164,9 +189,9 @@ class IntegrationSync:
                 ),
             )
         except DeactivationThresholdExceeded as hold:
-            return Held(hold)
+            return Held(hold, await self._unapplied(integration, started, "held"))
         except Exception as exc:
-            return Failed.of(exc)
+            return Failed.of(exc, await self._unapplied(integration, started, "failed"))
         finally:
             await self._release_lease(lease)
         if applied is not None:
@@ -237,6 +262,27 @@ class IntegrationSync:
         queued = await asyncio.to_thread(self.directory.outbox.queue_all_pending, integration)
         delivery = await self.deliver_invitations(integration, spec, credentials)
         return queued, delivery
+
+    async def _unapplied(
+        self, integration: str, started: datetime, outcome: SyncOutcome
+    ) -> Attempt:
+        """The failed or held attempt as the engine recorded it in ``sync_runs``: its mode and
+        times. Without its row (it failed before choosing a mode, or the directory failed too),
+        what is known here: when it started and ended, and no mode.
+
+        Its row is the newest one, if it started since and has that outcome: the lease, still
+        held, kept other syncs of the integration out (a sync that took an expired lease over
+        ran on its own: its row is not taken for this one's).
+        """
+        finished = _now()
+        try:
+            runs = await asyncio.to_thread(self.directory.runs, integration, 1)
+        except HrisError:
+            runs = []
+        run = runs[0] if runs else None
+        if run is None or run.started_at < started or run.outcome != outcome:
+            return Attempt(started, finished)
+        return Attempt(run.started_at, run.finished_at, run.mode)
 
     # -- the sync lease ---------------------------------------------------------------------------
 
