@@ -158,7 +158,7 @@ def test_committed_crd_is_the_generated_one() -> None:
 
 
 def test_python_m_okta_hris_crd_prints_it(capsys: pytest.CaptureFixture[str]) -> None:
-    main()
+    main([])
     assert capsys.readouterr().out == render_crd()
 
 

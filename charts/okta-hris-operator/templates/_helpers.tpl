@@ -1,13 +1,21 @@
-{{/* Names and labels. */}}
+{{/*
+Names and labels, as `helm create` writes them, with one addition: a release named after the
+start of the chart's name ("okta-hris") is not doubled into "okta-hris-okta-hris-operator".
+*/}}
 {{- define "okta-hris.name" -}}
-{{- .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
 
 {{- define "okta-hris.fullname" -}}
-{{- if contains .Chart.Name .Release.Name -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if or (contains $name .Release.Name) (hasPrefix (printf "%s-" .Release.Name) $name) -}}
 {{- .Release.Name | trunc 63 | trimSuffix "-" -}}
 {{- else -}}
-{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
 {{- end -}}
 {{- end -}}
 
@@ -31,7 +39,7 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end -}}
 {{- end -}}
 
-{{/* "true" when the operator watches every namespace (and reads every Secret). */}}
+{{/* "true" when the operator watches every namespace (and may read Secrets in all of them). */}}
 {{- define "okta-hris.clusterwide" -}}
 {{- if .Values.clusterWide -}}
 {{- if not (empty .Values.watchNamespaces) -}}
@@ -42,14 +50,53 @@ true
 {{- end -}}
 
 {{/*
+"true" when the directory is PostgreSQL (a database URL): the replicas share it and peer
+through a KopfPeering object. Otherwise the directory is the embedded SQLite file on the
+chart's PersistentVolumeClaim, for exactly one replica, run --standalone.
+*/}}
+{{- define "okta-hris.postgres" -}}
+{{- if or .Values.database.existingSecret.name .Values.database.url -}}
+true
+{{- end -}}
+{{- end -}}
+
+{{/* The metrics Service: a Service name is a DNS label, at most 63 characters with the suffix. */}}
+{{- define "okta-hris.metricsService" -}}
+{{- include "okta-hris.fullname" . | trunc 55 | trimSuffix "-" -}}-metrics
+{{- end -}}
+
+{{/* The claim holding the SQLite directory: the chart's own, or database.sqlite.existingClaim. */}}
+{{- define "okta-hris.dataClaim" -}}
+{{- .Values.database.sqlite.existingClaim | default (printf "%s-data" (include "okta-hris.fullname" .)) -}}
+{{- end -}}
+
+{{/*
+Combinations values.schema.json cannot express, refused with one line each. Rendered by the
+Deployment, so that `helm install`, `upgrade` and `template` all stop before anything is applied.
+*/}}
+{{- define "okta-hris.validate" -}}
+{{- if and .Values.database.existingSecret.name .Values.database.url -}}
+{{- fail "set database.existingSecret.name or database.url, not both" -}}
+{{- end -}}
+{{- if and (gt (int .Values.replicaCount) 1) (not (include "okta-hris.postgres" .)) -}}
+{{- fail (printf "replicaCount=%d needs PostgreSQL: the replicas cannot share the embedded SQLite file (each would keep a directory of its own and invite everyone again after a failover). Set database.existingSecret.name to a Secret holding the PostgreSQL URL, or replicaCount=1" (int .Values.replicaCount)) -}}
+{{- end -}}
+{{- if and .Values.metrics.serviceMonitor.enabled (not (and .Values.metrics.service.enabled .Values.metrics.port)) -}}
+{{- fail "metrics.serviceMonitor.enabled scrapes the metrics Service: keep metrics.service.enabled=true and metrics.port set" -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
 Templates name the watched namespaces, when not cluster-wide, as
   $namespaces := .Values.watchNamespaces | default (list .Release.Namespace)
 (a helper can return only text).
 */}}
 
 {{/*
-The permissions the operator needs on OktaIntegrations, their Secrets and Events. Secrets are
-only read: get (the token at sync time), list and watch (to notice a created or rotated one).
+What the operator needs on OktaIntegrations, their Secrets and Events. Secrets are only read,
+one by name when a sync needs it: `get`, no list or watch, so the operator never receives the
+other Secrets of the namespace (Helm's release Secrets, the database URL). rbac.secretNames
+narrows that `get` to the Secrets the integrations name.
 */}}
 {{- define "okta-hris.rules" -}}
 - apiGroups: ["hris.dev"]
@@ -60,8 +107,28 @@ only read: get (the token at sync time), list and watch (to notice a created or 
   verbs: ["get", "patch"]
 - apiGroups: [""]
   resources: ["secrets"]
-  verbs: ["get", "list", "watch"]
+  {{- with .Values.rbac.secretNames }}
+  resourceNames: {{ toJson . }}
+  {{- end }}
+  verbs: ["get"]
 - apiGroups: [""]
   resources: ["events"]
   verbs: ["create"]
+{{- end -}}
+
+{{/* Kopf's peering object, by name (get, patch) and watched (list, watch): PostgreSQL only. */}}
+{{- define "okta-hris.peeringRules" -}}
+{{- if include "okta-hris.postgres" . -}}
+{{- $resource := "kopfpeerings" -}}
+{{- if include "okta-hris.clusterwide" . -}}
+{{- $resource = "clusterkopfpeerings" -}}
+{{- end -}}
+- apiGroups: ["kopf.dev"]
+  resources: [{{ $resource | quote }}]
+  resourceNames: [{{ .Values.peering.name | quote }}]
+  verbs: ["get", "patch"]
+- apiGroups: ["kopf.dev"]
+  resources: [{{ $resource | quote }}]
+  verbs: ["list", "watch"]
+{{- end -}}
 {{- end -}}
