@@ -77,10 +77,10 @@ class Settings:
         if okta_url:
             okta_url = check_okta_url_override(okta_url)
         max_syncs = _whole_number(
-            env, "HRIS_MAX_CONCURRENT_SYNCS", cls.max_concurrent_syncs, minimum=1
+            env, "HRIS_MAX_CONCURRENT_SYNCS", cls.max_concurrent_syncs, minimum=1, maximum=64
         )
-        retries = _whole_number(env, "HRIS_OKTA_MAX_RETRIES", 6, minimum=0)
-        lease = _whole_number(env, "HRIS_SYNC_LEASE_SECONDS", 120, minimum=1)
+        retries = _whole_number(env, "HRIS_OKTA_MAX_RETRIES", 6, minimum=0, maximum=100)
+        lease = _whole_number(env, "HRIS_SYNC_LEASE_SECONDS", 120, minimum=1, maximum=86400)
         return cls(
             database_url=env.get("HRIS_DATABASE_URL") or default_database_url(),
             allowed_domains=domains,
@@ -91,12 +91,14 @@ class Settings:
         )
 
 
-def _whole_number(env: Mapping[str, str], name: str, default: int, *, minimum: int) -> int:
+def _whole_number(
+    env: Mapping[str, str], name: str, default: int, *, minimum: int, maximum: int
+) -> int:
     raw = env.get(name, str(default))
     try:
         value = int(raw)
     except ValueError:
         raise ConfigError(f"{name} must be a whole number, not {raw!r}") from None
-    if value < minimum:
-        raise ConfigError(f"{name} must be at least {minimum}")
+    if not minimum <= value <= maximum:
+        raise ConfigError(f"{name} must be between {minimum} and {maximum}, not {value}")
     return value

@@ -203,6 +203,8 @@ def test_the_network_policy_narrows_to_the_given_peers() -> None:
         "networkPolicy": {
             "enabled": True,
             "okta": {"to": okta},
+            # The API server on 6443 only: else its rule would open 443 to anywhere.
+            "kubeApi": {"ports": [6443]},
             "database": {"to": database, "port": 6432},
             "smtp": {"ports": []},
             "ingressFrom": scrapers,
@@ -222,9 +224,9 @@ def test_no_database_egress_on_sqlite() -> None:
 
 @pytest.mark.parametrize("port", ["okta", "kubeApi"])
 def test_https_egress_is_there_for_okta_and_the_api_server(port: str) -> None:
-    values = {
-        "networkPolicy": {"enabled": True, port: {"to": [{"ipBlock": {"cidr": "192.0.2.0/24"}}]}}
-    }
+    narrow = {"to": [{"ipBlock": {"cidr": "192.0.2.0/24"}}]}
+    others = {"kubeApi": {"ports": [6443]}} if port == "okta" else {}
+    values = {"networkPolicy": {"enabled": True, **others, port: narrow}}
     policy = render(values).one("NetworkPolicy")
     narrowed = [r for r in policy["spec"]["egress"] if r.get("to")]
     assert len(narrowed) == 1 and 443 in {p["port"] for p in narrowed[0]["ports"]}

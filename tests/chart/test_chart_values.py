@@ -54,6 +54,16 @@ SCHEMA_ERROR = "values don't meet the specifications of the schema(s)"
             "at '/rbac/secretNames': got string, want array",
         ),
         ({"networkPolicy": {"smtp": {"ports": [0]}}}, "at '/networkPolicy/smtp/ports/0': minimum"),
+        ({"podSecurityContext": {"runAsUsr": 1}}, "additional properties 'runAsUsr' not allowed"),
+        (
+            {"securityContext": {"readOnlyRootFileSystem": True}},
+            "additional properties 'readOnlyRootFileSystem' not allowed",
+        ),
+        (
+            {"affinity": {"podAntiAfinity": {}}},
+            "additional properties 'podAntiAfinity' not allowed",
+        ),
+        ({"timing": {"secretRetry": "soon"}}, "at '/timing/secretRetry'"),
     ],
 )
 def test_the_schema_refuses(values: dict[str, Any], message: str) -> None:
@@ -100,6 +110,41 @@ def test_one_database_source_at_a_time() -> None:
 def test_a_service_monitor_needs_the_metrics_service() -> None:
     values = {"metrics": {"serviceMonitor": {"enabled": True}, "service": {"enabled": False}}}
     assert "metrics.serviceMonitor.enabled scrapes the metrics Service" in helm_error(values)
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        (
+            {"database": {"url": "postgresql://hris:hunter2@db/hris"}},
+            "database.url must not hold a password",
+        ),
+        ({"metrics": {"port": 8080}}, "livenessPort and metrics.port must differ"),
+        (
+            {"metrics": {"port": 0, "prometheusRule": {"enabled": True}}},
+            "metrics.prometheusRule.enabled alerts on the operator's metrics",
+        ),
+        (
+            {
+                "networkPolicy": {
+                    "enabled": True,
+                    "okta": {"to": [{"ipBlock": {"cidr": "1.2.3.0/24"}}]},
+                }
+            },
+            "networkPolicy.kubeApi.to is empty and so allows 443 to anywhere",
+        ),
+    ],
+)
+def test_values_that_would_not_do_what_they_say_are_refused(
+    values: dict[str, Any], message: str
+) -> None:
+    error = helm_error(values)
+    assert message in error
+    assert "hunter2" not in error
+
+
+def test_the_secret_retry_setting_reaches_the_operator() -> None:
+    assert render({"timing": {"secretRetry": "45s"}}).env()["HRIS_SECRET_RETRY"]["value"] == "45s"
 
 
 def test_cluster_wide_and_namespaces_exclude_each_other() -> None:

@@ -114,6 +114,13 @@ class TestMountinfo:
         mount = mount_holding(DATA, parse_mountinfo(CONTAINER + PVC))
         assert mount is not None and not_persistent(mount) is None
 
+    def test_a_volume_from_a_node_that_is_a_container_outlives_the_pod(self) -> None:
+        """kind/k3d nodes are containers: a PVC bind-mounted from one shows the node's overlay."""
+        volume = "1400 1320 0:377 /var/local-path-provisioner/pvc-1 /var/lib/okta-hris rw - overlay overlay rw\n"
+        mount = mount_holding(DATA, parse_mountinfo(CONTAINER + volume))
+        assert mount is not None and mount.mount_point == DATA
+        assert not_persistent(mount) is None
+
     def test_the_root_of_a_host_is_not_persistent_storage_for_a_pod(self) -> None:
         """Outside a container "/" may be a disk; a pod's "/" never outlives it."""
         host = "27 1 254:0 / / rw,relatime - ext4 /dev/vda rw,discard\n"
@@ -230,6 +237,15 @@ def run(env: dict[str, str | None], *args: str) -> tuple[int, str]:
     ("setting", "value", "error"),
     [
         ("HRIS_MAX_CONCURRENT_SYNCS", "abc", "HRIS_MAX_CONCURRENT_SYNCS must be a whole number"),
+        (
+            "HRIS_MAX_CONCURRENT_SYNCS",
+            "99999999999999999999",
+            "HRIS_MAX_CONCURRENT_SYNCS must be between 1 and 64",
+        ),
+        ("HRIS_RETRY_BACKOFF", "inf", "HRIS_RETRY_BACKOFF must be a duration"),
+        ("HRIS_SECRET_RETRY", "1e300", "HRIS_SECRET_RETRY must not be longer than 365 days"),
+        ("HRIS_STALLED_RETRY", "1e12", "HRIS_STALLED_RETRY must not be longer than 365 days"),
+        ("HRIS_STALLED_RETRY", "99999999999h", "HRIS_STALLED_RETRY must be"),
         ("HRIS_OKTA_URL", "ftp://okta.example", "must be an absolute http(s) URL"),
         ("HRIS_RETRY_BACKOFF", "soon", "HRIS_RETRY_BACKOFF must be a duration"),
         ("HRIS_SECRET_RETRY", "0", "HRIS_SECRET_RETRY must be longer than zero"),
@@ -264,6 +280,23 @@ def test_an_unreadable_kubeconfig_is_one_line_and_exit_1(
     code, output = run({**clean_env, "KUBECONFIG": str(unreadable)}, "--standalone")
     assert code == 1 and output.count("\n") == 1, output
     assert f"cannot load Kubernetes credentials from {unreadable}" in output
+
+
+def test_a_malformed_kubeconfig_is_one_line_without_its_content(
+    clean_env: dict[str, str | None], tmp_path: Path
+) -> None:
+    """The parser's message would quote the file, and a kubeconfig holds credentials."""
+    for text in ("users:\n- user: {token: SECRET-TOKEN\n  x: [\n", "[1, 2]\n"):
+        kubeconfig = tmp_path / "kubeconfig"
+        kubeconfig.write_text(text, encoding="utf-8")
+        code, output = run({**clean_env, "KUBECONFIG": str(kubeconfig)}, "--standalone")
+        assert code == 1 and output.count("\n") == 1, output
+        assert "SECRET-TOKEN" not in output and "Traceback" not in output
+
+
+def test_the_liveness_and_metrics_ports_must_differ(clean_env: dict[str, str | None]) -> None:
+    code, output = run(clean_env, "--standalone", "--liveness-port=8080", "--metrics-port=8080")
+    assert code == 2 and "--liveness-port and --metrics-port must differ" in output
 
 
 def test_peering_on_sqlite_is_refused_before_kopf_starts(clean_env: dict[str, str | None]) -> None:

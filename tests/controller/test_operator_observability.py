@@ -286,6 +286,8 @@ def test_a_long_message_is_cut_to_1024_bytes_without_splitting_a_character() -> 
     cut = events.truncate_message("é" * 600)  # 1200 bytes
     assert len(cut.encode()) <= 1024 and cut.endswith("…")
     assert set(cut[:-1]) == {"é"}
+    # A lone surrogate (an Okta error body may hold one) cannot be encoded: it is replaced.
+    assert events.truncate_message("bad \ud800 value") == "bad ? value"
 
 
 def test_the_reporting_instance_is_the_pod_else_the_host() -> None:

@@ -81,6 +81,20 @@ Deployment, so that `helm install`, `upgrade` and `template` all stop before any
 {{- if and (gt (int .Values.replicaCount) 1) (not (include "okta-hris.postgres" .)) -}}
 {{- fail (printf "replicaCount=%d needs PostgreSQL: the replicas cannot share the embedded SQLite file (each would keep a directory of its own and invite everyone again after a failover). Set database.existingSecret.name to a Secret holding the PostgreSQL URL, or replicaCount=1" (int .Values.replicaCount)) -}}
 {{- end -}}
+{{- if and .Values.database.url (regexMatch "://[^/@]*:[^/@]*@" .Values.database.url) -}}
+{{- fail "database.url must not hold a password (it would be in the Deployment and Helm's release in plain text): put the URL in a Secret and name it in database.existingSecret.name" -}}
+{{- end -}}
+{{- if and .Values.livenessPort (eq (int .Values.livenessPort) (int .Values.metrics.port)) -}}
+{{- fail "livenessPort and metrics.port must differ" -}}
+{{- end -}}
+{{- if and .Values.metrics.prometheusRule.enabled (not .Values.metrics.port) -}}
+{{- fail "metrics.prometheusRule.enabled alerts on the operator's metrics: keep metrics.port set" -}}
+{{- end -}}
+{{- $kubeApi443 := false -}}
+{{- range .Values.networkPolicy.kubeApi.ports -}}{{- if eq (int .) 443 -}}{{- $kubeApi443 = true -}}{{- end -}}{{- end -}}
+{{- if and .Values.networkPolicy.enabled .Values.networkPolicy.okta.to (not .Values.networkPolicy.kubeApi.to) $kubeApi443 -}}
+{{- fail "networkPolicy.okta.to restricts Okta's port 443, but networkPolicy.kubeApi.to is empty and so allows 443 to anywhere: list the API server's addresses in networkPolicy.kubeApi.to" -}}
+{{- end -}}
 {{- if and .Values.metrics.serviceMonitor.enabled (not (and .Values.metrics.service.enabled .Values.metrics.port)) -}}
 {{- fail "metrics.serviceMonitor.enabled scrapes the metrics Service: keep metrics.service.enabled=true and metrics.port set" -}}
 {{- end -}}

@@ -123,6 +123,10 @@ def run_command(
         raise click.UsageError("give either -n NAMESPACE (repeatable) or -A, not both or neither")
     if standalone and peering_name:
         raise click.UsageError("--standalone and --peering exclude each other")
+    if liveness_port and liveness_port == metrics_port:
+        raise click.UsageError("--liveness-port and --metrics-port must differ")
+    # First: what the settings check logs (the Kubernetes client's, alembic's) is formatted too.
+    configure_logging(debug=debug, verbose=verbose, log_format=kopf.LogFormat[log_format.upper()])
     launch = LaunchOptions(
         metrics_port=_port(metrics_port),
         kubeconfig=kubeconfig,
@@ -134,8 +138,6 @@ def run_command(
     setup = OperatorSetup.read(launch, peered=bool(peering_name))
     # Kopf's peering auto-detection could join several replicas: never on SQLite.
     standalone = standalone or (not peering_name and is_sqlite(setup.settings.database_url))
-    # Kopf's set-up, with every line about an integration naming it (controller.logs).
-    configure_logging(debug=debug, verbose=verbose, log_format=kopf.LogFormat[log_format.upper()])
     run_operator(
         namespaces=namespaces,
         clusterwide=clusterwide,

@@ -98,6 +98,8 @@ class InvolvedObject:
 def truncate_message(message: str, limit: int = MAX_MESSAGE_BYTES) -> str:
     """At most ``limit`` bytes of UTF-8 (the API server counts bytes), never half a character,
     ending with an ellipsis when something was cut."""
+    # A lone surrogate (from an Okta error body, say) cannot be encoded: it becomes "?".
+    message = message.encode(errors="replace").decode()
     if len(message.encode()) <= limit:
         return message
     room = limit - len(ELLIPSIS.encode())

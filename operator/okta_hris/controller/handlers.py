@@ -14,7 +14,6 @@ Run with ``okta-hris run`` or ``kopf run -m okta_hris.controller.handlers``.
 
 from __future__ import annotations
 
-import logging
 import os
 from typing import Any
 
@@ -51,8 +50,9 @@ def _runtime(memo: kopf.Memo) -> OperatorRuntime:
 def configure_kopf(settings: kopf.OperatorSettings, source: EventSource | None = None) -> None:
     """Kopf's own state under our API group; least-privilege scanning; quiet peering.
 
-    Our Events are posted by ``controller.events``; Kopf posts only its handlers' failures
-    (not their "succeeded" notes), in our name.
+    Every Event is posted by ``controller.events``, with an action: Kopf posts none (it would
+    say "Action?"); its handlers' failures are in the log. Should it post one anyway, it is in
+    our name.
     """
     settings.persistence.finalizer = FINALIZER
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=API_GROUP)
@@ -65,7 +65,7 @@ def configure_kopf(settings: kopf.OperatorSettings, source: EventSource | None =
     settings.peering.stealth = True
     if settings.watching.server_timeout is None:
         settings.watching.server_timeout = WATCH_SERVER_TIMEOUT_S
-    settings.posting.level = logging.WARNING
+    settings.posting.enabled = False
     source = source or EventSource.from_environ(os.environ)
     settings.posting.reporting_component = source.component
     settings.posting.reporting_instance = source.instance

@@ -8,6 +8,7 @@ seconds instead of hours; the defaults are what production wants.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -16,23 +17,33 @@ from datetime import timedelta
 from okta_hris.errors import ConfigError
 from okta_hris.resource.spec import MIN_INTERVAL, parse_duration
 
+# Longer than any sensible delay, short enough that now + it is always a valid time.
+MAX_DURATION = timedelta(days=365)
+
 
 def _duration(env: Mapping[str, str], name: str, default: timedelta) -> timedelta:
     """A Go-style duration (``90s``, ``5m``, ``1h``) or a plain number of seconds (``0.5``)."""
     raw = env.get(name, "").strip()
     if not raw:
         return default
+    problem = f"{name} must be a duration like 30s, 5m or 1h, or a number of seconds, not {raw!r}"
     try:
-        value = timedelta(seconds=float(raw))
+        seconds = float(raw)
     except ValueError:
         try:
             value = parse_duration(raw)
-        except ValueError:
-            raise ConfigError(
-                f"{name} must be a duration like 30s, 5m or 1h, or a number of seconds, not {raw!r}"
-            ) from None
+        except (ValueError, OverflowError):
+            raise ConfigError(problem) from None
+    else:
+        if not math.isfinite(seconds):
+            raise ConfigError(problem)
+        if abs(seconds) > MAX_DURATION.total_seconds():
+            raise ConfigError(f"{name} must not be longer than {MAX_DURATION.days} days")
+        value = timedelta(seconds=seconds)
     if value < timedelta(0):
         raise ConfigError(f"{name} must not be negative")
+    if value > MAX_DURATION:
+        raise ConfigError(f"{name} must not be longer than {MAX_DURATION.days} days")
     return value
 
 

@@ -365,9 +365,12 @@ class Reporter:
             self._observe_interval(view)
 
     def _failing_reason(self) -> str | None:
-        """Why the integration is not Ready, as status says (None: it is, or never synced)."""
+        """Why the integration is not Ready, as status says (None: it is, never synced, or was
+        only suspended: resuming is not recovering)."""
         ready = self.writer.model.condition(conditions.READY)
-        return ready.reason if ready is not None and ready.status == "False" else None
+        if ready is None or ready.status != "False" or ready.reason == conditions.SUSPENDED:
+            return None
+        return ready.reason
 
     def _normal(self, reason: str, action: str, message: str) -> None:
         self.recorder.normal(events.InvolvedObject.of(self.body), reason, action, message)

@@ -96,6 +96,10 @@ def not_persistent(mount: Mount) -> str | None:
     """Why files on this mount do not outlive the pod, or None when they do."""
     if EMPTY_DIR in mount.root:
         return "an emptyDir volume is deleted with its pod"
+    if mount.fs_type == "overlay" and mount.mount_point != "/":
+        # A volume bind-mounted from a node that is itself a container (kind, k3d) shows the
+        # node's overlay: only the container's own root is its writable layer.
+        return None
     if mount.fs_type in EPHEMERAL_FILE_SYSTEMS:
         return EPHEMERAL_FILE_SYSTEMS[mount.fs_type]
     if mount.mount_point == "/":

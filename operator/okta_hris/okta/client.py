@@ -68,7 +68,8 @@ MAX_RATE_LIMIT_WAIT = 90.0
 NOTICEABLE_WAIT = 1.0
 # Okta's own error text is hostile input: one line, no control characters, bounded.
 MAX_OKTA_TEXT = 300
-_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+# Lone surrogates too: a JSON body may hold one ("\ud800"), and it cannot be encoded anywhere.
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]+")
 
 # Okta API tokens are printable ASCII without spaces. Checking up front also keeps the token out
 # of error messages: h11 quotes the offending header value when it refuses to send one.
