@@ -427,3 +427,44 @@ async def test_a_sync_in_its_own_thread_and_loop_logs_with_the_integration(
     with concurrent.futures.ThreadPoolExecutor(1) as threads:
         assert await run_in_own_loop(sync, threads) == "done"
     assert [line.get("integration") for line in json_lines(stream)] == ["team-a/acme"] * 2
+
+
+def test_a_failing_exec_credential_plugin_is_logged_without_its_output(tmp_path: Path) -> None:
+    """The Kubernetes client logs what the plugin printed, which may be a credential."""
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": "c", "cluster": {"server": "https://127.0.0.1:1"}}],
+                "users": [
+                    {
+                        "name": "u",
+                        "user": {
+                            "exec": {
+                                "apiVersion": "client.authentication.k8s.io/v1beta1",
+                                "command": "sh",
+                                "args": ["-c", "echo token=SECRET-EXEC-TOKEN >&2; exit 1"],
+                                "interactiveMode": "Never",
+                            }
+                        },
+                    }
+                ],
+                "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}],
+                "current-context": "c",
+            }
+        ),
+        encoding="utf-8",
+    )
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(logs.ExecPluginFilter())
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        load_configuration(str(kubeconfig))
+    finally:
+        root.removeHandler(handler)
+    assert "exec credential plugin failed" in stream.getvalue()
+    assert "SECRET-EXEC-TOKEN" not in stream.getvalue()

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import logging
+import os
 from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -101,6 +102,19 @@ class IntegrationFilter(logging.Filter):
         return True
 
 
+class ExecPluginFilter(logging.Filter):
+    """The Kubernetes client logs a failing kubeconfig exec credential plugin's error as is: its
+    stderr or output, which may hold a credential. Those lines say only that it failed."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.funcName == "_load_from_exec_plugin" and record.pathname.endswith(
+            os.path.join("kubernetes", "config", "kube_config.py")
+        ):
+            record.msg = "the kubeconfig's exec credential plugin failed (its output is not logged)"
+            record.args = ()
+        return True
+
+
 class IntegrationJsonFormatter(ObjectJsonFormatter):
     """Kopf's JSON lines, plus ``integration``, ``namespace`` and ``name``."""
 
@@ -155,5 +169,6 @@ def configure(*, debug: bool, verbose: bool, log_format: kopf.LogFormat) -> None
         if isinstance(handler.formatter, ObjectFormatter):  # the handler Kopf just installed
             handler.setFormatter(make_formatter(log_format))
             handler.addFilter(IntegrationFilter())
+            handler.addFilter(ExecPluginFilter())
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
