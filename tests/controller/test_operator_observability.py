@@ -240,6 +240,21 @@ async def test_a_restarted_operator_announces_the_recovery(
     assert metric_value(text, "okta_hris_condition", labels) == 1
 
 
+async def test_resuming_a_suspended_integration_is_not_a_recovery(
+    cluster: Cluster, start_operator: OperatorStarter, org: Sandbox, sqlite_url: str
+) -> None:
+    """Created suspended, Ready says False/Suspended: resuming it announces Resumed only."""
+    ns = await cluster.namespace()
+    await cluster.kube.apply_secret(ns, TOKEN_SECRET, {"token": org.token})
+    await cluster.kube.create(integration(ns, "acme", secret=TOKEN_SECRET, sync={"suspend": True}))
+    await start_operator([ns], database_url=sqlite_url, okta_url=org.url)
+    await wait_for_condition(cluster.kube, ns, "acme", "Ready", "False", "Suspended")
+    await cluster.kube.patch_spec(ns, "acme", {"sync": {"suspend": False}})
+    await wait_for_condition(cluster.kube, ns, "acme", "Ready", "True", "SyncSucceeded")
+    await eventually(lambda: _with_reason(cluster, ns, "Resumed"), what="the Resumed Event")
+    assert await _with_reason(cluster, ns, "Recovered") == []
+
+
 # -- Events ------------------------------------------------------------------------------------
 
 INTEGRATION_BODY = {
