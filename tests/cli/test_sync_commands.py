@@ -10,6 +10,7 @@ import asyncio
 import json
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -229,6 +230,36 @@ def test_a_sync_whose_lease_was_taken_over_stops_before_it_applies(
     assert "another sync took it over" in outcome.message
     assert employees == []  # stopped before it applied
     assert lease is not None and lease.holder == "usurper"  # not released by the loser
+
+
+def test_a_sync_cancelled_while_taking_its_lease_gives_it_back(
+    sandbox: Sandbox, sqlite_url: str
+) -> None:
+    """Ctrl-C or SIGTERM while the lease's thread commits it: the lease is released as soon as
+    it is taken, not left to block the next sync until it expires."""
+    spec = OktaIntegrationSpec.model_validate(
+        {"okta": {"subdomain": "acme", "tokenSecretRef": {"name": "okta"}}}
+    )
+    path = sqlite_url.removeprefix("sqlite:///")
+
+    async def cancelled() -> None:
+        with Directory.open(sqlite_url) as directory:
+            syncs = IntegrationSync(directory, Settings(okta_url=sandbox.url))
+            blocker = sqlite3.connect(path, isolation_level=None)
+            blocker.execute("BEGIN IMMEDIATE")  # the lease's write waits for this writer
+            try:
+                sync = asyncio.create_task(syncs.run(ACME, spec, _Token(sandbox.token)))
+                await asyncio.sleep(0.5)  # the sync is waiting in the lease's thread
+                sync.cancel()
+                await asyncio.sleep(0.1)
+            finally:
+                blocker.execute("ROLLBACK")  # now the lease is taken
+                blocker.close()
+            with pytest.raises(asyncio.CancelledError):
+                await sync
+
+    asyncio.run(cancelled())  # returns once every thread has finished
+    assert _lease(sqlite_url, ACME) is None
 
 
 # -- where it wrote, the hold, invitations --------------------------------------------------------

@@ -291,14 +291,24 @@ class IntegrationSync:
         return timedelta(seconds=self.settings.sync_lease_seconds)
 
     async def _take_lease(self, integration: str) -> SyncLease:
-        return await asyncio.to_thread(
-            self.directory.leases.acquire,
-            integration,
-            holder=secrets.token_hex(16),
-            owner=self.owner,
-            now=_now(),
-            duration=self._lease_duration,
+        """The lease, or nothing held: cancelled (Ctrl-C, SIGTERM) while its thread commits
+        it, the lease is given back as soon as it is taken, not left to expire."""
+        acquiring = asyncio.ensure_future(
+            asyncio.to_thread(
+                self.directory.leases.acquire,
+                integration,
+                holder=secrets.token_hex(16),
+                owner=self.owner,
+                now=_now(),
+                duration=self._lease_duration,
+            )
         )
+        try:
+            return await asyncio.shield(acquiring)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                await self._release_lease(await acquiring)
+            raise
 
     async def _holding(self, lease: SyncLease, sync: Awaitable[SyncReport]) -> SyncReport:
         """Await the sync while renewing its lease; a lease another sync took over (this one
