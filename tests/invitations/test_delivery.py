@@ -8,6 +8,8 @@ import socket
 from collections import deque
 from dataclasses import asdict
 from datetime import datetime, timedelta
+from email import message_from_bytes
+from email.policy import default as default_policy
 from typing import Any
 
 import pytest
@@ -430,3 +432,41 @@ async def test_a_sender_running_out_of_lease_hands_back_the_rest(
     assert report == DeliveryReport(sent=4)
     assert mailbox.recipients() == [f"00u{i}@acme.example" for i in range(4)]
     assert mailbox.connections == 1
+
+
+# An Okta displayName that decodes, in any mail reader, into new header lines and a body.
+INJECTING_NAME = "=?utf-8?q?Ops=0D=0AReply-To=3A_attacker=40evil.example=0D=0AX-Injected=3A_1?="
+SPLICED_NAME = "Ann =?utf-8?b?QQ0KWC1JbmplY3RlZDogMQ==?= Lee"  # "A\r\nX-Injected: 1"
+
+
+@pytest.mark.parametrize("smtputf8", [False, True], ids=["ascii", "smtputf8"])
+async def test_hostile_display_names_add_no_header_and_fit_the_relays_lines(
+    directory: Directory, clock: Clock, smtputf8: bool
+) -> None:
+    """Over a real relay: encoded words in a name travel encoded themselves, and a name of
+    10,000 characters is cut and folded (it made the relay answer "500 Line too long")."""
+    names = {"00u1": INJECTING_NAME, "00u2": SPLICED_NAME, "00u3": "Zoë " + "x" * 10_000}
+    seed(directory, [employee(okta_id, name) for okta_id, name in names.items()])
+    mailbox = Mailbox()
+    async with smtp_relay(mailbox, enable_SMTPUTF8=smtputf8) as port:
+        report = await deliver(directory, port, clock)
+    assert report.sent == 3, report
+    for received in mailbox.received:
+        head = received.raw.split(b"\r\n\r\n", 1)[0]
+        assert max(len(line) for line in head.split(b"\r\n")) <= 78
+        parsed = message_from_bytes(received.raw, policy=default_policy)
+        assert parsed["Reply-To"] is None and parsed["X-Injected"] is None
+        assert list(parsed.keys()) == [
+            "Subject", "From", "To", "Date", "Message-ID", "Auto-Submitted",
+            "MIME-Version", "Content-Type",
+        ]  # fmt: skip
+        (to,) = parsed["To"].addresses
+        assert "\r" not in to.display_name and "\n" not in to.display_name
+    shown = sorted(
+        message_from_bytes(r.raw, policy=default_policy)["To"].addresses[0].display_name
+        for r in mailbox.received
+    )
+    # Read literally (Python's parser puts a space between adjacent encoded words).
+    assert shown[0].startswith("=?utf-8?q?Ops=0D=0AReply-To=3A_attacker")
+    assert shown[1].replace(" ", "") == SPLICED_NAME.replace(" ", "")
+    assert shown[2].startswith("Zoë xxx") and len(shown[2].replace(" ", "")) < 210

@@ -242,3 +242,23 @@ def test_bad_settings_are_config_errors(
     )
     with pytest.raises(ConfigError, match=f"spec.invitations.{problem}"):
         render(invitation_settings=unchecked)
+
+
+def test_a_lone_surrogate_in_a_display_name_becomes_a_question_mark() -> None:
+    _, received = sent_form(render("Bad \ud800 name"))
+    assert received["To"].addresses[0].display_name == "Bad ? name"
+    assert "Hello Bad ? name," in parts(received)[0]
+
+
+@pytest.mark.parametrize(
+    "sender",
+    [
+        "=?utf-8?q?Ops=0D=0ABcc=3A_everyone=40acme.example?= <ops@acme.example>",
+        "=?utf-8?q?Ops?= <ops@acme.example>, =?utf-8?q?x?= <x@evil.example>",
+    ],
+)
+def test_a_sender_whose_name_decodes_to_more_is_refused_in_one_line(sender: str) -> None:
+    """``spec.invitations.from`` is a manifest value: as hostile as an Okta name."""
+    with pytest.raises(ConfigError, match=r"spec\.invitations\.from") as refused:
+        render(invitation_settings=settings(**{"from": sender}))
+    assert "\n" not in str(refused.value)

@@ -2,7 +2,8 @@
 
 Every value rendered into the HTML part is escaped with ``html.escape``: display names come
 from Okta, where any admin or self-service profile edit can put markup in them. Header values
-are made single-line before they reach a header, so a display name cannot add headers.
+are made single-line before they reach a header, and a display name holding an RFC 2047
+encoded word travels encoded itself (``_set_address``), so a display name cannot add headers.
 
 The company the e-mail names is ``spec.invitations.companyName`` and nothing else (SPEC §9):
 without it the text names no company, never the resource's name or namespace, which are an
@@ -16,6 +17,7 @@ import html
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from email import base64mime
 from email.header import Header
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -69,6 +71,14 @@ class InvitationWording:
         )
 
 
+# Display names in From/To: longer ones are cut; plain ones up to this length go in as they
+# are, longer ones are folded as encoded words (a plain one is one line: it must fit 998).
+MAX_DISPLAY_NAME = 200
+PLAIN_DISPLAY_NAME = 60
+ENCODED_WORD_BYTES = 45
+MAX_HEADER_LINE = 78  # email.policy.SMTP refolds (re-parses) a raw header with longer lines
+
+
 @cache
 def _template(name: str) -> Template:
     text = resources.files("okta_hris.invitations").joinpath("templates", name).read_text("utf-8")
@@ -91,6 +101,49 @@ def _set_subject(message: EmailMessage, subject: str) -> None:
         return
     encoded = Header(subject, "utf-8", header_name="Subject").encode()
     message.set_raw("Subject", encoded)
+
+
+def _set_address(message: EmailMessage, name: str, address: Address) -> None:
+    """``From``/``To`` with the display name read as written, on lines a relay accepts.
+
+    Plain text goes in as it is (Python quotes what needs quoting). A name that holds an RFC
+    2047 encoded word (``=?utf-8?q?Ops=0D=0AReply-To=3A...?=``) would be decoded by the
+    email package and every mail reader, into new header lines: such a name, and a long one,
+    travels encoded itself, folded into words of at most 72 characters. A name longer than
+    ``MAX_DISPLAY_NAME`` is cut: no address book needs more.
+    """
+    display = address.display_name
+    if len(display) > MAX_DISPLAY_NAME:
+        display = display[: MAX_DISPLAY_NAME - 1] + "…"
+    if "=?" not in display and len(display) <= PLAIN_DISPLAY_NAME:
+        message[name] = Address(display, address.username, address.domain)
+        return
+    angle_addr = f"<{address.addr_spec}>"
+    if len(angle_addr) + 1 > MAX_HEADER_LINE:
+        # A relay's policy would refold (and so decode) the header: the address alone.
+        message[name] = Address("", address.username, address.domain)
+        return
+    # One word or the address per line, each within the line length the SMTP policy keeps
+    # as it is (a longer line would be refolded from the decoded text).
+    message.set_raw(name, "\n ".join([*_encoded_words(display), angle_addr]))
+
+
+def _encoded_words(text: str) -> list[str]:
+    """``text`` as base64 encoded words, each whole characters of at most 45 bytes (72
+    characters encoded: ``From: `` and one fit a 78-character line).
+
+    Not ``email.header.Header``: it leaves ASCII runs unencoded, encoded words in them too.
+    """
+    words: list[str] = []
+    chunk = ""
+    for char in text:
+        if len((chunk + char).encode()) > ENCODED_WORD_BYTES:
+            words.append(base64mime.header_encode(chunk, "utf-8"))
+            chunk = ""
+        chunk += char
+    if chunk:
+        words.append(base64mime.header_encode(chunk, "utf-8"))
+    return words
 
 
 def _ascii_domain(domain: str) -> str:
@@ -116,10 +169,14 @@ def parse_address(text: str, display_name: str = "") -> Address:
 
 def parse_sender(text: str) -> Address:
     """``spec.invitations.from``, e.g. ``People Ops <people-ops@example.com>``."""
-    header = default_policy.header_factory("From", text)
+    try:
+        header = default_policy.header_factory("From", text)
+    except ValueError:  # an encoded word that decodes to a line break, say
+        header = None
     addresses: tuple[Address, ...] = tuple(getattr(header, "addresses", ()))
     if (
-        header.defects
+        header is None
+        or header.defects
         or len(addresses) != 1
         or not addresses[0].username
         or not addresses[0].domain
@@ -198,6 +255,8 @@ class InvitationComposer:
         self, *, okta_id: str, display_name: str, email: str, date: datetime | None = None
     ) -> EmailMessage:
         """The message for one employee; raises InvalidRecipient for an unusable address."""
+        # A lone surrogate cannot be encoded in any header or part: it becomes "?".
+        display_name = display_name.encode(errors="replace").decode()
         try:
             recipient = parse_address(email, display_name)
         except ValueError as exc:
@@ -214,8 +273,8 @@ class InvitationComposer:
 
         message = EmailMessage()
         _set_subject(message, subject)
-        message["From"] = self.sender
-        message["To"] = recipient
+        _set_address(message, "From", self.sender)
+        _set_address(message, "To", recipient)
         message["Date"] = format_datetime((date or datetime.now(UTC)).astimezone(UTC))
         message["Message-ID"] = self.message_id(okta_id)
         # RFC 3834: tells vacation responders and ticket systems not to answer automatically.
