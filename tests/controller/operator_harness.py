@@ -37,6 +37,7 @@ T = TypeVar("T")
 
 INTEGRATIONS_PATH = f"/apis/{API_GROUP}/{API_VERSION}"
 DEFAULT_WAIT_S = 30.0
+TOKEN_SECRET = "okta-token"  # the Secret the scenarios' integrations name
 
 
 def write_kubeconfig(path: Path, server: str, token: str) -> Path:
@@ -336,7 +337,7 @@ def integration(
     namespace: str,
     name: str,
     *,
-    secret: str = "okta-token",
+    secret: str = TOKEN_SECRET,
     **spec: Any,
 ) -> dict[str, Any]:
     """An OktaIntegration manifest for the sandbox org (the operator sends Okta calls there)."""
@@ -352,6 +353,15 @@ def integration(
         "metadata": {"name": name, "namespace": namespace},
         "spec": body,
     }
+
+
+async def create_integration(
+    kube: TestKube, namespace: str, token: str | None, name: str = "acme", **spec: Any
+) -> None:
+    """OktaIntegration ``name`` and, unless ``token`` is None, the token Secret it names."""
+    if token is not None:
+        await kube.apply_secret(namespace, TOKEN_SECRET, {"token": token})
+    await kube.create(integration(namespace, name, secret=TOKEN_SECRET, **spec))
 
 
 def integration_labels(key: str) -> dict[str, str]:
@@ -443,6 +453,26 @@ async def wait_for_status(
         return status if predicate(status) else None
 
     return await eventually(probe, within=within, what=f"{namespace}/{name}: {what}")
+
+
+async def wait_for_generation(
+    kube: TestKube,
+    namespace: str,
+    name: str,
+    generation: int,
+    *,
+    ready: bool = False,
+    within: float = DEFAULT_WAIT_S,
+) -> dict[str, Any]:
+    """The status once it has observed ``generation`` (and, with ``ready``, is Ready=True)."""
+
+    def observed(found: dict[str, Any]) -> bool:
+        if found.get("observedGeneration") != generation:
+            return False
+        return not ready or condition(found, "Ready").get("status") == "True"
+
+    what = f"the sync of generation {generation}" if ready else f"generation {generation}"
+    return await wait_for_status(kube, namespace, name, observed, what=what, within=within)
 
 
 async def wait_for_condition(

@@ -21,13 +21,12 @@ from okta_hris.sandbox import Sandbox
 from .conftest import Cluster, OperatorStarter
 from .operator_harness import (
     condition,
+    create_integration,
     eventually,
-    integration,
     wait_for_condition,
+    wait_for_generation,
     wait_for_status,
 )
-
-TOKEN_SECRET = "okta-token"
 
 
 @pytest.fixture
@@ -70,8 +69,7 @@ def team_rows(directory: Directory, key: str) -> list[dict[str, Any]]:
 
 async def setup(cluster: Cluster, org: Sandbox, **spec: Any) -> str:
     ns = await cluster.namespace()
-    await cluster.kube.apply_secret(ns, TOKEN_SECRET, {"token": org.token})
-    await cluster.kube.create(integration(ns, "acme", secret=TOKEN_SECRET, **spec))
+    await create_integration(cluster.kube, ns, org.token, **spec)
     return ns
 
 
@@ -183,15 +181,7 @@ async def test_status_reports_data_quality_and_an_unknown_employment_attribute(
 
     # A misspelt attribute: a Warning Event, and employment values left as they were.
     await cluster.kube.patch_spec(ns, "acme", {"mapping": {"employmentAttribute": "employeType"}})
-    status = await wait_for_status(
-        cluster.kube,
-        ns,
-        "acme",
-        lambda st: (
-            st.get("observedGeneration") == 2 and condition(st, "Ready").get("status") == "True"
-        ),
-        what="the sync of generation 2",
-    )
+    status = await wait_for_generation(cluster.kube, ns, "acme", 2, ready=True)
     events = await eventually(
         lambda: _warnings(cluster, ns, "EmploymentAttributeMissing"),
         what="an EmploymentAttributeMissing Warning event",

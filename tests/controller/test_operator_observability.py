@@ -32,11 +32,12 @@ from okta_hris.sandbox import Fault, FaultKind, Sandbox
 
 from .conftest import FAST_TIMING, Cluster, OperatorStarter
 from .operator_harness import (
+    TOKEN_SECRET,
     OperatorProcess,
     condition,
+    create_integration,
     eventually,
     free_port,
-    integration,
     integration_labels,
     metric_value,
     metrics_text,
@@ -44,7 +45,6 @@ from .operator_harness import (
     write_kubeconfig,
 )
 
-TOKEN_SECRET = "okta-token"
 POD_NAME = "okta-hris-operator-7d9f8-x2k4q"
 # Retries of a sandbox fault read as the Okta client's warning: "GET ... failed (...); retry".
 RETRY_WARNING = "; retry 1/"
@@ -92,8 +92,7 @@ async def scraped(url: str) -> str | None:
 async def revoked_token_integration(cluster: Cluster) -> str:
     """A namespace with OktaIntegration acme, whose token Secret Okta answers with 401."""
     ns = await cluster.namespace()
-    await cluster.kube.apply_secret(ns, TOKEN_SECRET, {"token": "revoked-token"})
-    await cluster.kube.create(integration(ns, "acme", secret=TOKEN_SECRET))
+    await create_integration(cluster.kube, ns, "revoked-token")
     return ns
 
 
@@ -245,8 +244,7 @@ async def test_resuming_a_suspended_integration_is_not_a_recovery(
 ) -> None:
     """Created suspended, Ready says False/Suspended: resuming it announces Resumed only."""
     ns = await cluster.namespace()
-    await cluster.kube.apply_secret(ns, TOKEN_SECRET, {"token": org.token})
-    await cluster.kube.create(integration(ns, "acme", secret=TOKEN_SECRET, sync={"suspend": True}))
+    await create_integration(cluster.kube, ns, org.token, sync={"suspend": True})
     await start_operator([ns], database_url=sqlite_url, okta_url=org.url)
     await wait_for_condition(cluster.kube, ns, "acme", "Ready", "False", "Suspended")
     await cluster.kube.patch_spec(ns, "acme", {"sync": {"suspend": False}})

@@ -34,9 +34,11 @@ from okta_hris.sandbox import Fault, FaultKind, Sandbox
 
 from .conftest import Cluster, OperatorStarter
 from .operator_harness import (
+    TOKEN_SECRET,
     LogCapture,
     OperatorProcess,
     condition,
+    create_integration,
     eventually,
     free_port,
     integration,
@@ -45,12 +47,12 @@ from .operator_harness import (
     metric_value,
     probing,
     wait_for_condition,
+    wait_for_generation,
     wait_for_status,
 )
 
 USERS = 60
 GROUPS = 6
-TOKEN_SECRET = "okta-token"
 # Long enough for an operator that would wrongly act on a change to have acted.
 QUIET_PERIOD_S = 1.0
 # Secrets are not watched: a stalled integration reads its Secret again this often (30s by
@@ -121,9 +123,7 @@ async def setup_integration(
     cluster: Cluster, org: Sandbox, *, secret: bool = True, name: str = "acme", **spec: Any
 ) -> str:
     ns = await cluster.namespace()
-    if secret:
-        await cluster.kube.apply_secret(ns, TOKEN_SECRET, {"token": org.token})
-    await cluster.kube.create(integration(ns, name, secret=TOKEN_SECRET, **spec))
+    await create_integration(cluster.kube, ns, org.token if secret else None, name, **spec)
     return ns
 
 
@@ -224,15 +224,7 @@ async def test_filter_change_runs_a_full_sync_that_deactivates(
         "acme",
         {"sync": {"scope": "Filtered"}, "filters": {"countries": {"include": [country]}}},
     )
-    status = await wait_for_status(
-        cluster.kube,
-        ns,
-        "acme",
-        lambda st: (
-            st.get("observedGeneration") == 2 and condition(st, "Ready").get("status") == "True"
-        ),
-        what="the sync of generation 2",
-    )
+    status = await wait_for_generation(cluster.kube, ns, "acme", 2, ready=True)
 
     assert status["lastSyncMode"] == "Full"
     assert status["lastSync"]["deactivated"] == elsewhere
@@ -835,9 +827,7 @@ async def test_invitations_are_sent_and_counted(
 
     # Turned on later: employees synced before are not invited by a sync...
     await cluster.kube.patch_spec(ns, "acme", {"invitations": {"enabled": True, **INVITATIONS}})
-    status = await wait_for_status(
-        cluster.kube, ns, "acme", lambda st: st.get("observedGeneration") == 2, what="generation 2"
-    )
+    status = await wait_for_generation(cluster.kube, ns, "acme", 2)
     assert status["invitations"] == {"sent": 0, "pending": 0, "failed": 0}
 
     # ...but on request, through the annotation.
@@ -1118,9 +1108,7 @@ async def test_a_failure_to_queue_invitations_backs_off_and_warns_once(
     await start_operator([ns], database_url=sqlite_url, okta_url=org.url)
     await ready(cluster, ns)
     await cluster.kube.patch_spec(ns, "acme", {"invitations": {"enabled": True, **INVITATIONS}})
-    await wait_for_status(
-        cluster.kube, ns, "acme", lambda st: st.get("observedGeneration") == 2, what="generation 2"
-    )
+    await wait_for_generation(cluster.kube, ns, "acme", 2)
     # The directory refuses every new invitation (a real database error, in the operator's
     # own transaction).
     with directory.engine.begin() as conn:
