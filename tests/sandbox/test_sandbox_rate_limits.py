@@ -102,7 +102,10 @@ def test_set_rate_limits_and_disabling_them(sandbox_factory: Callable[..., Sandb
         sandbox.set_rate_limits(RateLimitConfig(groups=1))
         assert [client.get("/api/v1/groups").status_code for _ in range(2)] == [200, 429]
         sandbox.set_rate_limits(RateLimitConfig(groups=1, enabled=False))
-        assert [client.get("/api/v1/groups").status_code for _ in range(3)] == [200, 200, 200]
+        answers = [client.get("/api/v1/groups") for _ in range(3)]
+        assert [answer.status_code for answer in answers] == [200, 200, 200]
+        # Disabled limits spend nothing: a client pacing itself by Remaining never waits.
+        assert {answer.headers["x-rate-limit-remaining"] for answer in answers} == {"1"}
 
 
 def test_concurrency_cap_answers_429_with_limit_zero(

@@ -74,7 +74,11 @@ class RateLimiter:
         limit = self.config.limit_for(bucket)
         now = self._clock()
         window = self._window(bucket, now)
-        if self.config.enabled and window.used >= limit:
+        if not self.config.enabled:
+            # Nothing is counted, so nothing is spent: a client pacing itself by Remaining (as
+            # ours does) must not slow down for a budget that is never enforced.
+            return RateLimitState(limit, limit, self._reset(window))
+        if window.used >= limit:
             return RateLimitState(limit, 0, self._reset(window), allowed=False)
         window.used += 1
         return RateLimitState(limit, max(0, limit - window.used), self._reset(window))
