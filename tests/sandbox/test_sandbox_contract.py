@@ -139,3 +139,40 @@ def test_error_bodies_match_the_error_schema(spec: dict[str, Any], sandbox_facto
         assert problems(check, body) == []
         assert body["errorCode"].startswith("E0000") and body["errorLink"] == body["errorCode"]
         assert body["errorId"] and isinstance(body["errorCauses"], list)
+
+
+def test_event_hooks_match_the_event_hook_schema(
+    spec: dict[str, Any], empty_sandbox: Sandbox, empty_http: httpx.Client
+) -> None:
+    check = component(spec, "EventHook")
+    body = {
+        "name": "HRIS directory",
+        "events": {"type": "EVENT_TYPE", "items": ["user.lifecycle.create"]},
+        "channel": {
+            "type": "HTTP",
+            "version": "1.0.0",
+            "config": {
+                "uri": "https://hooks.example.com/okta",
+                "headers": [{"key": "X-Other-Header", "value": "my-header-value"}],
+                "authScheme": {"type": "HEADER", "key": "Authorization", "value": "secret"},
+            },
+        },
+    }
+    assert problems(check, {**body, "status": "SLEEPING"})  # a control
+    created = empty_http.post("/api/v1/eventHooks", json=body).json()
+    hook_path = f"/api/v1/eventHooks/{created['id']}"
+    hooks = [
+        created,
+        empty_http.get(hook_path).json(),
+        empty_http.post(f"{hook_path}/lifecycle/deactivate").json(),
+        *empty_http.get("/api/v1/eventHooks").json(),
+    ]
+    for hook in hooks:
+        assert problems(check, hook) == [], hook
+    errors = [
+        empty_http.post("/api/v1/eventHooks", json={**body, "name": ""}),
+        empty_http.get("/api/v1/eventHooks/whonothere0000000000"),
+    ]
+    assert [r.status_code for r in errors] == [400, 404]
+    for response in errors:
+        assert problems(component(spec, "Error"), response.json()) == []

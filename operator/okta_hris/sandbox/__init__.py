@@ -17,12 +17,18 @@ from okta_hris.sandbox.config import (
     RateLimitConfig,
     SandboxConfig,
 )
+from okta_hris.sandbox.hookconfig import HookDeliveryConfig, HookFault, HookFaultKind
+from okta_hris.sandbox.hookdelivery import HookDelivery
 from okta_hris.sandbox.server import RecordedRequest, Sandbox, run_sandbox, start_sandbox
 
 __all__ = [
     "DEFAULT_TOKEN",
     "Fault",
     "FaultKind",
+    "HookDelivery",
+    "HookDeliveryConfig",
+    "HookFault",
+    "HookFaultKind",
     "RateLimitConfig",
     "RecordedRequest",
     "Sandbox",

@@ -19,6 +19,7 @@ from aiohttp import web
 
 from okta_hris.sandbox import errors
 from okta_hris.sandbox.clock import parse_time
+from okta_hris.sandbox.eventhooks import EventHookRegistry, hook_json
 from okta_hris.sandbox.expressions import (
     DateFormatError,
     ExpressionError,
@@ -27,6 +28,7 @@ from okta_hris.sandbox.expressions import (
     compile_text,
     sort_key,
 )
+from okta_hris.sandbox.hookdelivery import HookDispatcher
 from okta_hris.sandbox.model import (
     GroupRecord,
     Org,
@@ -63,9 +65,10 @@ SORTED_SEARCH_CACHE_SIZE = 32
 
 @dataclass
 class ApiState:
-    """What the handlers share: the org and the compiled grammars."""
+    """What the handlers share: the org, its event hooks and the compiled grammars."""
 
     org: Org
+    event_hooks: EventHookRegistry
     user_search: Grammar
     user_filter: Grammar
     group_filter: Grammar
@@ -77,6 +80,7 @@ class ApiState:
     def for_org(cls, org: Org) -> ApiState:
         return cls(
             org=org,
+            event_hooks=EventHookRegistry(org.clock, org.ids, org.admin.id),
             user_search=user_search_grammar(org.profile_attributes),
             user_filter=user_filter_grammar(),
             group_filter=group_filter_grammar(),
@@ -87,6 +91,7 @@ class ApiState:
 
 
 API = web.AppKey("okta_api", ApiState)
+HOOK_DISPATCHER = web.AppKey("hook_dispatcher", HookDispatcher)
 REQUEST_ID = web.RequestKey("request_id", str)
 
 
@@ -537,6 +542,54 @@ async def list_logs(request: web.Request) -> web.Response:
     return page_response(request, [event.json for event in page.events], page.next_after)
 
 
+# --- event hooks ---------------------------------------------------------------------------------
+
+
+async def list_event_hooks(request: web.Request) -> web.Response:
+    base = base_url(request)
+    return json_response([hook_json(h, base) for h in request.app[API].event_hooks.all()])
+
+
+async def create_event_hook(request: web.Request) -> web.Response:
+    hook = request.app[API].event_hooks.create(await read_body(request))
+    return json_response(hook_json(hook, base_url(request)))
+
+
+async def get_event_hook(request: web.Request) -> web.Response:
+    hook = request.app[API].event_hooks.find(request.match_info["hook"])
+    return json_response(hook_json(hook, base_url(request)))
+
+
+async def replace_event_hook(request: web.Request) -> web.Response:
+    hooks = request.app[API].event_hooks
+    hook = hooks.replace(hooks.find(request.match_info["hook"]), await read_body(request))
+    return json_response(hook_json(hook, base_url(request)))
+
+
+async def delete_event_hook(request: web.Request) -> web.Response:
+    hooks = request.app[API].event_hooks
+    hook = hooks.find(request.match_info["hook"])
+    hooks.delete(hook)
+    request.app[HOOK_DISPATCHER].forget(hook.id)
+    return no_content()
+
+
+async def event_hook_lifecycle(request: web.Request) -> web.Response:
+    action = request.match_info["action"]
+    if action not in ("verify", "activate", "deactivate"):
+        raise errors.path_not_found()
+    hooks = request.app[API].event_hooks
+    hook = hooks.find(request.match_info["hook"])
+    if action == "verify":
+        problem = await request.app[HOOK_DISPATCHER].verify(hook)
+        if problem is not None:
+            raise errors.validation_failed("verifyEventHook", f"Verification failed: {problem}")
+        hooks.mark_verified(hook)
+    else:
+        hooks.set_status(hook, "ACTIVE" if action == "activate" else "INACTIVE")
+    return json_response(hook_json(hook, base_url(request)))
+
+
 # --- routing -------------------------------------------------------------------------------------
 
 
@@ -559,6 +612,12 @@ def add_routes(app: web.Application) -> None:
         ("PUT", "/api/v1/groups/{group}/users/{user}", add_member),
         ("DELETE", "/api/v1/groups/{group}/users/{user}", remove_member),
         ("GET", "/api/v1/logs", list_logs),
+        ("GET", "/api/v1/eventHooks", list_event_hooks),
+        ("POST", "/api/v1/eventHooks", create_event_hook),
+        ("GET", "/api/v1/eventHooks/{hook}", get_event_hook),
+        ("PUT", "/api/v1/eventHooks/{hook}", replace_event_hook),
+        ("DELETE", "/api/v1/eventHooks/{hook}", delete_event_hook),
+        ("POST", "/api/v1/eventHooks/{hook}/lifecycle/{action}", event_hook_lifecycle),
     ]
     for method, path, handler in routes:
         app.router.add_route(method, path, handler)

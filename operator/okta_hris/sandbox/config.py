@@ -8,6 +8,9 @@ from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from okta_hris.sandbox.hookconfig import HookDeliveryConfig, HookFault
+from okta_hris.sandbox.oauth import DEFAULT_TOKEN_TTL, OAuthClientConfig
+
 DEFAULT_TOKEN = "sandbox-token"
 
 # The default user profile has no employeeType; many orgs add it as a custom attribute.
@@ -138,3 +141,12 @@ class SandboxConfig(BaseModel):
     recorded_requests: int = Field(
         default=100_000, ge=0, description="how many of the latest requests to keep in requests"
     )
+    oauth_clients: tuple[OAuthClientConfig, ...] = Field(
+        default=(), description="OAuth service apps that may get access tokens (SPEC §10)"
+    )
+    oauth_token_ttl: int = Field(
+        default=DEFAULT_TOKEN_TTL, ge=1, le=86_400, description="access token lifetime, seconds"
+    )
+    hook_delivery: HookDeliveryConfig = HookDeliveryConfig()
+    hook_faults: tuple[HookFault, ...] = ()
+    hook_fault_seed: int = 0

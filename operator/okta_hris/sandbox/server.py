@@ -2,7 +2,7 @@
 
 In order: count and record it; refuse it past the concurrency cap (429 with
 ``X-Rate-Limit-Limit: 0``); apply an injected fault; add latency; check the SSWS token (401
-E0000011); count it against its rate-limit bucket (429 E0000047); run the endpoint; stamp
+E0000011) or the OAuth access token and its scope (401, 403: ``sandbox/oauth.py``); count it against its rate-limit bucket (429 E0000047); run the endpoint; stamp
 ``X-Okta-Request-Id``, ``Date`` and ``X-Rate-Limit-*`` on the response.
 """
 
@@ -16,7 +16,7 @@ import secrets
 import socket
 import struct
 import threading
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from typing import Any
@@ -24,12 +24,22 @@ from typing import Any
 from aiohttp import web
 
 from okta_hris.sandbox import errors
-from okta_hris.sandbox.api import API, REQUEST_ID, ApiState, add_routes, json_response
+from okta_hris.sandbox.api import (
+    API,
+    HOOK_DISPATCHER,
+    REQUEST_ID,
+    ApiState,
+    add_routes,
+    json_response,
+)
 from okta_hris.sandbox.clock import Clock
 from okta_hris.sandbox.config import Fault, FaultKind, RateLimitConfig, SandboxConfig
 from okta_hris.sandbox.faults import FaultInjector
 from okta_hris.sandbox.generator import generate_org
+from okta_hris.sandbox.hookconfig import HookFault
+from okta_hris.sandbox.hookdelivery import HookDelivery, HookDispatcher, HookFaultPlan
 from okta_hris.sandbox.model import Org
+from okta_hris.sandbox.oauth import TOKEN_PATH, OAuthServer
 from okta_hris.sandbox.ratelimit import RateLimiter, RateLimitState, bucket_for
 
 log = logging.getLogger(__name__)
@@ -69,6 +79,7 @@ class _Runtime:
     """The mutable state behind one running sandbox."""
 
     token: str
+    oauth: OAuthServer
     limiter: RateLimiter
     faults: FaultInjector
     latency: float
@@ -101,6 +112,19 @@ def _authorized(request: web.Request, token: str) -> bool:
     if scheme.upper() != "SSWS":
         return False
     return hmac.compare_digest(credential.strip().encode(), token.encode())
+
+
+def _authorization_refusal(request: web.Request, runtime: _Runtime) -> web.Response | None:
+    """None when the request may proceed: an SSWS token, or an OAuth access token with the
+    endpoint's scope; else Okta's 401 (or 403 for a missing scope)."""
+    if request.path == TOKEN_PATH:
+        return None  # a service app authenticates there with its assertion, in the form
+    header = request.headers.get("Authorization", "")
+    if header[:7].lower() == "bearer ":
+        return runtime.oauth.refusal(header[7:].strip(), request)
+    if not _authorized(request, runtime.token):
+        return _error_response(errors.invalid_token())
+    return None
 
 
 def _error_response(error: errors.ApiError) -> web.Response:
@@ -176,8 +200,9 @@ async def _serve(
             return _fault_response(request, runtime, fault, bucket)
     if runtime.latency > 0:
         await asyncio.sleep(runtime.latency)
-    if not _authorized(request, runtime.token):
-        return _error_response(errors.invalid_token())
+    unauthorized = _authorization_refusal(request, runtime)
+    if unauthorized is not None:
+        return unauthorized
     rate = runtime.limiter.acquire(bucket)
     request[RATE_STATE] = rate
     if not rate.allowed:
@@ -224,12 +249,23 @@ class Sandbox:
         self._org = org
         self._runtime = runtime
         self._runner = runner
+        self._hooks = runner.app[HOOK_DISPATCHER]
         self.url = ""
         self.port = 0
 
     @property
     def token(self) -> str:
         return self._runtime.token
+
+    @property
+    def oauth_tokens_issued(self) -> int:
+        """Access tokens the token endpoint has issued so far."""
+        return self._runtime.oauth.issued
+
+    @property
+    def oauth_access_tokens(self) -> tuple[str, ...]:
+        """The access tokens issued, for tests that check none leaked into a log or status."""
+        return self._runtime.oauth.access_tokens
 
     @property
     def requests(self) -> list[RecordedRequest]:
@@ -253,8 +289,18 @@ class Sandbox:
     def set_latency(self, seconds: float) -> None:
         self._runtime.latency = max(0.0, seconds)
 
+    @property
+    def hook_deliveries(self) -> list[HookDelivery]:
+        """Every event hook delivery attempted so far (dropped ones included), oldest first."""
+        return self._hooks.deliveries
+
+    def set_hook_faults(self, faults: Sequence[HookFault], seed: int | None = None) -> None:
+        """Replace the faults on event hook deliveries (and their seed, if given)."""
+        self._hooks.faults.replace(faults, seed)
+
     async def stop(self) -> None:
         await self._runner.cleanup()
+        await self._hooks.stop()
 
 
 def _display_host(host: str) -> str:
@@ -277,15 +323,22 @@ async def start_sandbox(config: SandboxConfig) -> Sandbox:
     )
     runtime = _Runtime(
         token=config.token,
+        oauth=OAuthServer(config.oauth_clients, config.oauth_token_ttl),
         limiter=RateLimiter(config.rate_limits),
         faults=FaultInjector(config.faults, config.fault_seed),
         latency=config.latency,
         keep_requests=config.recorded_requests,
     )
     app = web.Application(middlewares=[_pipeline], client_max_size=4 * 1024 * 1024)
-    app[API] = ApiState.for_org(org)
+    app[API] = api = ApiState.for_org(org)
     app[RUNTIME] = runtime
+    hook_faults = HookFaultPlan(config.hook_faults, config.hook_fault_seed)
+    app[HOOK_DISPATCHER] = hooks = HookDispatcher(
+        api.event_hooks, config.hook_delivery, hook_faults, clock, keep=config.recorded_requests
+    )
+    org.log.subscribers.append(hooks.publish)
     add_routes(app)
+    runtime.oauth.add_routes(app)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
     await runner.setup()
     site = web.TCPSite(runner, config.host, config.port)
@@ -298,6 +351,7 @@ async def start_sandbox(config: SandboxConfig) -> Sandbox:
     addresses: list[Any] = list(runner.addresses)
     sandbox.port = int(addresses[0][1]) if addresses else config.port
     sandbox.url = f"http://{_display_host(config.host)}:{sandbox.port}"
+    await hooks.start(sandbox.url)
     return sandbox
 
 

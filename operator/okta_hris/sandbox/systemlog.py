@@ -17,6 +17,7 @@ import re
 import secrets
 import uuid
 from bisect import bisect_left
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -98,6 +99,8 @@ class SystemLog:
         self._events: list[StoredEvent] = []
         self._published: list[str] = []
         self._log_id = secrets.token_hex(4)  # tells this log's cursors from another one's
+        # Told of every event as it is recorded (event hook delivery); must not block.
+        self.subscribers: list[Callable[[StoredEvent], None]] = []
 
     def __len__(self) -> int:
         return len(self._events)
@@ -167,6 +170,8 @@ class SystemLog:
         )
         self._events.append(event)
         self._published.append(event.published)
+        for subscriber in self.subscribers:
+            subscriber(event)
         return event
 
     def query(
