@@ -53,6 +53,14 @@ class SecretNotFound(HrisError):
     permanent = True
 
 
+class InvalidSecret(SecretNotFound):
+    """The referenced Secret key holds a value that cannot be used: an OAuth private key that
+    is not PEM, is encrypted, or is of a kind Okta does not take. Fixed in the Secret, like a
+    missing one (the operator reads the Secret again on the same short schedule)."""
+
+    reason = "InvalidSecret"
+
+
 class OktaError(HrisError):
     """Okta answered in a way the sync cannot proceed from."""
 

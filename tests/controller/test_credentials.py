@@ -7,6 +7,7 @@ import pytest
 from okta_hris.controller.credentials import ClusterCredentials
 from okta_hris.controller.runtime import IntegrationState
 from okta_hris.errors import SecretNotFound
+from okta_hris.okta import ApiToken
 from okta_hris.resource.spec import OktaIntegrationSpec
 
 from .conftest import Cluster
@@ -38,7 +39,7 @@ async def test_the_token_without_its_ssws_prefix_and_whitespace(
     cluster: Cluster, value: str
 ) -> None:
     found = await credentials(cluster, value)
-    assert await found.okta_token(SPEC) == "sandbox-token"
+    assert await found.okta_credential(SPEC) == ApiToken("sandbox-token")
     assert found.state.token_seen is not None
 
 
@@ -46,7 +47,7 @@ async def test_ssws_is_a_prefix_only_when_a_space_follows(cluster: Cluster) -> N
     # Only "SSWS" and a space is the Authorization header's scheme (SPEC §9); a value that runs
     # on is left as it is, for Okta to accept or refuse.
     found = await credentials(cluster, "SSWSsandbox-token")
-    assert await found.okta_token(SPEC) == "SSWSsandbox-token"
+    assert await found.okta_credential(SPEC) == ApiToken("SSWSsandbox-token")
 
 
 @pytest.mark.parametrize("value", ["", "  \n", "SSWS", "SSWS ", " ssws \n"])
@@ -55,7 +56,7 @@ async def test_a_token_empty_without_its_prefix_is_an_empty_token(
 ) -> None:
     found = await credentials(cluster, value)
     with pytest.raises(SecretNotFound) as raised:
-        await found.okta_token(SPEC)
+        await found.okta_credential(SPEC)
     assert str(raised.value) == (
         f'key "token" of Secret "{SECRET}" in namespace "{found.namespace}" is empty'
     )
@@ -66,7 +67,7 @@ async def test_the_token_is_never_in_the_message(cluster: Cluster) -> None:
     await cluster.kube.apply_secret(ns, SECRET, {"other": "SSWS sandbox-token"})
     found = ClusterCredentials(cluster.kube, ns, IntegrationState(f"{ns}/acme"))
     with pytest.raises(SecretNotFound) as raised:
-        await found.okta_token(SPEC)
+        await found.okta_credential(SPEC)
     assert "does not exist" in str(raised.value)
     assert "sandbox-token" not in str(raised.value) + repr(found.state)
 

@@ -31,6 +31,7 @@ SUSPENDED = "Suspended"
 # The failure reasons are those of the error classes: one home, okta_hris.errors.
 INVALID_SPEC = errors.InvalidSpec.reason
 SECRET_NOT_FOUND = errors.SecretNotFound.reason
+INVALID_SECRET = errors.InvalidSecret.reason
 UNAUTHORIZED = errors.OktaUnauthorized.reason
 FORBIDDEN = errors.OktaForbidden.reason
 OKTA_UNAVAILABLE = errors.OktaUnavailable.reason

@@ -36,8 +36,9 @@ from okta_hris.resource.spec import GROUP_VERSION, KIND
 
 # The LogRecord attribute the filter sets; a leading underscore keeps it out of JSON extras.
 RECORD_ATTRIBUTE = "_hris_integration"
-# Library loggers whose per-request lines add nothing an operator needs.
-QUIET_LOGGERS = ("httpx",)
+# Library loggers whose per-request lines add nothing an operator needs; httpcore's DEBUG
+# lines also quote response headers verbatim, and a hostile Location may echo the token.
+QUIET_LOGGERS = ("httpx", "httpcore")
 
 
 @dataclass(frozen=True)

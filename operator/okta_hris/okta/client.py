@@ -22,17 +22,20 @@ last requests of an Okta rate-limit window.
 from __future__ import annotations
 
 import asyncio
+import base64
+import contextlib
 import email.utils
+import json
 import logging
 import random
 import re
 import time
-from collections.abc import AsyncIterator, Callable, Generator
+from collections.abc import AsyncIterator, Callable, Generator, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any, Self, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, quote_plus
 
 import httpx
 from pydantic import BaseModel, SecretStr, ValidationError
@@ -48,6 +51,7 @@ from okta_hris.errors import (
 )
 from okta_hris.okta.links import next_link, origin, same_origin
 from okta_hris.okta.models import LogEvent, OktaGroup, OktaUser
+from okta_hris.okta.oauth import AccessTokens, ApiToken, BearerAuth, OAuthServiceApp, OktaCredential
 from okta_hris.okta.ratelimit import (
     BUCKETS,
     Bucket,
@@ -61,11 +65,26 @@ log = logging.getLogger(__name__)
 
 USER_AGENT = f"okta-hris-operator/{__version__}"
 
-# An Okta window is 60 s; a reset further away than this means a bogus header or clock.
+# An Okta window is 60 s; a reset further away than this means a bogus header or clock, or a
+# limit spent for longer than a sync should sit waiting: the request fails at once, naming when.
 MAX_RATE_LIMIT_WAIT = 90.0
+# Okta's clock (its Date) times every sync: since, until, the watermark. A Date further than this
+# from our own clock means one of the two is wrong, and times taken from either could skip
+# changes (ours wrong) or land in the future (Okta's wrong): refused rather than guessed.
+MAX_CLOCK_SKEW = timedelta(days=1)
+# An answer larger than this is refused, read incrementally so memory stays bounded: a page of
+# 1000 members with large custom profiles is a few MiB.
+MAX_BODY_BYTES = 64 * 1024 * 1024
+# Okta pages with opaque cursors; a listing longer than this (2 million users at 200 a page) is a
+# next link that never ends, not an org.
+MAX_PAGES = 10_000
+# Pages in a row without an item, each with a next link: fresh cursors going nowhere.
+MAX_EMPTY_PAGES = 3
 # Waits at least this long are worth telling a person about (INFO, and ``on_wait``); shorter
 # ones happen all the time in a busy window and are only logged at DEBUG.
 NOTICEABLE_WAIT = 1.0
+# Python's default limit for reading an integer (sys.int_info.default_max_str_digits).
+MAX_INTEGER_DIGITS = 4300
 # Okta's own error text is hostile input: one line, no control characters, bounded.
 MAX_OKTA_TEXT = 300
 # Lone surrogates too: a JSON body may hold one ("\ud800"), and it cannot be encoded anywhere.
@@ -111,13 +130,27 @@ class _SswsAuth(httpx.Auth):
 
     def __init__(self, token: SecretStr) -> None:
         self._token = token
+        self._pattern = _secret_pattern(token.get_secret_value())
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         request.headers["Authorization"] = f"SSWS {self._token.get_secret_value()}"
         yield request
 
+    def redact(self, text: str) -> str:
+        return self._pattern.sub("**********", text)
+
     def __repr__(self) -> str:
         return "_SswsAuth(token='**********')"
+
+
+def _api_token_auth(token: str) -> _SswsAuth:
+    # A token pasted into a Secret usually ends with a newline; Okta never has one.
+    token = token.strip()
+    if not _TOKEN_SHAPE.fullmatch(token):
+        raise OktaUnauthorized(
+            "the Okta API token is empty or contains spaces or non-ASCII characters"
+        )
+    return _SswsAuth(SecretStr(token))
 
 
 async def collect(pages: AsyncIterator[list[ItemT]]) -> list[ItemT]:
@@ -156,12 +189,16 @@ class OktaClient:
 
     ``on_wait`` is told when requests wait for a rate-limit window long enough for a person to
     notice (see ``WaitListener``); such waits are also logged at INFO with Okta's URL.
+
+    ``timeout`` bounds each request as a whole (connecting, sending, and reading the whole
+    answer), not each read: a server dripping a byte at a time cannot hold a sync.
+    ``max_body_bytes`` and ``max_pages`` bound an answer and a listing.
     """
 
     def __init__(
         self,
         base_url: str,
-        token: str,
+        credential: str | OktaCredential,
         *,
         max_concurrency: int = 8,
         timeout: float = 30.0,
@@ -170,24 +207,22 @@ class OktaClient:
         backoff_max: float = 30.0,
         rate_limit_reserve: int | float = 0.05,
         on_wait: WaitListener | None = None,
+        max_body_bytes: int = MAX_BODY_BYTES,
+        max_pages: int = MAX_PAGES,
     ) -> None:
         base = httpx.URL(base_url.rstrip("/"))
         if base.scheme not in ("http", "https") or not base.host:
             raise ValueError(f"Okta base URL {base_url!r} must be an absolute http(s) URL")
         if base.query or base.fragment or base.userinfo:
             raise ValueError("the Okta base URL must not carry credentials, a query or a fragment")
-        # A token pasted into a Secret usually ends with a newline; Okta never has one.
-        token = token.strip()
-        if not _TOKEN_SHAPE.fullmatch(token):
-            raise OktaUnauthorized(
-                "the Okta API token is empty or contains spaces or non-ASCII characters"
-            )
         if max_concurrency < 1:
             raise ValueError("max_concurrency must be at least 1")
         if timeout <= 0 or backoff_base <= 0 or backoff_max < backoff_base:
             raise ValueError("timeout and backoff_base must be positive, backoff_max >= base")
         if max_retries < 0:
             raise ValueError("max_retries must not be negative")
+        if max_body_bytes < 1 or max_pages < 1:
+            raise ValueError("max_body_bytes and max_pages must be positive")
         if isinstance(rate_limit_reserve, bool) or not (
             (isinstance(rate_limit_reserve, int) and rate_limit_reserve >= 0)
             or (isinstance(rate_limit_reserve, float) and 0.0 <= rate_limit_reserve < 1.0)
@@ -200,9 +235,27 @@ class OktaClient:
         self._base = base
         # What messages name as "where": the org's URL as configured, never a path or query.
         self._where = str(base)
-        self._token = SecretStr(token)
+        # A str is an SSWS API token, as tests and the sandbox's users pass it.
+        self._auth: _SswsAuth | BearerAuth
+        if isinstance(credential, OAuthServiceApp):
+            tokens = AccessTokens(
+                credential,
+                base,
+                timeout=timeout,
+                max_retries=max_retries,
+                backoff_base=backoff_base,
+                backoff_max=backoff_max,
+            )
+            self._auth = BearerAuth(tokens, _secret_pattern)
+        else:
+            self._auth = _api_token_auth(
+                credential.value if isinstance(credential, ApiToken) else credential
+            )
         self._max_concurrency = max_concurrency
         self._max_retries = max_retries
+        self._timeout = timeout
+        self._max_body_bytes = max_body_bytes
+        self._max_pages = max_pages
         self._backoff_base = backoff_base
         self._backoff_max = backoff_max
         self._random = random.Random()
@@ -221,7 +274,7 @@ class OktaClient:
         self._bucket_waiting: dict[Bucket, int] = dict.fromkeys(BUCKETS, 0)
         self._announced_until: dict[Bucket, float] = {}  # monotonic end of the wait told
         self._http = httpx.AsyncClient(
-            auth=_SswsAuth(self._token),
+            auth=self._auth,
             headers={"Accept": "application/json", "User-Agent": USER_AGENT},
             timeout=httpx.Timeout(timeout),
             # A redirect from the API is an error (wrong domain, login page); following it could
@@ -262,6 +315,11 @@ class OktaClient:
         """
         return self._first_response_date
 
+    def okta_now(self) -> datetime:
+        """Okta's current time, estimated from the ``Date`` of its answers so far (our own clock
+        before the first): the one clock a sync's since, until and watermark are taken from."""
+        return datetime.fromtimestamp(self._clock.now(), UTC)
+
     # Listings ---------------------------------------------------------------------------------
 
     def list_users(
@@ -269,7 +327,7 @@ class OktaClient:
     ) -> AsyncIterator[list[OktaUser]]:
         """Pages of users. A plain listing omits DEPROVISIONED users; ``search`` includes them."""
         params = {"search": search, "filter": filter, "limit": limit}
-        return self._pages("/api/v1/users", params, OktaUser)
+        return self._pages("/api/v1/users", params, OktaUser, _user_key)
 
     def list_groups(
         self,
@@ -289,14 +347,14 @@ class OktaClient:
             "limit": limit,
             "expand": "stats" if expand_stats else None,
         }
-        return self._pages("/api/v1/groups", params, OktaGroup)
+        return self._pages("/api/v1/groups", params, OktaGroup, _group_key)
 
     def list_group_members(
         self, group_id: str, *, limit: int = 1000
     ) -> AsyncIterator[list[OktaUser]]:
         """Pages of the users in a group."""
         path = f"/api/v1/groups/{quote(group_id, safe='')}/users"
-        return self._pages(path, {"limit": limit}, OktaUser)
+        return self._pages(path, {"limit": limit}, OktaUser, _user_key)
 
     def list_log_events(
         self,
@@ -317,13 +375,14 @@ class OktaClient:
             "filter": filter,
             "limit": limit,
         }
-        return self._pages("/api/v1/logs", params, LogEvent)
+        return self._pages("/api/v1/logs", params, LogEvent, _event_key)
 
     async def get_user(self, user_id: str) -> OktaUser:
         """One user by id or login; raises :class:`OktaNotFound` when there is none."""
         path = f"/api/v1/users/{quote(user_id, safe='')}"
         data, _ = await self._get_json(self._url(path, {}))
-        return self._parse(OktaUser, data, path, 0)
+        with self._secrets_kept_out():
+            return self._parse(OktaUser, data, self._redact(path), 0)
 
     # Paging -----------------------------------------------------------------------------------
 
@@ -336,24 +395,67 @@ class OktaClient:
         path: str,
         params: dict[str, Any],
         model: type[ModelT],
+        key: Callable[[ModelT], str],
     ) -> AsyncIterator[list[ModelT]]:
-        url: httpx.URL | None = self._url(path, params)
-        seen: set[str] = set()
+        """Every page of a listing, following next links while they lead somewhere new.
+
+        Okta's cursors never repeat an item or a cursor: a listing that does (an old cursor with
+        a cache-buster, fresh cursors over the same items or over nothing) is inconsistent or
+        endless and fails at once, rather than burning the org's rate limit or making a snapshot
+        of it.
+        """
+        start = self._url(path, params)
+        url: httpx.URL | None = start
+        cursors = {_cursor(start)}
+        first_seen: dict[str, int] = {}  # item key -> the page it came in
+        empty_in_a_row = 0
+        number = 0
         while url is not None:
-            if str(url) in seen:
-                raise OktaApiError(f"Okta's next link for GET {path} points back to a page read")
-            seen.add(str(url))
+            number += 1
             data, response = await self._get_json(url)
-            if not isinstance(data, list):
-                raise OktaApiError(
-                    f"Okta answered GET {path} with {type(data).__name__}, not a list"
-                )
-            page = [self._parse(model, item, path, index) for index, item in enumerate(data)]
-            url = self._next_url(response, path)
+            with self._secrets_kept_out():
+                if not isinstance(data, list):
+                    raise OktaApiError(
+                        f"Okta answered GET {path} with {type(data).__name__}, not a list"
+                    )
+                page = [self._parse(model, item, path, index) for index, item in enumerate(data)]
+                for item in page:
+                    item_key = key(item)
+                    if item_key in first_seen:
+                        first = first_seen[item_key]
+                        pages = (
+                            f"page {first}" if first == number else f"pages {first} and {number}"
+                        )
+                        raise OktaApiError(
+                            f"Okta listed {model.__name__} {_one_line(item_key, 64)} twice in "
+                            f"GET {path} ({pages}): the listing is inconsistent and may have "
+                            "skipped others too"
+                        )
+                    first_seen[item_key] = number
+                empty_in_a_row = 0 if page else empty_in_a_row + 1
+                url = self._next_url(response, path, url)
+                if url is not None:
+                    if _cursor(url) in cursors:
+                        raise OktaApiError(
+                            f"Okta's next link for GET {path} points back to a page read"
+                        )
+                    if empty_in_a_row >= MAX_EMPTY_PAGES:
+                        raise OktaApiError(
+                            f"Okta's listing GET {path} sent {empty_in_a_row} empty pages in a "
+                            "row, each with a next link; stopped (a next link that never ends)"
+                        )
+                    if number >= self._max_pages:
+                        raise OktaApiError(
+                            f"Okta's listing GET {path} went on past {self._max_pages:,} pages; "
+                            "stopped (a next link that never ends)"
+                        )
+                    cursors.add(_cursor(url))
             if page:
                 yield page
 
-    def _next_url(self, response: httpx.Response, path: str) -> httpx.URL | None:
+    def _next_url(
+        self, response: httpx.Response, path: str, current: httpx.URL
+    ) -> httpx.URL | None:
         try:
             link = next_link(response)
         except ValueError as exc:
@@ -365,7 +467,12 @@ class OktaClient:
             scheme, host, port = origin(url)
             raise OktaApiError(
                 f"Okta's next link for GET {path} points to another origin "
-                f"({scheme}://{host}:{port}); refusing to send the API token there"
+                f"({_one_line(f'{scheme}://{host}:{port}', 100)}); refusing to send the API "
+                "token there"
+            )
+        if url.path != current.path:
+            raise OktaApiError(
+                f"Okta's next link for GET {path} points to another path; not following it"
             )
         return url
 
@@ -387,8 +494,13 @@ class OktaClient:
     # One request, with retries ----------------------------------------------------------------
 
     async def _get_json(self, url: httpx.URL) -> tuple[Any, httpx.Response]:
-        """GET ``url`` until it answers 2xx with JSON, retrying what can be retried."""
-        path = self._api_path(url)
+        """GET ``url`` until it answers 2xx with JSON, retrying what can be retried; whatever
+        it raises has the token redacted."""
+        with self._secrets_kept_out():
+            return await self._get_json_retrying(url)
+
+    async def _get_json_retrying(self, url: httpx.URL) -> tuple[Any, httpx.Response]:
+        path = self._redact(self._api_path(url))
         bucket = bucket_for_path(path)
         budget = self._budgets[bucket]
         problem = "no attempt made"
@@ -405,8 +517,8 @@ class OktaClient:
                     self.stats.requests += 1
                     self.stats.requests_by_bucket[bucket] += 1
                     try:
-                        response = await self._http.get(url)
-                    except (httpx.TransportError, httpx.DecodingError) as exc:
+                        response = await self._exchange("GET", url)
+                    except (httpx.TransportError, httpx.DecodingError, TimeoutError) as exc:
                         error = exc
             finally:
                 received = time.monotonic()
@@ -417,6 +529,7 @@ class OktaClient:
                     if response is not None and response.status_code != 429
                     else None
                 )
+            self._check_clock(date, path)
 
             window_wait = False
             if response is None:
@@ -432,7 +545,7 @@ class OktaClient:
                     raise self._html_answer(status)
                 if 200 <= status < 300:
                     try:
-                        return response.json(), response
+                        return _json_body(response), response
                     except ValueError:
                         problem = f"{status} with a body that is not JSON"
                         delay = self._backoff(attempt)
@@ -466,13 +579,57 @@ class OktaClient:
                     if window_wait:
                         self._wait_ends(bucket)
         attempts = self._max_retries + 1
-        if response is None and isinstance(last_error, httpx.ConnectError | httpx.TimeoutException):
+        if response is None and isinstance(
+            last_error, httpx.ConnectError | httpx.TimeoutException | TimeoutError
+        ):
             raise OktaUnavailable(
                 f"cannot reach {self._where}: {problem} (GET {path}, {attempts} attempts)"
             ) from last_error
         raise OktaUnavailable(
             f"Okta at {self._where} kept failing GET {path}: {problem} (after {attempts} attempts)"
         ) from last_error
+
+    async def _exchange(self, method: str, url: httpx.URL, json: Any = None) -> httpx.Response:
+        """One request and its whole answer within ``timeout``, the body read incrementally up
+        to ``max_body_bytes`` (decoded: a compressed bomb stops there too).
+
+        Raises TimeoutError past the deadline, OktaApiError for a body too large (not retried:
+        it would be as large again).
+        """
+        async with asyncio.timeout(self._timeout):
+            request = self._http.build_request(method, url, json=json)
+            response = await self._http.send(request, stream=True)
+            try:
+                body = await self._read_body(response, f"{method} {self._api_path(url)}")
+            finally:
+                await response.aclose()
+        kept = [
+            (name, value)
+            for name, value in response.headers.multi_items()
+            if name.lower() not in ("content-encoding", "content-length", "transfer-encoding")
+        ]
+        return httpx.Response(
+            response.status_code,
+            headers=kept,
+            content=body,
+            request=response.request,
+            extensions={k: v for k, v in response.extensions.items() if k == "reason_phrase"},
+        )
+
+    async def _read_body(self, response: httpx.Response, call: str) -> bytes:
+        declared = response.headers.get("content-length", "")
+        too_large = OktaApiError(
+            f"Okta's answer to {self._redact(call)} is larger than "
+            f"{self._max_body_bytes / 2**20:g} MiB; refusing it"
+        )
+        if declared.isdigit() and len(declared) < 20 and int(declared) > self._max_body_bytes:
+            raise too_large
+        body = bytearray()
+        async for chunk in response.aiter_bytes():
+            body += chunk
+            if len(body) > self._max_body_bytes:
+                raise too_large
+        return bytes(body)
 
     # Rate-limit waits ---------------------------------------------------------------------
 
@@ -541,14 +698,28 @@ class OktaClient:
         return path[len(base_path) :] if base_path and path.startswith(base_path) else path
 
     def _observe_date(self, response: httpx.Response | None, received: float) -> datetime | None:
+        """The answer's ``Date``; only a plausible one (see ``MAX_CLOCK_SKEW``) sets the clock."""
         if response is None:
             return None
         date = _parse_http_date(response.headers.get("date"))
-        if date is not None:
+        if date is not None and _clock_skew(date) <= MAX_CLOCK_SKEW:
             self._clock.observe(date.timestamp(), received)
             if self._first_response_date is None:
                 self._first_response_date = date
         return date
+
+    def _check_clock(self, date: datetime | None, path: str) -> None:
+        """Refuse an answer whose ``Date`` is implausibly far from our clock: a watermark from
+        either clock could then skip changes or lie in the future (and stay there)."""
+        if date is None or _clock_skew(date) <= MAX_CLOCK_SKEW:
+            return
+        ahead = date > datetime.now(UTC)
+        raise OktaApiError(
+            f"Okta's clock (the Date of its answer to GET {path}, {date:%Y-%m-%d %H:%M} UTC) is "
+            f"{_span(_clock_skew(date))} {'ahead of' if ahead else 'behind'} this machine's: one "
+            "of them is wrong, and sync times taken from either could skip changes; check this "
+            "machine's time"
+        )
 
     def _backoff(self, attempt: int) -> float:
         """Exponential backoff with full jitter."""
@@ -573,10 +744,19 @@ class OktaClient:
         # Reset minus this response's own Date, rather than the clock estimate: should the
         # estimate be off, waiting as Okta itself says still ends after the reset.
         okta_now = date.timestamp() + (time.monotonic() - received) if date else self._clock.now()
-        until_reset = min(max(headers.reset - okta_now, 0.0), MAX_RATE_LIMIT_WAIT)
+        until_reset = max(headers.reset - okta_now, 0.0)
+        if until_reset > MAX_RATE_LIMIT_WAIT:
+            # Waiting would hold the sync (and, capped, be answered 429 again, every retry).
+            raise OktaUnavailable(
+                f"Okta's rate limit at {self._where} is spent until {_utc_text(headers.reset)} "
+                f"({until_reset:,.0f} s from now), longer than a sync waits "
+                f"({MAX_RATE_LIMIT_WAIT:.0f} s): try again after then"
+            )
         return until_reset + self._backoff(attempt), True
 
     def _transport_problem(self, error: Exception) -> str:
+        if isinstance(error, TimeoutError):
+            return f"no complete answer within {self._timeout:g} s"
         if isinstance(error, httpx.TimeoutException):
             timeout = self._http.timeout.read or self._http.timeout.connect
             within = f" within {timeout:g} s" if timeout else ""
@@ -586,7 +766,7 @@ class OktaClient:
     def _error_summary(self, response: httpx.Response) -> str:
         """Okta's ``errorCode errorSummary`` (plus causes), or the HTTP reason phrase."""
         try:
-            body = response.json()
+            body = _json_body(response)
         except ValueError:
             body = None
         if not isinstance(body, dict) or not body.get("errorSummary"):
@@ -606,16 +786,9 @@ class OktaClient:
     def _client_error(self, response: httpx.Response, path: str) -> OktaError:
         status = response.status_code
         if 300 <= status < 400:
-            try:
-                location = httpx.URL(response.headers.get("location", ""))
-                target = (
-                    f"{location.scheme}://{location.host}{location.path}" if location.host else ""
-                )
-            except httpx.InvalidURL:
-                target = ""
             return WrongOktaUrl(
                 f"{self._where} answered GET {path} with a redirect ({status}) to "
-                f"{_one_line(target) or 'nowhere'}, not Okta's API (redirects are not "
+                f"{self._redirect_target(response)}, not Okta's API (redirects are not "
                 "followed): is the subdomain right?"
             )
         summary = self._error_summary(response)
@@ -641,9 +814,134 @@ class OktaClient:
             f"{self._where} {answered} with an HTML page, not Okta's API: is the subdomain right?"
         )
 
+    def _redirect_target(self, response: httpx.Response) -> str:
+        """Where a redirect points, as far as a message may say: the path on Okta's own origin,
+        only ``scheme://host`` of another (a path or query may echo the token)."""
+        try:
+            location = response.request.url.join(response.headers.get("location", ""))
+        except httpx.InvalidURL:
+            return "an invalid URL"
+        if not location.host:
+            return "nowhere"
+        if same_origin(location, self._base):
+            return _one_line(self._redact(location.path), 100)
+        scheme, host, port = origin(location)
+        default = {"http": 80, "https": 443}.get(scheme)
+        shown = f"{scheme}://{host}" + (f":{port}" if port != default else "")
+        return _one_line(self._redact(shown), 100)
+
     def _redact(self, text: str) -> str:
-        # Whatever a server or a library puts in a message, the token must not reach a log.
-        return text.replace(self._token.get_secret_value(), "**********")
+        # Whatever a server or a library puts in a message, the token must not reach a log: as
+        # sent, URL-encoded, base64-encoded, in any case (hosts come back lowercased).
+        return self._auth.redact(text)
+
+    @contextlib.contextmanager
+    def _secrets_kept_out(self) -> Iterator[None]:
+        """Redact the token from an OktaError's message on its way out, wherever its text came
+        from (a next link, a user id, a server's answer)."""
+        try:
+            yield
+        except OktaError as error:
+            error.args = tuple(
+                self._redact(arg) if isinstance(arg, str) else arg for arg in error.args
+            )
+            raise
+
+    # Management calls (H4: the Event Hooks API) -----------------------------------------------
+
+    async def send(
+        self, method: str, path: str, json: Any = None, *, idempotent: bool | None = None
+    ) -> Any:
+        """One management call that is not a listing (``POST /api/v1/eventHooks``, ``PUT``,
+        ``DELETE``, a ``lifecycle`` action): Okta's JSON answer, or None for an empty one (204).
+
+        The same token, rate-limit budget, concurrency cap and error mapping as the reads. A 429
+        is always retried (Okta refused the call, it applied nothing); a 5xx or a lost answer
+        only when the call is ``idempotent`` (default: PUT and DELETE): a create Okta may have
+        applied before its answer was lost is not sent twice, the caller looks first.
+        """
+        method = method.upper()
+        if idempotent is None:
+            idempotent = method in ("GET", "PUT", "DELETE")
+        with self._secrets_kept_out():
+            return await self._send_retrying(method, path, json, idempotent)
+
+    async def _send_retrying(self, method: str, path: str, json: Any, idempotent: bool) -> Any:
+        call = f"{method} {path}"
+        url = self._url(path, {})
+        bucket = bucket_for_path(path)
+        budget = self._budgets[bucket]
+        for attempt in range(self._max_retries + 1):
+            await self._acquire(budget, bucket, path)
+            response: httpx.Response | None = None
+            problem = ""
+            try:
+                async with self._semaphore:
+                    self.stats.requests += 1
+                    self.stats.requests_by_bucket[bucket] += 1
+                    try:
+                        response = await self._exchange(method, url, json=json)
+                    except (httpx.TransportError, httpx.DecodingError, TimeoutError) as exc:
+                        problem = self._transport_problem(exc)
+            finally:
+                date = self._observe_date(response, time.monotonic())
+                budget.release(
+                    RateLimitHeaders.from_headers(response.headers)
+                    if response is not None and response.status_code != 429
+                    else None
+                )
+            retry = idempotent
+            if response is not None:
+                status = response.status_code
+                if 200 <= status < 300 and not _is_html(response):
+                    if not response.content.strip():
+                        return None
+                    try:
+                        return _json_body(response)
+                    except ValueError:
+                        raise OktaApiError(
+                            f"Okta answered {call} with a body that is not JSON"
+                        ) from None
+                if status == 429:
+                    self.stats.rate_limited += 1
+                    retry = True
+                elif status < 500 or _is_html(response):
+                    raise self._send_error(response, call)
+                problem = f"{status} {self._error_summary(response)}"
+            if not retry or attempt == self._max_retries:
+                break
+            self.stats.retries += 1
+            if response is not None and response.status_code == 429:
+                delay, _ = self._rate_limited_delay(
+                    response, budget, date, time.monotonic(), attempt
+                )
+            else:
+                delay = self._backoff(attempt)
+            log.warning("%s at %s failed (%s); retry in %.2fs", call, self._where, problem, delay)
+            await asyncio.sleep(delay)
+        raise OktaUnavailable(f"Okta at {self._where} failed {call}: {problem}")
+
+    def _send_error(self, response: httpx.Response, call: str) -> OktaError:
+        status = response.status_code
+        if (
+            300 <= status < 400
+            or _is_html(response)
+            or (status == 404 and not _is_okta_error(response))
+        ):
+            return WrongOktaUrl(
+                f"{self._where} answered {call} with {status}, not as Okta's API does: "
+                "is the subdomain right?"
+            )
+        summary = self._error_summary(response)
+        if status == 401:
+            return OktaUnauthorized(f"Okta rejected the API token: 401 {summary} ({call})")
+        if status == 403:
+            return OktaForbidden(
+                f"Okta refused {call}: 403 {summary}; the token's admin role may not do it"
+            )
+        if status == 404:
+            return OktaNotFound(f"Okta answered {call} with 404 {summary}")
+        return OktaApiError(f"Okta answered {call} with {status} {summary}")
 
 
 def _is_html(response: httpx.Response) -> bool:
@@ -651,14 +949,85 @@ def _is_html(response: httpx.Response) -> bool:
     return "html" in content_type or response.content[:512].lstrip().startswith(b"<")
 
 
+def _json_body(response: httpx.Response) -> Any:
+    """The answer's JSON; ValueError for anything else, also for nesting too deep to decode
+    (``[[[[...`` a hundred thousand deep)."""
+    try:
+        return json.loads(response.content, parse_int=_okta_int)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+
+
+def _okta_int(text: str) -> int | None:
+    # Python refuses to read an integer of more than 4,300 digits, which would make the whole
+    # page "not JSON": one user's absurd profile number must not fail everyone's sync, so it
+    # is read as null (no attribute we keep is such a number).
+    return int(text) if len(text) <= MAX_INTEGER_DIGITS else None
+
+
 def _is_okta_error(response: httpx.Response) -> bool:
     """Whether the body is Okta's error object (``errorCode`` ``E0000...``)."""
     try:
-        body = response.json()
+        body = _json_body(response)
     except ValueError:
         return False
     code = body.get("errorCode") if isinstance(body, dict) else None
     return isinstance(code, str) and code.startswith("E0")
+
+
+def _user_key(user: OktaUser) -> str:
+    return user.id
+
+
+def _group_key(group: OktaGroup) -> str:
+    return group.id
+
+
+def _event_key(event: LogEvent) -> str:
+    return event.uuid
+
+
+def _cursor(url: httpx.URL) -> str:
+    """What identifies a page: Okta's ``after`` cursor (other parameters, such as a
+    cache-buster, do not make an old cursor new), or the whole URL of a link without one."""
+    after = url.params.get("after")
+    return f"after={after}" if after is not None else str(url)
+
+
+def _clock_skew(date: datetime) -> timedelta:
+    return abs(date - datetime.now(UTC))
+
+
+def _span(delta: timedelta) -> str:
+    if delta >= timedelta(days=2):
+        return f"{delta.days:,} days"
+    return f"{delta.total_seconds() / 3600:.0f} hours"
+
+
+def _utc_text(epoch: int) -> str:
+    try:
+        return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    except (OverflowError, OSError, ValueError):
+        return "a time out of range"
+
+
+def _secret_pattern(secret: str) -> re.Pattern[str]:
+    """Every form of ``secret`` a server may echo: as is, URL-encoded, and base64-encoded
+    (standard and URL-safe alphabets) at each of the three byte alignments, so that it is found
+    inside a longer encoded value such as ``SSWS <token>`` too."""
+    forms = {secret, quote(secret, safe=""), quote_plus(secret)}
+    raw = secret.encode()
+    for shift in range(3):
+        encoded = base64.b64encode(b"\0" * shift + raw).decode()
+        # Only the characters that encode the secret's bits alone.
+        start, end = -(-8 * shift // 6), 8 * (shift + len(raw)) // 6
+        forms.add(encoded[start:end])
+        forms.add(encoded[start:end].translate(str.maketrans("+/", "-_")))
+    # A short encoded fragment would match ordinary text; real tokens are 40-odd characters.
+    alternatives = sorted(
+        (form for form in forms if form == secret or len(form) >= 8), key=len, reverse=True
+    )
+    return re.compile("|".join(map(re.escape, alternatives)), re.IGNORECASE)
 
 
 def _one_line(text: str, limit: int = MAX_OKTA_TEXT) -> str:

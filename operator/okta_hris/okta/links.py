@@ -33,14 +33,17 @@ def parse_link_headers(lines: Iterable[str]) -> list[tuple[str, frozenset[str]]]
 def next_link(response: httpx.Response) -> str | None:
     """The ``rel="next"`` target of a response, resolved against the request URL, or None.
 
-    Raises ValueError when the response names more than one different next page: following
-    either could skip a page.
+    Raises ValueError when the response names more than one different next page (following
+    either could skip a page), or one that is not a URL.
     """
-    targets = {
-        str(response.request.url.join(target))
-        for target, rels in parse_link_headers(response.headers.get_list("link"))
-        if "next" in rels
-    }
+    try:
+        targets = {
+            str(response.request.url.join(target))
+            for target, rels in parse_link_headers(response.headers.get_list("link"))
+            if "next" in rels
+        }
+    except httpx.InvalidURL:
+        raise ValueError("a rel=next link that is not a valid URL") from None
     if len(targets) > 1:
         raise ValueError(f"{len(targets)} different rel=next links")
     return targets.pop() if targets else None

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
@@ -91,8 +92,28 @@ class _Window:
     assumed: bool = False
 
 
+@dataclass
+class _Waiter:
+    """A request waiting in a budget's line; ``turn`` is resolved when it may go."""
+
+    turn: asyncio.Future[None]
+    on_delay: Callable[[float], None] | None
+    waited: bool = False  # for the window to reset, not merely for the bucket's first answer
+
+    def tell(self, delay: float) -> None:
+        self.waited = True
+        if self.on_delay is not None and not self.turn.done():
+            self.on_delay(delay)
+
+
 class BucketBudget:
-    """The rate-limit state of one bucket, shared by every request of the client."""
+    """The rate-limit state of one bucket, shared by every request of the client.
+
+    Requests the budget holds back wait in line (first come, first served), and an answer, a
+    429 or the window's reset hands out exactly the requests the budget then allows: with many
+    listings parked (one per group), each answer wakes one or two of them, not all of them to
+    find they must wait again (which made a sync's CPU grow with the square of its groups).
+    """
 
     def __init__(self, reserve: int | float, clock: OktaClock, max_wait: float) -> None:
         self._reserve = reserve
@@ -100,8 +121,12 @@ class BucketBudget:
         self._max_wait = max_wait
         self._window: _Window | None = None
         self._answered = False
-        self._changed = asyncio.Event()
+        self._waiting: deque[_Waiter] = deque()
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_gives_up = False  # the timer ends a wait capped at max_wait
+        self._told_reset: int | None = None  # the reset the waiting requests were told of
         self.in_flight = 0
+        """Requests counted against the window: sent, or let go and about to be."""
 
     def reserve_for(self, limit: int) -> int:
         reserve = (
@@ -133,25 +158,29 @@ class BucketBudget:
         """Wait until the budget allows one more request and count it in flight.
 
         Returns True when the request had to wait for the budget (not merely for the first
-        answer of the bucket). ``on_delay(seconds)`` is told before each wait for the window to
+        answer of the bucket). ``on_delay(seconds)`` is told before a wait for the window to
         reset, with the seconds until it does; an answer freeing the budget may end it earlier.
         """
-        waited = False
-        while (delay := self._delay()) != 0.0:
-            waited = waited or self._window is not None
-            if on_delay is not None and delay is not None and self._window is not None:
-                on_delay(delay)
-            changed = self._changed
-            try:
-                await asyncio.wait_for(changed.wait(), delay)
-            except TimeoutError:
-                if delay is not None and delay >= self._max_wait and self._window is not None:
-                    # The reset time is implausibly far away (a skewed or bogus header): give up
-                    # on this window rather than wait forever.
-                    self._window.remaining = self._window.limit
-                    self._window.assumed = True
-        self.in_flight += 1
-        return waited
+        self._hand_out()
+        if not self._waiting and self._delay() == 0.0:
+            self.in_flight += 1
+            return False
+        waiter = _Waiter(asyncio.get_running_loop().create_future(), on_delay)
+        self._waiting.append(waiter)
+        window, delay = self._window, self._delay()
+        if window is not None and delay is not None and window.reset == self._told_reset:
+            waiter.tell(delay)  # the others waiting were told of this reset already
+        self._schedule()
+        turn = waiter.turn
+        try:
+            await turn
+        except asyncio.CancelledError:
+            if turn.done() and not turn.cancelled():
+                # Let go, then cancelled before it could send: the next in line may go instead.
+                self.in_flight -= 1
+                self._hand_out()
+            raise
+        return waiter.waited
 
     def release(self, headers: RateLimitHeaders | None) -> None:
         """A request of this bucket got its answer (or failed); record what Okta reported."""
@@ -159,8 +188,48 @@ class BucketBudget:
         self._answered = True
         if headers is not None and headers.limit > 0:
             self._update(headers)
-        self._changed.set()
-        self._changed = asyncio.Event()
+        self._hand_out()
+
+    def _hand_out(self) -> None:
+        """Let go as many waiting requests as the budget allows now, in order, counting each in
+        flight at once (so that the next answer does not let the same room go twice)."""
+        while self._waiting:
+            if self._waiting[0].turn.done():  # cancelled while waiting
+                self._waiting.popleft()
+            elif self._delay() == 0.0:
+                self._waiting.popleft().turn.set_result(None)
+                self.in_flight += 1
+            else:
+                break
+        self._schedule()
+
+    def _schedule(self) -> None:
+        """One timer for the window's reset while requests wait for it (none while they wait
+        for answers: each answer hands out what it frees)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if not self._waiting:
+            return
+        window, delay = self._window, self._delay()
+        if delay is None or window is None:
+            return
+        if window.reset != self._told_reset:
+            # A wait for a new reset (once per window, not per answer): tell every waiter.
+            self._told_reset = window.reset
+            for waiter in self._waiting:
+                waiter.tell(delay)
+        self._timer_gives_up = delay >= self._max_wait
+        self._timer = asyncio.get_running_loop().call_later(delay, self._window_reset)
+
+    def _window_reset(self) -> None:
+        self._timer = None
+        if self._timer_gives_up and self._window is not None and not self._window.assumed:
+            # The reset time is implausibly far away (a skewed or bogus header): give up on
+            # this window rather than wait forever.
+            self._window.remaining = self._window.limit
+            self._window.assumed = True
+        self._hand_out()
 
     def _update(self, headers: RateLimitHeaders) -> None:
         window = self._window
@@ -178,5 +247,4 @@ class BucketBudget:
         if window is None or reset >= window.reset:
             limit = window.limit if window is not None else 1
             self._window = _Window(limit=limit, remaining=0, reset=reset)
-        self._changed.set()
-        self._changed = asyncio.Event()
+        self._schedule()
