@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,21 +36,37 @@ def is_loopback_host(host: str | None) -> bool:
         return False
 
 
+def _without_credentials(url: str) -> str:
+    """``url`` as it may appear in a message: a user or password in it is masked."""
+    return re.sub(r"(//)[^/?#]*@", r"\1***@", url)
+
+
 def check_okta_url_override(url: str) -> str:
-    """A base URL replacing ``https://<subdomain>.<domain>``: https anywhere, http only on loopback."""
-    parts = urlsplit(url)
+    """A base URL replacing ``https://<subdomain>.<domain>``: https anywhere, http only on loopback.
+
+    Surrounding whitespace (a line break from ``$(cat file)``) is dropped; anything else that
+    is no URL is one ``ConfigError`` line quoting it without a password.
+    """
+    url = url.strip()
+    shown = repr(_without_credentials(url))
+    if not url.isprintable() or " " in url:
+        raise ConfigError(f"Okta URL {shown} must not contain spaces or control characters")
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # an unclosed IPv6 bracket: "http://[::1"
+        raise ConfigError(f"Okta URL {shown} is not a valid URL") from None
     try:
         parts.port  # noqa: B018 - urlsplit checks the port only when asked
     except ValueError:
-        raise ConfigError(f"Okta URL {url!r} has an invalid port") from None
+        raise ConfigError(f"Okta URL {shown} has an invalid port") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"Okta URL {url!r} must be an absolute http(s) URL")
+        raise ConfigError(f"Okta URL {shown} must be an absolute http(s) URL")
     if parts.scheme == "http" and not is_loopback_host(parts.hostname):
         raise ConfigError(
-            f"Okta URL {url!r} uses plain http; plain http is allowed only for loopback addresses"
+            f"Okta URL {shown} uses plain http; plain http is allowed only for loopback addresses"
         )
     if parts.query or parts.fragment or parts.username or parts.password:
-        raise ConfigError(f"Okta URL {url!r} must not carry credentials, a query or a fragment")
+        raise ConfigError(f"Okta URL {shown} must not carry credentials, a query or a fragment")
     return url.rstrip("/")
 
 
@@ -67,13 +84,18 @@ class Settings:
     sync_lease_seconds: int = 120
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+    def from_env(cls, environ: Mapping[str, str] | None = None, *, okta: bool = True) -> Settings:
+        """The settings of ``environ`` (default: the process's), each checked.
+
+        ``okta=False`` for commands that never call Okta (``okta-hris directory``): then
+        ``HRIS_OKTA_URL`` is neither read nor checked, and a bad one cannot break them.
+        """
         env = os.environ if environ is None else environ
         extra = [d.strip().lower() for d in env.get("HRIS_ALLOWED_DOMAINS", "").split(",")]
         domains = DEFAULT_OKTA_DOMAINS + tuple(
             d for d in extra if d and d not in DEFAULT_OKTA_DOMAINS
         )
-        okta_url = env.get("HRIS_OKTA_URL") or None
+        okta_url = (env.get("HRIS_OKTA_URL") or "").strip() if okta else ""
         if okta_url:
             okta_url = check_okta_url_override(okta_url)
         max_syncs = _whole_number(
@@ -84,7 +106,7 @@ class Settings:
         return cls(
             database_url=env.get("HRIS_DATABASE_URL") or default_database_url(),
             allowed_domains=domains,
-            okta_url=okta_url,
+            okta_url=okta_url or None,
             max_concurrent_syncs=max_syncs,
             okta_max_retries=retries,
             sync_lease_seconds=lease,

@@ -132,10 +132,11 @@ def test_bad_base64_names_the_key_not_the_value() -> None:
     )
 
 
-def test_base64_of_binary_data_is_refused() -> None:
+def test_base64_of_binary_data_is_refused_as_not_text() -> None:
+    # The base64 is valid: what it decodes to is not a token (issue 13, item 10).
     binary = base64.b64encode(b"\xff\xfe").decode()
     message = config_error(integration() + "---\n" + secret(f"data: {{token: '{binary}'}}"))
-    assert "data.token is not valid base64 text" in message
+    assert message.endswith("data.token is base64 of data that is not UTF-8 text")
 
 
 def test_string_data_must_hold_strings() -> None:

@@ -7,15 +7,16 @@ import logging
 import os
 import sys
 from collections.abc import Callable
-from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, NoReturn, ParamSpec, TypeVar
 
 import click
 from rich.console import Console
 from rich.markup import escape as markup_escape
+from rich.text import Text
 
+from okta_hris.cli.manifests import SECRET_FILE_LIMIT_BYTES, read_text_file
 from okta_hris.cli.tables import clean
-from okta_hris.directory.database import describe_url, parse_url
+from okta_hris.directory.database import describe_url, has_password, parse_url
 from okta_hris.directory.store import Directory
 from okta_hris.errors import DeactivationThresholdExceeded, HrisError
 from okta_hris.settings import Settings
@@ -33,43 +34,108 @@ stdout = Console(soft_wrap=True, color_system=None if _PLAIN else "auto")
 stderr = Console(stderr=True, soft_wrap=True, color_system=None if _PLAIN else "auto")
 
 
-def database_option(func: Callable[P, R]) -> Callable[P, R]:
-    return click.option(
-        "--database",
-        "database",
-        metavar="URL",
-        default=None,
-        help="Directory database (SQLAlchemy URL). Default: $HRIS_DATABASE_URL, else the embedded SQLite file.",
-    )(func)
+_DATABASE_HELP = (
+    "Directory database (SQLAlchemy URL). Default: $HRIS_DATABASE_URL, else the embedded "
+    "SQLite file."
+)
+_PASSWORD_HELP = (
+    "A password does not belong on the command line (every user of the machine can read it "
+    "in the process list): put the URL in $HRIS_DATABASE_URL or in a file for "
+    "--database-url-file."
+)
 
 
-def load_settings() -> Settings:
-    return Settings.from_env()
+def database_options(default: str = _DATABASE_HELP) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """``--database URL`` and ``--database-url-file PATH``; the command gets ``database``.
+
+    ``default`` says what happens without either. A password given with ``--database`` is
+    warned about (once, masked): the process list shows it to everyone on the machine.
+    """
+
+    def decorate(func: Callable[P, R]) -> Callable[P, R]:
+        @functools.wraps(func)
+        def command(*args: Any, **kwargs: Any) -> Any:
+            url, url_file = kwargs.pop("database"), kwargs.pop("database_url_file")
+            if url is not None and url_file is not None:
+                raise click.UsageError("give --database or --database-url-file, not both")
+            if url_file is not None:
+                url = _url_from_file(url_file)
+            elif url is not None:
+                _warn_of_password(url)
+            return func(*args, **kwargs, database=url)
+
+        with_file = click.option(
+            "--database-url-file",
+            "database_url_file",
+            metavar="PATH",
+            default=None,
+            help="Read the --database URL from PATH (one line), e.g. one with a password.",
+        )(command)
+        return click.option(
+            "--database",
+            "database",
+            metavar="URL",
+            default=None,
+            help=f"{default} {_PASSWORD_HELP}",
+        )(with_file)
+
+    return decorate
+
+
+database_option = database_options()
+
+
+def _url_from_file(path: str) -> str:
+    try:
+        url = read_text_file(path, limit=SECRET_FILE_LIMIT_BYTES, what="--database-url-file")
+    except HrisError as exc:
+        fail(markup_escape(clean(str(exc))))
+    if not url.strip():
+        fail(markup_escape(clean(f"--database-url-file {path} is empty")))
+    return url.strip()
+
+
+def _warn_of_password(url: str) -> None:
+    try:
+        parsed = parse_url(url)
+    except HrisError:
+        return  # the command says what is wrong with it, without quoting it
+    if has_password(parsed):
+        stderr.print(
+            Text(
+                f"warning: --database {describe_url(parsed)} carries a password, which the "
+                "process list shows to every user of this machine: use $HRIS_DATABASE_URL "
+                "or --database-url-file"
+            )
+        )
+
+
+def load_settings(*, okta: bool = True) -> Settings:
+    """The settings of the environment; ``okta=False`` for commands that never call Okta."""
+    return Settings.from_env(okta=okta)
 
 
 def resolve_database_url(option: str | None, settings: Settings) -> str:
     return option or settings.database_url
 
 
-def existing_or_empty(url: str) -> str:
-    """For commands that only read: a SQLite file that does not exist yet is an empty directory
-    in memory, so reading never creates (or migrates) a database file."""
-    parsed = parse_url(url)
-    on_disk = parsed.get_backend_name() == "sqlite" and parsed.database not in (
-        None,
-        "",
-        ":memory:",
+def note_empty_directory(url: str) -> None:
+    """Say that ``okta-hris plan`` planned against an empty directory: there was none at
+    ``url`` (no file, a 0-byte file, an empty PostgreSQL database), and plan creates none."""
+    where = describe_url(parse_url(url))
+    stderr.print(
+        Text(
+            f"note: the directory {where} is empty (no okta-hris schema yet): planned as if "
+            "nobody were in it"
+        )
     )
-    if on_disk and not Path(str(parsed.database)).exists():
-        return "sqlite://"
-    return url
 
 
 def open_existing_directory(option: str | None) -> Directory:
     """For commands that list what is in the directory: the one at --database (or the default),
     which must exist. A missing one is one line and exit 1, and nothing is created (an empty
     listing would look like a directory with nobody in it)."""
-    url = resolve_database_url(option, load_settings())
+    url = resolve_database_url(option, load_settings(okta=False))
     directory = Directory.open_existing(url)
     if directory is None:
         parsed = parse_url(url)
@@ -95,7 +161,7 @@ def verbose_option(func: Callable[P, R]) -> Callable[P, R]:
     )(func)
 
 
-def fail(message: str, code: int = EXIT_ERROR) -> None:
+def fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
     """Print one clear line and exit; user errors never show a traceback."""
     stderr.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     sys.exit(code)

@@ -7,6 +7,7 @@ Okta's API and the incremental sync that picks them up.
 
 from __future__ import annotations
 
+import shlex
 import shutil
 import sys
 from importlib import resources
@@ -14,8 +15,10 @@ from pathlib import Path
 
 import click
 import httpx
+from rich.markup import escape as markup_escape
+from rich.text import Text
 
-from okta_hris.cli.common import load_settings, stdout, user_errors
+from okta_hris.cli.common import database_options, load_settings, stdout, user_errors
 from okta_hris.cli.manifests import load_manifests
 from okta_hris.cli.sync import (
     SyncJob,
@@ -26,6 +29,7 @@ from okta_hris.cli.sync import (
     run_job,
 )
 from okta_hris.cli.tables import Column, cell, print_table
+from okta_hris.directory.database import describe_url, parse_url
 from okta_hris.directory.store import Directory
 from okta_hris.domain.employees import EmployeeRow
 from okta_hris.sandbox import SandboxConfig, run_sandbox
@@ -112,16 +116,11 @@ def _sample(directory: Directory, integration: str, limit: int = 10) -> None:
 @click.option("--users", default=1000, show_default=True, help="Users in the generated Okta org.")
 @click.option("--groups", default=40, show_default=True, help="Groups in the generated Okta org.")
 @click.option("--seed", default=7, show_default=True, help="Seed of the generated org.")
-@click.option(
-    "--database",
-    metavar="URL",
-    default=None,
-    help="Directory database. Default: a fresh demo SQLite file beside the embedded directory.",
-)
+@database_options("Directory database. Default: a fresh demo SQLite file beside the embedded one.")
 @user_errors
 def demo_command(users: int, groups: int, seed: int, database: str | None) -> None:
     """Sync a generated Okta org into an embedded SQLite directory."""
-    settings = load_settings()
+    settings = load_settings(okta=False)  # Okta is the bundled sandbox, whatever HRIS_OKTA_URL says
     if database is None:
         # The generated org is new every run; so is the demo's own directory.
         demo_file = default_data_dir() / "demo.db"
@@ -133,7 +132,8 @@ def demo_command(users: int, groups: int, seed: int, database: str | None) -> No
             f"[bold]Okta sandbox[/] at {sandbox.url}: {users:,} generated users, {groups} groups (seed {seed})",
             highlight=False,
         )
-        stdout.print(f"[bold]Directory[/] {url}\n", highlight=False)
+        where = markup_escape(describe_url(parse_url(url)))  # a path may hold "[", a password
+        stdout.print(f"[bold]Directory[/] {where}\n", highlight=False)
         secret = _example(SECRET)
         jobs: list[SyncJob] = [
             job_from_manifests(
@@ -171,13 +171,11 @@ def demo_command(users: int, groups: int, seed: int, database: str | None) -> No
                 report, title=f"then an {report.mode.lower()} sync of {report.integration}"
             )
 
-    stdout.print(
-        "\nExplore the directory:\n"
-        f"  {invoked_as()} directory employees --database {url} "
-        f"--integration {filtered_job.manifest.integration_key} --team Engineering",
-        highlight=False,
-        soft_wrap=True,
+    command = (
+        f"{invoked_as()} directory employees --database {shlex.quote(describe_url(parse_url(url)))} "
+        f"--integration {filtered_job.manifest.integration_key} --team Engineering"
     )
+    stdout.print(Text(f"\nExplore the directory:\n  {command}"), soft_wrap=True)
 
 
 def invoked_as() -> str:

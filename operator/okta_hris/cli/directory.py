@@ -102,7 +102,12 @@ OUTPUT = click.option(
     type=click.Choice(["table", "wide", "json", "csv"]),
     default="table",
     show_default=True,
-    help="table: the columns that fit the terminal; wide: every column.",
+    help=(
+        "table: the columns that fit the terminal; wide: every column; json: every value "
+        "exactly; csv: a cell starting with = @ + - (or a tab or CR; + and - unless a phone "
+        "number or a number follows) gets a leading ' so that a spreadsheet shows it instead "
+        "of running it as a formula."
+    ),
 )
 INTEGRATION = click.option(
     "--integration", metavar="NS/NAME", help="Only this integration (namespace/name)."

@@ -173,7 +173,7 @@ def send_command(
 ) -> None:
     """Send the pending invitations of the OktaIntegration in FILE."""
     configure_logging(False)  # the report says what went wrong, once; no line per invitation
-    settings = load_settings()
+    settings = load_settings(okta=False)  # it sends e-mail; Okta is not called
     manifests = load_manifest_file(file, name, allowed_domains=settings.allowed_domains)
     smtp = _smtp_settings(manifests)
     integration = manifests.integration

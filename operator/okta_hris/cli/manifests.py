@@ -2,12 +2,20 @@
 
 A file may hold several YAML documents: the OktaIntegration and the Secrets it references
 (``stringData`` or base64 ``data``), so one file works with and without a cluster.
+
+A manifest is user input, and may be hostile: every problem with it is one ``ConfigError``
+line, never a traceback, a hang or a process that fills its memory. Files are read to a bound,
+YAML is nested and expanded (aliases included: a "billion laughs") to a bound, and integers
+have a bounded number of digits.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import os
+import stat
+import sys
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +33,54 @@ from okta_hris.resource.spec import (
     OktaIntegration,
     validation_context,
 )
-from okta_hris.resource.validation import describe_validation_error, describe_value
+from okta_hris.resource.validation import describe_validation_error, describe_value, printable
+
+# A manifest is a few kilobytes; Kubernetes itself refuses objects over 1.5 MiB (etcd's limit).
+MANIFEST_LIMIT_BYTES = 4 * 1024 * 1024
+# A token or a database URL given in a file (--token-file, --database-url-file).
+SECRET_FILE_LIMIT_BYTES = 64 * 1024
+# Far more than any OktaIntegration with its Secrets needs, far less than would slow us down.
+MAX_YAML_DEPTH = 64
+MAX_YAML_VALUES = 100_000
+# Kubernetes' integers are 64-bit (19 digits); Python refuses to read more than 4,300 digits.
+MAX_INTEGER_CHARACTERS = 64
+
+
+def read_text_file(path: str | Path, *, limit: int, what: str = "") -> str:
+    """The UTF-8 text of a file named on the command line, read to at most ``limit`` bytes.
+
+    A regular file, a pipe (``--token-file <(pass show okta)``) or a device: ``/dev/zero`` and
+    a FIFO nobody writes to must neither hang the command nor fill its memory. ``what`` names
+    the option in messages (``--token-file``). Every failure is one ``ConfigError`` line.
+    """
+    where = f"{what} {path}" if what else str(path)
+    try:
+        # Opening a FIFO that has no writer blocks for ever; non-blocking, it opens at once.
+        # Reads block again afterwards, and with no writer they answer end-of-file.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as exc:
+        raise ConfigError(f"cannot read {where}: {exc.strerror or exc}") from None
+    try:
+        if stat.S_ISDIR(os.fstat(fd).st_mode):
+            raise ConfigError(f"cannot read {where}: Is a directory")
+        os.set_blocking(fd, True)
+        with os.fdopen(fd, "rb", closefd=False) as stream:
+            data = stream.read(limit + 1)
+    except OSError as exc:
+        raise ConfigError(f"cannot read {where}: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
+    return _text(data, limit, where)
+
+
+def _text(data: bytes, limit: int, where: str) -> str:
+    if len(data) > limit:
+        size = f"{limit // 2**20} MiB" if limit >= 2**20 else f"{limit // 2**10} KiB"
+        raise ConfigError(f"cannot read {where}: it is larger than {size}")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"cannot read {where}: it is not UTF-8 text") from None
 
 
 def _same_namespace(secret: str | None, integration: str | None) -> bool:
@@ -78,19 +133,111 @@ class Manifests:
 
 
 class _ManifestLoader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate keys, as kubectl does, instead of keeping the last."""
+    """SafeLoader that reads YAML as kubectl does, within bounds.
+
+    Duplicate keys are refused, as kubectl does, instead of keeping the last; a merge key's
+    values (``<<: *defaults``) may be overridden, as YAML 1.1 tools (kubectl too) allow.
+    Nesting, the values a document expands to through its aliases, and integer literals are
+    bounded, so a hostile file is a ``ConstructorError`` rather than a RecursionError, a
+    process that fills its memory, or Python's refusal to read 5,000 digits.
+    """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._nesting = 0
+        # Per node of the current document: the values it stands for and its depth, aliases
+        # expanded. Computed once per node, so an alias costs nothing to measure.
+        self._extent: dict[int, tuple[int, int]] = {}
+
+    def compose_document(self) -> yaml.Node | None:
+        self._extent = {}
+        return super().compose_document()
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        event: yaml.Event = self.peek_event()  # type: ignore[no-untyped-call]
+        if isinstance(event, yaml.AliasEvent):
+            target = self.anchors.get(str(event.anchor))
+            if target is not None and id(target) not in self._extent:
+                raise _refused(f"alias *{event.anchor} refers to itself", event.start_mark)
+            return super().compose_node(parent, index)
+        self._nesting += 1
+        try:
+            if self._nesting > MAX_YAML_DEPTH:
+                raise _refused(_too_deep(), event.start_mark)
+            node = super().compose_node(parent, index)
+        finally:
+            self._nesting -= 1
+        assert node is not None
+        self._measure(node)
+        return node
+
+    def _measure(self, node: yaml.Node) -> None:
+        children: list[yaml.Node] = []
+        if isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            children = [child for pair in node.value for child in pair]
+        extents = [self._extent[id(child)] for child in children]
+        values = 1 + sum(count for count, _ in extents)
+        depth = 1 + max((deep for _, deep in extents), default=0)
+        if values > MAX_YAML_VALUES:
+            raise _refused(
+                f"the document stands for more than {MAX_YAML_VALUES:,} values "
+                "(are aliases expanding it?)",
+                node.start_mark,
+            )
+        if depth > MAX_YAML_DEPTH:
+            raise _refused(_too_deep(), node.start_mark)
+        self._extent[id(node)] = (values, depth)
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep=deep)
+        except (ArithmeticError, LookupError, TypeError, ValueError) as exc:
+            # A scalar that looks like a date or number but is none (2024-13-45, !!int '').
+            raise yaml.constructor.ConstructorError(
+                None, None, f"cannot read the value: {exc}", node.start_mark
+            ) from None
+
+
+def _refused(problem: str, mark: Any) -> yaml.MarkedYAMLError:
+    """A YAML error at ``mark`` (the stubs type the C parser's marks apart)."""
+    return yaml.composer.ComposerError(None, None, problem, mark)
+
+
+def _too_deep() -> str:
+    return f"values are nested more than {MAX_YAML_DEPTH} deep"
+
+
+def _construct_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
+    digits = loader.construct_scalar(node)
+    if len(digits) > MAX_INTEGER_CHARACTERS:
+        raise yaml.constructor.ConstructorError(
+            None, None, f"an integer of {len(digits):,} digits is too large", node.start_mark
+        )
+    return loader.construct_yaml_int(node)
 
 
 def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:
-    loader.flatten_mapping(node)
+    # Duplicates are looked for among the keys written here: what a merge key brings in may be
+    # overridden, which flatten_mapping arranges (the keys written here win).
     seen: set[Any] = set()
     for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            continue
         key = loader.construct_object(key_node, deep=True)
-        if key in seen:
+        try:
+            duplicate = key in seen
+        except TypeError:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"a key cannot be {describe_value(key)}", key_node.start_mark
+            ) from None
+        if duplicate:
             raise yaml.constructor.ConstructorError(
                 None, None, f"duplicate key {key!r}", key_node.start_mark
             )
         seen.add(key)
+    loader.flatten_mapping(node)
     return loader.construct_mapping(node, deep=True)
 
 
@@ -98,6 +245,7 @@ _ManifestLoader.add_constructor(
     yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
     _construct_mapping,
 )
+_ManifestLoader.add_constructor("tag:yaml.org,2002:int", _construct_int)
 
 
 def _yaml_documents(text: str, source: str) -> list[Any]:
@@ -160,10 +308,16 @@ def _secret_from(obj: dict[str, Any], label: str, source: str) -> SecretManifest
         # Kubernetes' decoder skips line breaks: block scalars and 76-column wrapping are fine.
         unwrapped = value.replace("\r", "").replace("\n", "")
         try:
-            values[str(key)] = base64.b64decode(unwrapped, validate=True).decode("utf-8")
+            decoded = base64.b64decode(unwrapped, validate=True)
         except (binascii.Error, ValueError):
             raise ConfigError(
                 f"{where}: data.{key} is not valid base64 text (use stringData for plain text)"
+            ) from None
+        try:
+            values[str(key)] = decoded.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ConfigError(
+                f"{where}: data.{key} is base64 of data that is not UTF-8 text"
             ) from None
     for key, value in plain.items():
         if not isinstance(value, str):
@@ -213,9 +367,19 @@ def load_manifests(
 
     Finds the OktaIntegration (``name`` or ``namespace/name`` picks one when there are several)
     and the v1 Secrets. Objects of other kinds are ignored. Raises ``ConfigError`` (for a bad
-    spec its subclass ``InvalidSpec``) with one line naming ``source`` and the problem.
+    spec its subclass ``InvalidSpec``) with one line naming ``source`` and the problem; what
+    the file wrote in it (a key with a line break or an escape sequence) is shown escaped.
     """
-    allowed = tuple(allowed_domains)
+    try:
+        return _load(text, name, tuple(allowed_domains), source)
+    except ConfigError as exc:
+        message = printable(str(exc))
+        if message == str(exc):
+            raise
+        raise type(exc)(message) from None
+
+
+def _load(text: str, name: str | None, allowed: tuple[str, ...], source: str) -> Manifests:
     integrations: list[OktaIntegration] = []
     secrets: list[SecretManifest] = []
     for label, obj in _objects(_yaml_documents(text, source), source):
@@ -270,10 +434,15 @@ def load_manifest_file(
     allowed_domains: Iterable[str] = DEFAULT_OKTA_DOMAINS,
 ) -> Manifests:
     """``load_manifests`` of a file; an unreadable file is a ``ConfigError`` too."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"cannot read {path}: it is not UTF-8 text") from None
+    text = read_text_file(path, limit=MANIFEST_LIMIT_BYTES)
     return load_manifests(text, name, allowed_domains=allowed_domains, source=str(path))
+
+
+def load_manifest_stdin(
+    name: str | None = None, *, allowed_domains: Iterable[str] = DEFAULT_OKTA_DOMAINS
+) -> Manifests:
+    """``load_manifests`` of standard input (``-f -``, as ``kubectl apply -f -``), read to the
+    same bound as a file."""
+    source = "<stdin>"
+    text = _text(sys.stdin.buffer.read(MANIFEST_LIMIT_BYTES + 1), MANIFEST_LIMIT_BYTES, source)
+    return load_manifests(text, name, allowed_domains=allowed_domains, source=source)

@@ -28,14 +28,24 @@ from rich.text import Text
 
 # What a terminal would act on rather than print: C0 and C1 controls (ESC and CSI start escape
 # sequences), and the bidirectional overrides and isolates that reorder what follows.
-_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# A lone surrogate (which JSON allows Okta to send) cannot even be written out as UTF-8.
+_UNPRINTABLE = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+)
 _LINE_BREAKS = re.compile("[\t\n\v\f\r\x1c-\x1e\x85\u2028\u2029]+")
 # In CSV a cell may hold lines (quoted) and tabs; nothing else a terminal would act on.
 _UNPRINTABLE_IN_CSV = re.compile(
-    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
 )
+# What makes a spreadsheet read a cell as a formula (=HYPERLINK(...), +, -, @, and a tab or
+# CR before them): such a cell gets a leading ' (OWASP's CSV injection advice). A phone number
+# or a negative count (+44 20 7946 0018, -5) is kept as it is: digits, spaces and ( ) . - call
+# no function and reach no other program.
+_CSV_FORMULA = re.compile(r"[=@\t\r]|[+-](?![0-9 ().-]*$)")
 # JSON escapes C0 itself; these it leaves as they are with ensure_ascii=False.
-_JSON_ESCAPED = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2028\u2029\u2066-\u2069]")
+_JSON_ESCAPED = re.compile(
+    "[\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2028\u2029\u2066-\u2069\ud800-\udfff]"
+)
 
 # Free text longer than this is cut in tables (JSON and CSV keep every character): a profile
 # value of a megabyte must not turn one row into a thousand lines.
@@ -53,6 +63,10 @@ def clean(text: str) -> str:
 
 
 def clean_csv(text: str) -> str:
+    """A CSV cell: line breaks kept (the cell is quoted), controls dropped, and a cell that a
+    spreadsheet would run as a formula prefixed with ' so that it shows as text."""
+    if _CSV_FORMULA.match(text):
+        text = "'" + text
     return _UNPRINTABLE_IN_CSV.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
 
 

@@ -26,6 +26,7 @@ from okta_hris.controller.runtime import IntegrationState, OperatorRuntime
 from okta_hris.controller.status import StatusContext, StatusPatch
 from okta_hris.controller.status_writer import StatusWriter
 from okta_hris.domain.changes import DirectorySummary, PlanWarning
+from okta_hris.domain.events import EventBatch
 from okta_hris.errors import DeactivationThresholdExceeded, HrisError
 from okta_hris.resource.spec import APPROVE_DEACTIVATIONS_ANNOTATION
 from okta_hris.services import Failed, Held, InvitationDelivery, Outcome, Succeeded
@@ -42,6 +43,10 @@ INVITATIONS_QUEUED = "InvitationsQueued"
 INVITATIONS_NOT_QUEUED = "InvitationsNotQueued"
 INVITATIONS_SENT = "InvitationsSent"
 INVITATIONS_NOT_SENT = "InvitationsNotSent"
+
+
+# lastSyncMode of a targeted sync from Okta event hooks.
+EVENT_MODE = "Event"
 
 
 def utcnow() -> datetime:
@@ -92,13 +97,19 @@ class Reporter:
         logger.info("Syncing %s (%s)", self.key, action.trigger)
 
     async def sync_finished(
-        self, view: scheduling.ObjectView, action: scheduling.Sync, outcome: Outcome
+        self,
+        view: scheduling.ObjectView,
+        action: scheduling.Sync,
+        outcome: Outcome,
+        covered: EventBatch | None = None,
     ) -> None:
+        """``covered``: the hook events the sync covered (applied if it succeeded)."""
         interval = self._interval(view)
         resync_value = view.resync_requested if action.force_full else None
         if isinstance(outcome, Succeeded):
+            applied = covered.events if covered is not None else 0
             spent = self._spent_approval(view, action, status_patches.APPROVAL_RELEASED)
-            await self._succeeded(view, interval, outcome, resync_value, spent)
+            await self._succeeded(view, interval, outcome, resync_value, spent, applied)
         elif isinstance(outcome, Held):
             spent = self._spent_approval(view, action, status_patches.APPROVAL_HOLD_CHANGED)
             await self._held(view, interval, outcome.hold, outcome.attempt, resync_value, spent)
@@ -112,12 +123,18 @@ class Reporter:
         outcome: Succeeded,
         resync_value: str | None,
         spent_approval: StatusPatch | None,
+        applied_events: int = 0,
     ) -> None:
         report, summary = outcome.report, outcome.summary
         if outcome.delivery is not None:
             self._delivered(outcome.delivery)
         config, rng = self.runtime.config, self.runtime.rng
         next_sync = scheduling.next_sync_after(report.finished_at, interval, config, rng)
+        planned = self.writer.model.next_sync_time
+        if report.mode == EVENT_MODE and planned is not None:
+            # A targeted sync leaves the schedule alone: the periodic sync is the safety net
+            # that heals what a hook missed, and events must not keep putting it off.
+            next_sync = planned
         self.state.transient_failures = 0
         self.state.last_problem = None
         patch = status_patches.succeeded(
@@ -132,7 +149,11 @@ class Reporter:
             resync_value=resync_value,
         )
         self._sync_warnings(report.plan.warnings)
-        await self._write(patch if spent_approval is None else patch | spent_approval, view)
+        if spent_approval is not None:
+            patch |= spent_approval
+        await self._write(self._with_hook_counts(patch, applied_events), view)
+        if applied_events:
+            self.runtime.metrics.hook_events_covered(self.key, applied_events)
         self.runtime.metrics.sync_succeeded(
             self.key,
             report.mode,
@@ -186,18 +207,16 @@ class Reporter:
             next_attempt = scheduling.retry_after(
                 finished, self.state.transient_failures, interval, config, rng
             )
-        await self._write(
-            status_patches.failed(
-                self.context(view),
-                reason=failure.reason,
-                message=failure.message,
-                permanent=failure.permanent,
-                attempt=failure.attempt,
-                next_attempt=next_attempt,
-                resync_value=resync_value,
-            ),
-            view,
+        patch = status_patches.failed(
+            self.context(view),
+            reason=failure.reason,
+            message=failure.message,
+            permanent=failure.permanent,
+            attempt=failure.attempt,
+            next_attempt=next_attempt,
+            resync_value=resync_value,
         )
+        await self._write(self._with_hook_counts(patch, 0) if synced else patch, view)
         if failure.attempt is not None:
             self.runtime.metrics.sync_failed(self.key, "failed", failure.reason, failure.attempt)
         logger.warning(
@@ -232,7 +251,9 @@ class Reporter:
             resync_value=resync_value,
             note=note,
         )
-        await self._write(patch if spent_approval is None else patch | spent_approval, view)
+        if spent_approval is not None:
+            patch |= spent_approval
+        await self._write(self._with_hook_counts(patch, 0), view)
         self.runtime.metrics.sync_failed(self.key, "held", hold.reason, attempt)
         logger.warning("Sync of %s held: %s%s", self.key, hold, note)
         self._warn_once(hold.reason, f"{hold}{note}", events.SYNC)
@@ -261,7 +282,7 @@ class Reporter:
             if spent_approval is not None
             else self.writer.model.last_handled_approval
         )
-        if record is None or record.value != current:
+        if record is None or record.value != status_patches.recorded_approval(current):
             return ""
         return (
             f' ("{current.strip()}" was used for an earlier hold: approve this one with a note '
@@ -281,7 +302,8 @@ class Reporter:
             if held is None
             else f'the held sync would deactivate {held}: approve with "{held}"'
         )
-        message = f'approval "{value}" released nothing: {why}'
+        shown = value if len(value) <= 60 else f"{value[:60]}… ({len(value):,} characters)"
+        message = f'approval "{shown}" released nothing: {why}'
         logger.warning("%s: %s", self.key, message)
         self._warning(APPROVAL_IGNORED, events.APPROVE, message)
 
@@ -363,6 +385,11 @@ class Reporter:
         self.runtime.metrics.status_written(self.key, self.writer.model)
         if view is not None:
             self._observe_interval(view)
+
+    def _with_hook_counts(self, patch: StatusPatch, applied: int) -> StatusPatch:
+        """``status.eventHooks`` travels with the sync's own patch, not once per delivery."""
+        counts = self.state.hooks.status_after_sync(self.writer.model.event_hooks, applied)
+        return patch if counts is None else patch | StatusPatch(event_hooks=counts)
 
     def _failing_reason(self) -> str | None:
         """Why the integration is not Ready, as status says (None: it is, never synced, or was

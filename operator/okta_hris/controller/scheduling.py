@@ -35,7 +35,12 @@ DEFAULT_INTERVAL = timedelta(hours=1)
 
 # Permanent failures a changed Secret may fix (a rotated token, a created Secret).
 SECRET_FIXABLE_REASONS = frozenset(
-    {conditions.SECRET_NOT_FOUND, conditions.UNAUTHORIZED, conditions.FORBIDDEN}
+    {
+        conditions.SECRET_NOT_FOUND,
+        conditions.INVALID_SECRET,
+        conditions.UNAUTHORIZED,
+        conditions.FORBIDDEN,
+    }
 )
 # Transient-failure retries are drawn from the last part of their backoff, so integrations
 # that failed together (a shared Okta or database outage) do not retry in lockstep.
@@ -43,6 +48,9 @@ RETRY_JITTER = 0.2
 # An approval is the held count, optionally followed by a note ("31", "31/CHG-1234"): each
 # annotation value is used once, and the note makes a second approval of the same count new.
 _APPROVAL = re.compile(r"(\d+)(?:[\s/#:@,;-].*)?", re.DOTALL)
+# A count of more digits than this can match no hold (no org has 10**12 users).
+_APPROVAL_DIGITS = 12
+_APPROVAL_PREFIX = 256
 
 
 class Trigger(enum.StrEnum):
@@ -52,6 +60,7 @@ class Trigger(enum.StrEnum):
     DEACTIVATIONS_APPROVED = "deactivations approved"
     SECRET_CHANGED = "Secret changed"
     SCHEDULED = "scheduled"
+    EVENTS = "Okta event hooks"
 
 
 @dataclass(frozen=True)
@@ -127,15 +136,24 @@ class ObjectView:
     @property
     def pending_approval(self) -> str | None:
         """The approval value not handled yet (every value is handled once, then spent)."""
-        handled = self.status.last_handled_approval
-        value = handled.value if handled is not None else None
-        return self.approval if self.approval != value else None
+        handled, approval = self.status.last_handled_approval, self.approval
+        if approval is None:
+            return None
+        spent = handled is not None and handled.value == status_patches.recorded_approval(approval)
+        return None if spent else approval
 
 
 def approval_count(value: str) -> int | None:
-    """The count an approval value approves, or None when it does not start with one."""
-    found = _APPROVAL.fullmatch(value.strip())
-    return int(found.group(1)) if found else None
+    """The count an approval value approves, or None when it does not start with one.
+
+    Only the value's start is read: a huge annotation (a megabyte of digits) approves
+    nothing, rather than raising in every pass of the loop (Python reads no more than
+    4,300 digits) or costing a regex over all of it.
+    """
+    found = _APPROVAL.fullmatch(value[:_APPROVAL_PREFIX].strip())
+    if found is None or len(found.group(1)) > _APPROVAL_DIGITS:
+        return None
+    return int(found.group(1))
 
 
 def _annotation(annotations: Mapping[str, Any], key: str) -> str | None:
@@ -266,8 +284,16 @@ class Memory:
     invite_all_not_before: datetime | None = None  # backoff after queueing invitations failed
 
 
-def decide(view: ObjectView, memory: Memory, now: datetime) -> Action:
-    """What to do next. Requests (spec change, resync, approval) go before the schedule."""
+def decide(
+    view: ObjectView, memory: Memory, now: datetime, *, events_ready: bool = False
+) -> Action:
+    """What to do next. Requests (spec change, resync, approval) go before the schedule.
+
+    ``events_ready``: Okta event hook events are debounced and wait for a sync. A sync that
+    is due anyway covers them; otherwise they get a targeted sync of their own, but only while
+    the integration is healthy (Ready): a failing or held integration waits for its retry or
+    its fix, so that events never bypass a backoff or a hold, and they are covered then.
+    """
     status = view.status
     if view.suspended:
         return Wait(None) if status_patches.is_suspended(status) else Suspend()
@@ -311,6 +337,8 @@ def decide(view: ObjectView, memory: Memory, now: datetime) -> Action:
         due = memory.not_before
     if due <= now:
         return Sync(Trigger.SCHEDULED, force_full=False, approval=approval)
+    if events_ready and _ready(status):
+        return Sync(Trigger.EVENTS, force_full=False)
     wake = due
     if stalled_on_secret:
         # No watch on Secrets (RBAC: get only): the Secret is read again on a short schedule.
@@ -321,6 +349,11 @@ def decide(view: ObjectView, memory: Memory, now: datetime) -> Action:
     if invite_all is not None and invite_at is not None:
         wake = min(wake, invite_at)
     return Wait(wake, next_sync=due)
+
+
+def _ready(status: OktaIntegrationStatus) -> bool:
+    ready = status.condition(conditions.READY)
+    return ready is not None and ready.status == "True"
 
 
 def restart_spread(now: datetime, config: ControllerConfig, rng: random.Random) -> datetime:

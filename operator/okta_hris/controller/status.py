@@ -23,6 +23,7 @@ reported invalid: a spec that suspension keeps from being applied is never obser
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -212,6 +213,7 @@ def last_sync(stats: SyncStats) -> LastSyncStatus:
         updated=stats.updated,
         deactivated=stats.deactivated,
         unchanged=stats.unchanged,
+        skipped=stats.skipped,
         api_requests=stats.api_requests,
     )
 
@@ -391,11 +393,24 @@ def suspended(ctx: StatusContext) -> StatusPatch:
     return StatusPatch(conditions=conds, next_sync_time=None)
 
 
+# A longer approval value is recorded by its digest: the status must stay small (every patch
+# carries it, and an object in etcd is limited to about 1.5 MB).
+MAX_RECORDED_APPROVAL = 253
+
+
+def recorded_approval(value: str) -> str:
+    """What ``lastHandledApproval.value`` holds for an approval annotation ``value``."""
+    if len(value) <= MAX_RECORDED_APPROVAL:
+        return value
+    digest = hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"sha256:{digest}"
+
+
 def approval_handled(
     value: str, result: str, deactivations: int | None, now: datetime
 ) -> StatusPatch:
     """Record an approval value as spent, with the hold it answered."""
-    record: dict[str, Any] = {"value": value, "result": result, "time": now}
+    record: dict[str, Any] = {"value": recorded_approval(value), "result": result, "time": now}
     if deactivations is not None:
         record["deactivations"] = deactivations
     return StatusPatch(last_handled_approval=HandledApproval(**record))

@@ -9,10 +9,11 @@ from __future__ import annotations
 import re
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from alembic import command
 from alembic.config import Config
@@ -82,6 +83,11 @@ def _query_secrets(url: URL) -> list[str]:
     return [v for v in values if v]
 
 
+def has_password(url: URL) -> bool:
+    """Whether ``url`` carries a password, in the user part or in the query."""
+    return bool(url.password) or bool(_query_secrets(url))
+
+
 def describe_url(url: URL) -> str:
     """The URL as it may appear in messages and logs: every password masked, in the user
     part and in the query."""
@@ -111,8 +117,24 @@ def _is_memory_sqlite(url: URL) -> bool:
     return url.database in (None, "", ":memory:") or url.query.get("mode") == "memory"
 
 
-def create_directory_engine(url: URL) -> Engine:
-    """An engine with the directory's connection settings; connects lazily."""
+def _read_only_sqlite(path: str) -> Callable[[], sqlite3.Connection]:
+    """Connections that open ``path`` read-only (``mode=ro``): they create no file, and work on
+    a file that is not writable (chmod 0444, a read-only mount)."""
+    uri = f"file:{quote(str(Path(path).absolute()))}?mode=ro"
+
+    def connect() -> sqlite3.Connection:
+        return sqlite3.connect(uri, uri=True, check_same_thread=False)
+
+    return connect
+
+
+def create_directory_engine(url: URL, *, read_only: bool = False) -> Engine:
+    """An engine with the directory's connection settings; connects lazily.
+
+    ``read_only``: connections that cannot write (``okta-hris plan``): SQLite opens the file
+    with ``mode=ro`` and ``query_only``, and keeps its journal mode; PostgreSQL starts every
+    transaction read-only, which a SELECT-only role needs no more rights for.
+    """
     kwargs: dict[str, Any] = {
         # Parameters are employees' personal data: keep them out of exceptions and logs.
         "hide_parameters": True,
@@ -125,6 +147,8 @@ def create_directory_engine(url: URL) -> Engine:
             # One connection, or every checkout would see its own empty database. Only safe
             # when access is serialised (tests, dry runs).
             kwargs["poolclass"] = StaticPool
+        elif read_only and url.database and not url.database.startswith("file:"):
+            kwargs["creator"] = _read_only_sqlite(url.database)
         elif url.database and not url.database.startswith("file:"):
             folder = Path(url.database).parent
             try:
@@ -139,6 +163,8 @@ def create_directory_engine(url: URL) -> Engine:
             connect_args["connect_timeout"] = POSTGRES_CONNECT_TIMEOUT_S
         if "application_name" not in url.query:
             connect_args["application_name"] = "okta-hris-operator"
+        if read_only:
+            connect_args["options"] = "-c default_transaction_read_only=on"
         kwargs["connect_args"] = connect_args
         # The operator lives for weeks; a database restart must not poison the pool.
         kwargs["pool_pre_ping"] = True
@@ -149,7 +175,7 @@ def create_directory_engine(url: URL) -> Engine:
             f"cannot use the directory URL {describe_url(url)}: {describe_error(exc, url)}"
         ) from None
     if backend == "sqlite":
-        _install_sqlite_hooks(engine)
+        _install_sqlite_hooks(engine, read_only=read_only)
     return engine
 
 
@@ -172,7 +198,7 @@ def _switch_to_wal(cursor: Any) -> None:
             time.sleep(0.05)
 
 
-def _install_sqlite_hooks(engine: Engine) -> None:
+def _install_sqlite_hooks(engine: Engine, *, read_only: bool = False) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Take BEGIN away from the sqlite3 module, whose legacy mode starts no transaction for
@@ -182,8 +208,12 @@ def _install_sqlite_hooks(engine: Engine) -> None:
         cursor = dbapi_connection.cursor()
         try:
             cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-            # WAL lets the dashboard read while a sync writes.
-            _switch_to_wal(cursor)
+            if read_only:
+                # Switching the journal mode writes the file; a reader leaves it as it is.
+                cursor.execute("PRAGMA query_only=ON")
+            else:
+                # WAL lets the dashboard read while a sync writes.
+                _switch_to_wal(cursor)
             cursor.execute("PRAGMA foreign_keys=ON")
         finally:
             cursor.close()
@@ -237,6 +267,25 @@ def current_revision(connection: Connection) -> str | None:
     return MigrationContext.configure(connection).get_current_revision()
 
 
+def require_head_revision(revision: str, url: URL) -> None:
+    """For a reader that may not migrate: the schema at ``revision`` must be this release's."""
+    if revision == head_revision():
+        return
+    where = describe_url(url)
+    known = {
+        script.revision for script in ScriptDirectory.from_config(alembic_config()).walk_revisions()
+    }
+    if revision in known:
+        raise DirectoryError(
+            f"the directory {where} has an older schema (revision {revision!r}): run "
+            "okta-hris sync (or the operator) once to upgrade it, then plan again"
+        )
+    raise DirectoryError(
+        f"the directory {where} has schema revision {revision!r}, which this version of "
+        "okta-hris does not know: it was migrated by a newer release"
+    )
+
+
 def migrate(engine: Engine) -> None:
     """Upgrade the schema to the newest revision; safe with several replicas starting at once.
 
@@ -260,10 +309,15 @@ def migrate(engine: Engine) -> None:
         command.upgrade(config, "head")
 
 
-def open_engine(url: str, *, migrate_schema: bool = True) -> Engine:
-    """Parse, connect and (by default) migrate; every failure is one clear DirectoryError."""
+def open_engine(url: str, *, migrate_schema: bool = True, read_only: bool = False) -> Engine:
+    """Parse, connect and (by default) migrate; every failure is one clear DirectoryError.
+
+    ``read_only`` connections cannot write (see ``create_directory_engine``) and so never
+    migrate.
+    """
     parsed = parse_url(url)
-    engine = create_directory_engine(parsed)
+    migrate_schema = migrate_schema and not read_only
+    engine = create_directory_engine(parsed, read_only=read_only)
     try:
         if migrate_schema:
             migrate(engine)

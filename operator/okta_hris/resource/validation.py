@@ -27,6 +27,18 @@ _TYPE_NAMES = {
 }
 
 
+def printable(text: str) -> str:
+    """``text`` with every character a terminal would act on (line breaks, ESC, bidirectional
+    overrides, a lone surrogate) written as its escape, ``\\x1b``: a key or value quoted in a
+    message keeps the message to one line and shows what was written."""
+    if text.isprintable():
+        return text
+    return "".join(
+        c if c.isprintable() else c.encode("unicode_escape", "backslashreplace").decode("ascii")
+        for c in text
+    )
+
+
 def describe_value(value: Any) -> str:
     if isinstance(value, Mapping):
         return "a mapping"
@@ -34,6 +46,8 @@ def describe_value(value: Any) -> str:
         return "a list"
     if value is None:
         return "null"
+    if isinstance(value, int) and value.bit_length() > 200:
+        return "a number of more than 60 digits"  # repr fails past 4,300 digits
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
@@ -86,7 +100,8 @@ def _path(prefix: str, loc: Sequence[str | int]) -> str:
 def describe_validation_error(
     exc: ValidationError, root: type[BaseModel], prefix: str = ""
 ) -> list[str]:
-    """One ``path: problem`` line per error, with camelCase paths and no pydantic URLs."""
+    """One ``path: problem`` line per error, with camelCase paths and no pydantic URLs,
+    printable (see ``printable``)."""
     problems: list[str] = []
     for error in exc.errors(include_url=False):
         loc: tuple[str | int, ...] = tuple(error["loc"])
@@ -106,5 +121,6 @@ def describe_validation_error(
             message = f"must be {_TYPE_NAMES[kind]}, not {describe_value(value)}"
         else:
             message = _SHOULD_RE.sub("must ", error["msg"])
-        problems.append(f"{_path(prefix, loc)}: {message}")
+        # A path quotes the manifest's keys, which may hold line breaks or escape sequences.
+        problems.append(printable(f"{_path(prefix, loc)}: {message}"))
     return problems
