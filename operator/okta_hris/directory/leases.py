@@ -15,12 +15,20 @@ A sync takes its integration's lease before it reads anything and gives it back 
 - *Fenced.* A lease is only a courtesy to the next sync (a clear message instead of a wasted
   Okta fetch): a holder that stalled past its lease cannot double-apply either way, because
   ``Directory.apply`` refuses a plan computed from a state another apply has since replaced.
+
+``Claimant`` identifies the process holding an invitation's lease (``outbox.py``), so that a
+sender can take over at once the claims of a process of its own machine that has ended.
 """
 
 from __future__ import annotations
 
+import functools
+import os
+import secrets
+import socket
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import delete, select, update
 
@@ -38,6 +46,76 @@ class SyncLease:
     owner: str  # who holds it, for messages
     taken_at: datetime
     expires_at: datetime
+
+
+def _read(path: str) -> str:
+    try:
+        return Path(path).read_text().strip()
+    except OSError:  # not Linux, or /proc is not mounted
+        return ""
+
+
+def _start_time(pid: int) -> str:
+    """When process ``pid`` started, in clock ticks since boot (``/proc/<pid>/stat`` field 22);
+    "" when it is not running or cannot be seen. With the pid, it names one process: a pid
+    the kernel has since given to another process has another start time."""
+    stat = _read(f"/proc/{pid}/stat")
+    # The command name (field 2) is in parentheses and may hold spaces and ")".
+    fields = stat.rpartition(")")[2].split()
+    if len(fields) <= 19 or fields[0] in ("Z", "X"):  # a zombie has ended: it sends nothing
+        return ""
+    return fields[19]
+
+
+@functools.cache
+def _machine() -> str:
+    """The processes whose pids this process can check: same host name, same boot, same pid
+    namespace. "" when that cannot be known (not Linux): then no claim is judged dead."""
+    boot = _read("/proc/sys/kernel/random/boot_id")
+    try:
+        namespace = os.readlink("/proc/self/ns/pid")
+    except OSError:
+        namespace = ""
+    if not boot or not namespace:
+        return ""
+    return f"{socket.gethostname()}/{boot}/{namespace}"
+
+
+@dataclass(frozen=True)
+class Claimant:
+    """A sender process, as ``invitations.claimed_by`` records it: precisely enough that a
+    later sender on the same machine can tell, at once, that it no longer runs (SIGKILL, OOM,
+    a crash) and take its claims over instead of waiting for their lease to expire."""
+
+    token: str  # random per sender run: two runs of one process are two claimants
+    pid: int
+    started: str
+    machine: str
+
+    @classmethod
+    def current(cls) -> Claimant:
+        pid = os.getpid()
+        return cls(secrets.token_hex(8), pid, _start_time(pid), _machine())
+
+    def encode(self) -> str:
+        return f"{self.token} {self.pid} {self.started or '-'} {self.machine or '-'}"
+
+    @classmethod
+    def decode(cls, text: str) -> Claimant | None:
+        token, _, rest = text.partition(" ")
+        pid, _, rest = rest.partition(" ")
+        started, _, machine = rest.partition(" ")
+        if not token or not pid.isdigit():
+            return None
+        return cls(token, int(pid), started.strip("-"), machine.strip("-"))
+
+    def gone(self) -> bool:
+        """True only when certain that this claimant's process has ended: it ran on this
+        machine and its pid is free or now another process's. Another machine's, or one that
+        could not be identified, is never judged gone: its lease is waited out."""
+        if not self.machine or not self.started or self.machine != _machine():
+            return False
+        return _start_time(self.pid) != self.started
 
 
 def describe_age(seconds: float) -> str:

@@ -11,8 +11,11 @@ invitations send``) never hold the same row at once:
 - SQLite: the same statement without the locking clause; an UPDATE takes SQLite's write lock
   before it reads, so the check of ``claimed_until`` and the claim are one atomic step.
 
-A lease that expires (the sender crashed) makes the row claimable again. Every method here
-is synchronous; the delivery loop runs them with ``asyncio.to_thread``.
+A lease that expires makes the row claimable again. A claim also records its claimant
+(``claimed_by``, ``leases.Claimant``): a sender takes over at once the rows of a claimant of its
+own machine whose process has ended (killed, crashed), so a rerun right after a kill retries
+them instead of waiting out their lease. Every method here is synchronous; the delivery loop
+runs them with ``asyncio.to_thread``.
 """
 
 from __future__ import annotations
@@ -21,9 +24,10 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, func, literal, or_, select, update
+from sqlalchemy import ColumnElement, FromClause, and_, exists, func, literal, or_, select, update
 
 from okta_hris.directory import schema
+from okta_hris.directory.leases import Claimant
 from okta_hris.directory.statements import Store, dialect_insert
 from okta_hris.domain.invitations import (
     ClaimedInvitation,
@@ -41,17 +45,32 @@ def _truncate(error: str) -> str:
     return error if len(error) <= _LAST_ERROR_MAX else error[: _LAST_ERROR_MAX - 1] + "…"
 
 
+def _claimable(table: FromClause, now: datetime, abandoned: Sequence[str]) -> ColumnElement[bool]:
+    """Unclaimed, its lease expired, or claimed by a process that has ended."""
+    free = or_(table.c.claimed_until.is_(None), table.c.claimed_until < now)
+    return or_(free, table.c.claimed_by.in_(abandoned)) if abandoned else free
+
+
 class Outbox(Store):
     """One directory's ``invitations`` rows: queue, claim, record the outcome, count."""
 
     def claim_batch(
-        self, integration: str, *, now: datetime, lease_until: datetime, limit: int
+        self,
+        integration: str,
+        *,
+        now: datetime,
+        lease_until: datetime,
+        limit: int,
+        claimant: Claimant | None = None,
     ) -> list[ClaimedInvitation]:
-        """Lease up to ``limit`` due invitations of active employees that have a work e-mail.
+        """Lease up to ``limit`` due invitations of active employees that have a work e-mail,
+        for ``claimant``: unclaimed rows, rows whose lease expired, and rows of a claimant
+        whose process has ended (``Claimant.gone``).
 
         Invitations of employees who are inactive now stay pending, unclaimed: they are delivered
         if the employee returns, and never to someone who has left.
         """
+        abandoned = self._abandoned(integration, now)
         candidate = _inv.alias("candidate")
         employee_can_receive = exists().where(
             _emp.c.integration == candidate.c.integration,
@@ -66,7 +85,7 @@ class Outbox(Store):
                 candidate.c.integration == integration,
                 candidate.c.status == "pending",
                 or_(candidate.c.next_attempt_at.is_(None), candidate.c.next_attempt_at <= now),
-                or_(candidate.c.claimed_until.is_(None), candidate.c.claimed_until < now),
+                _claimable(candidate, now, abandoned),
                 employee_can_receive,
             )
             .order_by(candidate.c.created_at, candidate.c.okta_id)
@@ -84,9 +103,12 @@ class Outbox(Store):
                 _inv.c.integration == integration,
                 _inv.c.okta_id.in_(select(due.c.okta_id)),
                 _inv.c.status == "pending",
-                or_(_inv.c.claimed_until.is_(None), _inv.c.claimed_until < now),
+                _claimable(_inv, now, abandoned),
             )
-            .values(claimed_until=lease_until)
+            .values(
+                claimed_until=lease_until,
+                claimed_by=claimant.encode() if claimant is not None else None,
+            )
             .returning(_inv.c.okta_id, _inv.c.attempts)
         )
         with self._writing("cannot write the invitations") as conn:
@@ -109,6 +131,25 @@ class Outbox(Store):
             for row in recipients
         ]
         return sorted(claimed, key=lambda c: c.okta_id)
+
+    def _abandoned(self, integration: str, now: datetime) -> list[str]:
+        """The ``claimed_by`` of live leases whose claimant's process has ended."""
+        with self._reading("cannot read the invitations") as conn:
+            holders = conn.scalars(
+                select(_inv.c.claimed_by)
+                .distinct()
+                .where(
+                    _inv.c.integration == integration,
+                    _inv.c.status == "pending",
+                    _inv.c.claimed_until >= now,
+                    _inv.c.claimed_by.is_not(None),
+                )
+            ).all()
+        return [
+            holder
+            for holder in holders
+            if (claimant := Claimant.decode(holder)) is not None and claimant.gone()
+        ]
 
     def _update_pending(self, integration: str, okta_id: str, **values: Any) -> None:
         # Guarded by status: a row another sender has meanwhile recorded is left as it is.
@@ -137,6 +178,7 @@ class Outbox(Store):
             last_error=None,
             next_attempt_at=None,
             claimed_until=None,
+            claimed_by=None,
         )
 
     def mark_deferred(
@@ -149,6 +191,7 @@ class Outbox(Store):
             last_error=_truncate(error),
             next_attempt_at=next_attempt_at,
             claimed_until=None,
+            claimed_by=None,
         )
 
     def mark_failed(self, integration: str, okta_id: str, *, error: str) -> None:
@@ -160,6 +203,7 @@ class Outbox(Store):
             last_error=_truncate(error),
             next_attempt_at=None,
             claimed_until=None,
+            claimed_by=None,
         )
 
     def release(self, integration: str, okta_ids: Sequence[str], *, lease_until: datetime) -> None:
@@ -175,7 +219,7 @@ class Outbox(Store):
                     _inv.c.status == "pending",
                     _inv.c.claimed_until == lease_until,
                 )
-                .values(claimed_until=None)
+                .values(claimed_until=None, claimed_by=None)
             )
 
     def queue_all_pending(self, integration: str, *, now: datetime | None = None) -> int:
@@ -224,7 +268,13 @@ class Outbox(Store):
             result = conn.execute(
                 update(_inv)
                 .where(_inv.c.integration == integration, _inv.c.status == "failed")
-                .values(status="pending", attempts=0, next_attempt_at=None, claimed_until=None)
+                .values(
+                    status="pending",
+                    attempts=0,
+                    next_attempt_at=None,
+                    claimed_until=None,
+                    claimed_by=None,
+                )
             )
             return max(result.rowcount, 0)
 

@@ -63,6 +63,12 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 INTEGRATION = String(253 + 1 + 253)
+# The widest Okta id and user status the directory stores. A longer one from Okta is never cut
+# (two users could share a row): sync/mapping.py leaves that user or group out of the sync.
+OKTA_ID_LENGTH = 64
+OKTA_STATUS_LENGTH = 32
+OKTA_ID = String(OKTA_ID_LENGTH)
+OKTA_STATUS = String(OKTA_STATUS_LENGTH)
 
 integrations = Table(
     "integrations",
@@ -92,8 +98,8 @@ employees = Table(
     "employees",
     metadata,
     Column("integration", INTEGRATION, primary_key=True),
-    Column("okta_id", String(64), primary_key=True),
-    Column("okta_status", String(32), nullable=False),
+    Column("okta_id", OKTA_ID, primary_key=True),
+    Column("okta_status", OKTA_STATUS, nullable=False),
     Column("active", Boolean, nullable=False),
     Column("display_name", Text, nullable=False),
     Column("first_name", Text),
@@ -126,7 +132,7 @@ teams = Table(
     "teams",
     metadata,
     Column("integration", INTEGRATION, primary_key=True),
-    Column("okta_group_id", String(64), primary_key=True),
+    Column("okta_group_id", OKTA_ID, primary_key=True),
     Column("name", Text, nullable=False),
     Column("description", Text),
 )
@@ -135,8 +141,8 @@ employee_teams = Table(
     "employee_teams",
     metadata,
     Column("integration", INTEGRATION, primary_key=True),
-    Column("okta_id", String(64), primary_key=True),
-    Column("okta_group_id", String(64), primary_key=True),
+    Column("okta_id", OKTA_ID, primary_key=True),
+    Column("okta_group_id", OKTA_ID, primary_key=True),
     ForeignKeyConstraint(
         ["integration", "okta_id"], ["employees.integration", "employees.okta_id"]
     ),
@@ -164,7 +170,7 @@ invitations = Table(
     "invitations",
     metadata,
     Column("integration", INTEGRATION, primary_key=True),
-    Column("okta_id", String(64), primary_key=True),
+    Column("okta_id", OKTA_ID, primary_key=True),
     Column("email", Text, nullable=False),
     Column("status", String(16), nullable=False),  # pending | sent | failed
     # server_default too: the invitations module and downstream tools insert rows directly.
@@ -175,6 +181,7 @@ invitations = Table(
     Column("created_at", UTCDateTime(), nullable=False),
     Column("next_attempt_at", UTCDateTime()),
     Column("claimed_until", UTCDateTime()),  # a sender's lease on a pending row
+    Column("claimed_by", Text),  # the sender process holding that lease (leases.Claimant)
     Index("ix_invitations_status", "integration", "status"),
 )
 
@@ -185,8 +192,8 @@ okta_users = Table(
     "okta_users",
     metadata,
     Column("integration", INTEGRATION, primary_key=True),
-    Column("okta_id", String(64), primary_key=True),
-    Column("status", String(32), nullable=False),
+    Column("okta_id", OKTA_ID, primary_key=True),
+    Column("status", OKTA_STATUS, nullable=False),
     Column("last_updated", UTCDateTime(), nullable=False),
     Column("profile", JSON, nullable=False),
 )
@@ -195,7 +202,7 @@ okta_groups = Table(
     "okta_groups",
     metadata,
     Column("integration", INTEGRATION, primary_key=True),
-    Column("okta_group_id", String(64), primary_key=True),
+    Column("okta_group_id", OKTA_ID, primary_key=True),
     Column("type", String(32), nullable=False),
     Column("name", Text, nullable=False),
     Column("description", Text),
@@ -207,6 +214,6 @@ okta_group_members = Table(
     "okta_group_members",
     metadata,
     Column("integration", INTEGRATION, primary_key=True),
-    Column("okta_group_id", String(64), primary_key=True),
-    Column("okta_id", String(64), primary_key=True),
+    Column("okta_group_id", OKTA_ID, primary_key=True),
+    Column("okta_id", OKTA_ID, primary_key=True),
 )

@@ -222,11 +222,13 @@ class Directory(Store):
     # -- reads for the CLI's listings ----------------------------------------------------------
 
     @classmethod
-    def open_existing(cls, url: str) -> Directory | None:
+    def open_existing(cls, url: str, *, read_only: bool = False) -> Directory | None:
         """The directory at ``url`` if a sync ever created one there, else None.
 
         Creates nothing: no SQLite file or folder, no tables in an empty PostgreSQL database
-        (what ``open`` would do). A schema an older release wrote is migrated, as by ``open``.
+        (what ``open`` would do). A schema an older release wrote is migrated, as by ``open``;
+        ``read_only`` (``okta-hris plan``) connects so that nothing can be written, and a
+        schema that is not this release's is a DirectoryError instead.
         """
         parsed = database.parse_url(url)
         sqlite_file = (
@@ -236,7 +238,7 @@ class Directory(Store):
         )
         if sqlite_file and not Path(str(parsed.database)).is_file():
             return None
-        engine = database.open_engine(url, migrate_schema=False)
+        engine = database.open_engine(url, migrate_schema=False, read_only=read_only)
         directory = cls(engine)
         try:
             with directory._reading("cannot read the directory's schema") as connection:
@@ -244,7 +246,9 @@ class Directory(Store):
             if revision is None:
                 directory.close()
                 return None
-            if revision != database.head_revision():
+            if read_only:
+                database.require_head_revision(revision, engine.url)
+            elif revision != database.head_revision():
                 database.migrate(engine)
         except BaseException:
             directory.close()

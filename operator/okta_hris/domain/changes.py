@@ -15,7 +15,8 @@ from pydantic import BaseModel, ConfigDict
 from okta_hris.domain.employees import EmployeeRow, Team
 from okta_hris.domain.invitations import InvitationCounts, InvitationRequest
 
-SyncMode = Literal["Full", "Incremental"]
+# Event: a targeted sync of the users and groups some Okta Event Hook events named (SPEC §11).
+SyncMode = Literal["Full", "Incremental", "Event"]
 SyncOutcome = Literal["succeeded", "failed", "held", "planned"]
 
 
@@ -79,6 +80,7 @@ class SyncStats:
     deactivated: int = 0
     reactivated: int = 0
     unchanged: int = 0
+    skipped: int = 0  # Okta users left out: an id or status the directory cannot store
     api_requests: int = 0
     rate_limited: int = 0
     rate_limit_waits: int = 0  # pauses for a rate-limit window, with or without a 429

@@ -5,20 +5,27 @@ How "exactly once" is approached, and where it stops (also in docs/INVITATIONS.m
 - *Queued once.* An invitation is an ``invitations`` row keyed by (integration, employee),
   inserted in the same transaction as the employee. Nothing ever inserts a second row for the
   same employee, whatever happens to the first one.
-- *Sent by one sender at a time.* A sender leases a batch of rows (``Outbox.claim_batch``) and
-  checks before each message that enough of the lease is left to finish it, so a second
-  sender cannot pick up a row the first is still working on.
+- *Sent by one sender at a time.* A sender leases only the row it is about to send
+  (``Outbox.claim_batch``, ``batch_size`` 1 by default), just before sending it, and checks
+  that enough of the lease is left to finish it, so a second sender cannot pick up a row the
+  first is still working on, and a sender that dies holds at most that one row.
 - *Recorded right after the relay accepts it.* The row is marked ``sent`` with its Message-ID
-  in its own small transaction as soon as the relay answers 250 to the message's data.
+  in its own small transaction as soon as the relay answers 250 to the message's data, before
+  anything else (no log line, no count, no next claim comes first).
+- *A dead sender's claim is retried at once.* The lease names its claimant process
+  (``leases.Claimant``); the next sender on the same machine sees that the process has ended
+  and takes the row over without waiting for the lease. One on another machine waits out the
+  lease (``lease``, 5 minutes by default).
 
-What remains is at-least-once in two narrow windows: the process dies (or the directory
-cannot be written) after the relay accepted a message and before the row says ``sent``; or
+What remains is at-least-once in one narrow window, between the relay's 250 after the data
+and the commit of ``sent``: the process dies there (or the directory cannot be written), or
 the relay accepted the message but its 250 never arrived (a timeout or a dropped connection
-after the final dot). In both cases the row is still pending, and once the lease expires the
-next run sends the message again — with the *same* Message-ID, derived from (integration,
-employee). Mail systems that de-duplicate by Message-ID (Gmail and others, for messages in one
-mailbox) then show one message; others may show two. A plain at-most-once design (mark, then
-send) would trade this for losing invitations on a crash, which the product forbids.
+after the final dot). The row is still pending, and the next run sends the message again —
+with the *same* Message-ID, derived from (integration, employee). Mail systems that
+de-duplicate by Message-ID (Gmail and others, for messages in one mailbox) then show one
+message; others may show two. SMTP has no way to ask a relay whether it already took a
+message, so no sender can close this window; a plain at-most-once design (mark, then send)
+would trade it for losing invitations on a crash, which the product forbids.
 """
 
 from __future__ import annotations
@@ -41,6 +48,7 @@ from aiosmtplib import (
     SMTPSenderRefused,
 )
 
+from okta_hris.directory.leases import Claimant
 from okta_hris.directory.outbox import Outbox
 from okta_hris.domain.invitations import ClaimedInvitation
 from okta_hris.errors import DirectoryError
@@ -56,8 +64,14 @@ DEFAULT_MAX_ATTEMPTS = 5
 DEFAULT_BACKOFF_BASE_S = 60.0
 BACKOFF_FACTOR = 4
 DEFAULT_BACKOFF_MAX_S = 6 * 3600.0
-DEFAULT_BATCH_SIZE = 50
-DEFAULT_LEASE_S = 900.0
+# One row claimed at a time, just before it is sent: a sender killed mid-run leaves at most
+# that one claimed (and a rerun takes it over at once, see the module docstring).
+DEFAULT_BATCH_SIZE = 1
+# A claim covers one message (connect, TLS, login, MAIL, RCPT, DATA), so it can be short; it
+# matters only when the sender's machine is gone and nobody can tell that it stopped.
+DEFAULT_LEASE_S = 300.0
+# A relay that cannot be used defers this many due invitations (the one being sent included).
+RELAY_DOWN_DEFERS = 50
 # A message may need a connect, EHLO, STARTTLS, AUTH, MAIL, RCPT and DATA, each with its own
 # timeout; a sender starts a message only with this many timeouts of its lease left.
 _LEASE_MARGIN_TIMEOUTS = 4
@@ -134,11 +148,14 @@ class _Tally:
                 )
 
 
-def _describe(exc: BaseException) -> str:
+def _describe(exc: BaseException, smtp: SmtpSettings) -> str:
+    """A relay error as one line for last_error, logs and status, without the password."""
     if isinstance(exc, SMTPResponseException):
-        return f"{exc.code} {exc.message}".strip()
-    text = str(exc).strip()
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+        text = f"{exc.code} {exc.message}".strip()
+    else:
+        text = str(exc).strip()
+        text = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    return smtp.redact(text)
 
 
 class _DeliveryRun:
@@ -169,6 +186,7 @@ class _DeliveryRun:
         self.now = now
         self.client: aiosmtplib.SMTP | None = None
         self.tally = _Tally()
+        self.claimant = Claimant.current()
 
     async def run(self) -> DeliveryReport:
         while True:
@@ -179,6 +197,7 @@ class _DeliveryRun:
                 now=self.now(),
                 lease_until=lease_until,
                 limit=self.batch_size,
+                claimant=self.claimant,
             )
             if not batch:
                 return self.tally.report()
@@ -194,10 +213,25 @@ class _DeliveryRun:
                 try:
                     await self._deliver(invitation)
                 except _RelayUnavailable as exc:
-                    error = str(exc)
-                    for pending in batch[index:]:
-                        await self._defer(pending, error)
+                    await self._relay_unavailable(batch[index:], str(exc))
                     return self.tally.report()
+
+    async def _relay_unavailable(self, claimed: list[ClaimedInvitation], error: str) -> None:
+        """Defer what this sender holds and, with the same error, more due invitations, up to
+        ``RELAY_DOWN_DEFERS`` in all: they would fail the same way, and their backoff then
+        counts this run (claimed first, so no other sender is mid-send on them)."""
+        more: list[ClaimedInvitation] = []
+        if len(claimed) < RELAY_DOWN_DEFERS:
+            more = await asyncio.to_thread(
+                self.outbox.claim_batch,
+                self.integration,
+                now=self.now(),
+                lease_until=self.now() + self.lease,
+                limit=RELAY_DOWN_DEFERS - len(claimed),
+                claimant=self.claimant,
+            )
+        for invitation in [*claimed, *more]:
+            await self._defer(invitation, error)
 
     async def close(self) -> None:
         client, self.client = self.client, None
@@ -219,12 +253,12 @@ class _DeliveryRun:
         except SMTPAuthenticationError as exc:
             client.close()
             raise _RelayUnavailable(
-                f"the SMTP relay {relay} refused the login: {_describe(exc)}"
+                f"the SMTP relay {relay} refused the login: {_describe(exc, self.smtp)}"
             ) from None
         except (SMTPException, OSError) as exc:
             client.close()
             raise _RelayUnavailable(
-                f"cannot use the SMTP relay {relay}: {_describe(exc)}"
+                f"cannot use the SMTP relay {relay}: {_describe(exc, self.smtp)}"
             ) from None
         self.client = client
         return client
@@ -249,24 +283,24 @@ class _DeliveryRun:
         except SMTPRecipientsRefused as exc:
             refused = exc.recipients[0] if exc.recipients else None
             code = refused.code if refused is not None else 0
-            error = f"recipient refused: {_describe(refused or exc)}"
+            error = f"recipient refused: {_describe(refused or exc, self.smtp)}"
             await self._permanent_or_transient(invitation, code, error)
         except SMTPSenderRefused as exc:
             # About the From address, not this employee: every message would be refused.
             raise _RelayUnavailable(
                 f"the SMTP relay {self.smtp.describe()} refused the sender "
-                f"{self.composer.sender.addr_spec}: {_describe(exc)}"
+                f"{self.composer.sender.addr_spec}: {_describe(exc, self.smtp)}"
             ) from None
         except SMTPNotSupported as exc:
             # E.g. a non-ASCII local part and a relay without SMTPUTF8: no retry will help.
-            await self._fail(invitation, _describe(exc))
+            await self._fail(invitation, _describe(exc, self.smtp))
         except SMTPResponseException as exc:
-            await self._permanent_or_transient(invitation, exc.code, _describe(exc))
+            await self._permanent_or_transient(invitation, exc.code, _describe(exc, self.smtp))
         except (SMTPException, OSError) as exc:
             # Timeouts and dropped connections, possibly after the relay took the message: a
             # retry resends it with the same Message-ID (module docstring).
             await self.close()
-            await self._defer(invitation, _describe(exc))
+            await self._defer(invitation, _describe(exc, self.smtp))
         except ValueError as exc:  # aiosmtplib refuses addresses unsafe on a command line
             await self._fail(invitation, f"invalid recipient address: {exc}")
         else:

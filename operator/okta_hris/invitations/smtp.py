@@ -3,11 +3,13 @@
 The Secret's keys are ``host``, ``port``, ``username``, ``password`` and ``security``
 (``starttls`` | ``tls`` | ``none``), plus an optional ``ca.crt`` (PEM) for relays whose
 certificate is signed by a private CA (the key name cert-manager uses). The password never
-appears in a repr, a log line or an error message.
+appears in a repr, a log line or an error message: a relay may echo what it was sent (``535
+bad credentials <password>``), so every relay text goes through :meth:`SmtpSettings.redact`.
 """
 
 from __future__ import annotations
 
+import base64
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -25,6 +27,12 @@ DEFAULT_PORTS: dict[Security, int] = {"starttls": 587, "tls": 465, "none": 25}
 
 # Each SMTP command (connect, MAIL, RCPT, DATA) gets this long to answer.
 DEFAULT_TIMEOUT_S = 30.0
+# What stands for the password in a relay's text; no markup (the CLI prints these lines).
+REDACTED = "***"
+
+
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode("utf-8")).decode("ascii")
 
 
 @dataclass(frozen=True)
@@ -116,6 +124,25 @@ class SmtpSettings:
             tls_context=self.tls_context() if self.security != "none" else None,
             timeout=self.timeout,
         )
+
+    def redact(self, text: str) -> str:
+        """``text`` from the relay without the password in any form the client sent it in:
+        as is, base64 (AUTH LOGIN) and the base64 AUTH PLAIN string with the username."""
+        if not self.password:
+            return text
+        secrets = {self.password, _b64(self.password)}
+        if self.username is not None:
+            secrets |= {
+                _b64(f"\0{self.username}\0{self.password}"),
+                _b64(f"{self.username}\0{self.username}\0{self.password}"),
+            }
+        # Longest first: the AUTH PLAIN string may hold the plain password's own base64.
+        for secret in sorted(secrets, key=len, reverse=True):
+            text = text.replace(secret, REDACTED)
+            # Without padding too: a relay may quote the base64 without its trailing "=".
+            if secret.endswith("=") and (bare := secret.rstrip("=")):
+                text = text.replace(bare, REDACTED)
+        return text
 
     def describe(self) -> str:
         """The relay as it may appear in messages: no credentials."""

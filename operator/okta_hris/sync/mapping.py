@@ -15,6 +15,17 @@ never fail a sync over one user's profile, so every value goes through the same 
   more than the first ``MAX_READ`` characters of a value are read at all.
 - E-mail addresses are lower-cased after that; emailSource semantics are those of SPEC §1.
 
+Ids and statuses are never cleaned or cut: a changed id could be another user's, a cut status
+another status. A user whose id the directory cannot store (empty, longer than
+``OKTA_ID_LENGTH``, or holding a control character or a lone surrogate) or whose status is no
+Okta status is *unstorable*: the sync leaves that one user out (plan.py), and a group whose id
+cannot be stored likewise. Every other value fits its column by the rules above.
+
+The mirror keeps profiles as JSON (``storable_json``): what no JSON column takes is changed
+there, the same on SQLite and PostgreSQL. NaN and infinities (PostgreSQL's JSON refuses them)
+and integers too long to write become null, NUL is removed and a lone surrogate becomes
+U+FFFD, and objects nested deeper than ``MAX_DEPTH`` become null.
+
 Country and state codes come from pycountry (ISO 3166-1 and 3166-2), names also in the
 languages of ``LANGUAGES`` through pycountry's gettext catalogues, matched ignoring case,
 accents, spaces and punctuation. The indexes are built on first use and cached; so are parsed
@@ -34,16 +45,18 @@ from typing import Any
 import phonenumbers
 import pycountry
 
+from okta_hris.directory.schema import OKTA_ID_LENGTH
 from okta_hris.domain.changes import DataQuality, OktaUserRecord
 from okta_hris.domain.countries import COUNTRY_ALIASES
 from okta_hris.domain.employees import Employee
-from okta_hris.domain.okta import ACTIVE_OKTA_STATUSES
+from okta_hris.domain.okta import ACTIVE_OKTA_STATUSES, ALL_OKTA_STATUSES
 from okta_hris.resource.spec import OktaIntegrationSpec
 
 MAX_LINE = 1024  # characters of a single-line value
 MAX_STREET = 4096  # characters of a street address, line breaks included (Okta's postalAddress)
 MAX_ELEMENTS = 100  # elements read from a list-valued attribute
 MAX_READ = 65536  # characters read of any one value: bounds the work a hostile value costs
+MAX_DEPTH = 32  # levels of nested objects and lists the mirror keeps of a profile value
 # The languages in which state and country names are recognised, besides ISO's own spelling.
 LANGUAGES = ("en", "de", "fr", "es", "it", "pt", "nl", "pl", "sv", "da", "ja")
 
@@ -51,6 +64,8 @@ LANGUAGES = ("en", "de", "fr", "es", "it", "pt", "nl", "pl", "sv", "da", "ja")
 _INVISIBLE = re.compile("[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f\ud800-\udfff]")
 # Become a space in single-line text: tab, line and page breaks, the separators of str.splitlines.
 _BREAKS = re.compile("[\t\n\x0b\x0c\r\x1c-\x1f\x85\u2028\u2029]")
+# What no database's JSON text may hold: NUL (PostgreSQL) and lone surrogates (no UTF-8).
+_NOT_JSON_TEXT = re.compile("[\x00\ud800-\udfff]")
 # Codes in pycountry's subdivision names, as in "Wales [Cymru GB-CYM]".
 _CODE_IN_NAME = re.compile(r"\b[A-Z]{2}-[A-Z0-9]{1,3}\b")
 
@@ -140,6 +155,67 @@ def _given(value: Any) -> bool:
     if isinstance(value, list | dict):
         return any(_given(v) for v in (value.values() if isinstance(value, dict) else value))
     return True
+
+
+# -- the mirror's JSON ---------------------------------------------------------------------------
+
+
+def _json_text(text: str) -> str:
+    if _NOT_JSON_TEXT.search(text) is None:  # the common case: nothing to do
+        return text
+    return _NOT_JSON_TEXT.sub(lambda m: "" if m.group() == "\x00" else "\ufffd", text)
+
+
+def storable_json(value: Any, depth: int = 0) -> Any:
+    """``value`` as every database's JSON column stores it (module docstring); the very same
+    object when nothing needs changing, so that comparing with the mirror stays cheap."""
+    if isinstance(value, str):
+        return _json_text(value)
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return value if _scalar_text(value) is not None else None
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if depth >= MAX_DEPTH or not isinstance(value, list | dict):
+        return None
+    if isinstance(value, list):
+        items = [storable_json(item, depth + 1) for item in value]
+        same = all(new is old for new, old in zip(items, value, strict=True))
+        return value if same else items
+    cleaned = {_json_text(str(k)): storable_json(v, depth + 1) for k, v in value.items()}
+    same = len(cleaned) == len(value) and all(
+        key in value and cleaned[key] is value[key] for key in cleaned
+    )
+    return value if same else cleaned
+
+
+# -- ids and statuses ---------------------------------------------------------------------------
+
+# How much of an unstorable id a warning shows: enough to find the user in Okta's admin console.
+SHOWN_ID = 40
+
+
+def storable_id(okta_id: str) -> bool:
+    """Whether the directory can key a row by this Okta user or group id, exactly as given."""
+    return 0 < len(okta_id) <= OKTA_ID_LENGTH and okta_id.isprintable()
+
+
+def unstorable(user: OktaUserRecord) -> str | None:
+    """Why the directory cannot hold this user as Okta sent them (for a warning), or None."""
+    if not storable_id(user.id):
+        return "its id cannot be stored"
+    if user.status not in ALL_OKTA_STATUSES:
+        return "its status is no Okta user status"
+    return None
+
+
+def shown_id(okta_id: str) -> str:
+    """An Okta id as a message may show it: one line, no control characters, cut."""
+    text = "".join(c if c.isprintable() else "\ufffd" for c in okta_id[: SHOWN_ID + 1])
+    if len(text) > SHOWN_ID:
+        return text[:SHOWN_ID] + "…"
+    return text or "(an empty id)"
 
 
 # -- employment ---------------------------------------------------------------------------------

@@ -33,7 +33,16 @@ from okta_hris.sync.filters import (
     TeamEntry,
     resolve_filters,
 )
-from okta_hris.sync.mapping import employment_values, loose_key, map_user, quality_of
+from okta_hris.sync.mapping import (
+    employment_values,
+    loose_key,
+    map_user,
+    quality_of,
+    shown_id,
+    storable_id,
+    storable_json,
+    unstorable,
+)
 
 # What the mirror keeps of a user who has never been in scope (SPEC §9 privacy): what the
 # filters read, and nothing that names or locates a person. The employment attribute's name
@@ -41,6 +50,9 @@ from okta_hris.sync.mapping import employment_values, loose_key, map_user, quali
 MINIMAL_PROFILE_KEYS: tuple[str, ...] = ("countryCode",)
 # Marks a minimised profile; Okta attribute names start with a letter, so none is this.
 MINIMAL_MARK = "_minimal"
+
+# How many left-out users a warning names; the count says how many more.
+SKIPPED_NAMED = 10
 
 # Fields whose change rewrites a row; okta_last_updated alone moves for attributes we do not
 # sync (a title, a password change) and must not cause a write.
@@ -122,6 +134,7 @@ class SyncPlan:
     filters: FilterReport = field(default_factory=lambda: FilterReport(scope_all=True))
     warnings: tuple[PlanWarning, ...] = ()
     teams: int = 0  # teams the directory holds after this sync
+    skipped: int = 0  # Okta users left out because the directory cannot store them as sent
 
     @property
     def changed(self) -> bool:
@@ -147,6 +160,7 @@ class _PlanBuilder:
     filters: FilterReport = field(default_factory=lambda: FilterReport(scope_all=True))
     warnings: list[PlanWarning] = field(default_factory=list)
     teams: int = 0
+    skipped: int = 0
     created: list[EmployeeChange] = field(default_factory=list)
     updated: list[EmployeeChange] = field(default_factory=list)
     deactivated: list[EmployeeChange] = field(default_factory=list)
@@ -196,6 +210,7 @@ class _PlanBuilder:
             filters=self.filters,
             warnings=tuple(self.warnings),
             teams=self.teams,
+            skipped=self.skipped,
         )
 
 
@@ -240,8 +255,14 @@ def compute_plan(
     if filters is None:
         filters = resolve_filters(spec, snapshot.groups, state.okta_groups)
     plan = changes = _PlanBuilder(integration, now)
+    snapshot, skipped = _leave_out_unstorable(plan, snapshot)
     user_groups = snapshot.user_groups
-    membership_target: dict[str, frozenset[str]] = {}
+    # A left-out user's row keeps its teams: as far as this sync goes, nothing happened to them.
+    membership_target: dict[str, frozenset[str]] = {
+        okta_id: frozenset(g for g in state.memberships.get(okta_id, ()) if g in snapshot.groups)
+        for okta_id in skipped
+        if okta_id in state.employees
+    }
     attribute = spec.mapping.employment_attribute
     keep_employment = _employment_attribute_missing(snapshot, attribute)
     if keep_employment and filters.employment_include:
@@ -295,7 +316,7 @@ def compute_plan(
         _classify(plan, existing, desired, changed)
 
     for okta_id, existing in state.employees.items():
-        if okta_id not in snapshot.users:
+        if okta_id not in snapshot.users and okta_id not in skipped:
             memberships = state.memberships.get(okta_id, frozenset())
             plan.leaving.append((existing, memberships, DELETED_STATUS, existing.okta_last_updated))
 
@@ -305,12 +326,71 @@ def compute_plan(
     _plan_memberships(changes, state, used, membership_target)
     employment_filtered = bool(filters.employment_include or filters.employment_exclude)
     _plan_mirror(
-        changes, state, snapshot, membership_target, attribute if employment_filtered else None
+        changes,
+        state,
+        snapshot,
+        membership_target,
+        attribute if employment_filtered else None,
+        skipped,
     )
     plan.warnings.extend(_unmatched_employment(spec, filters, kept.employment_seen))
     plan.teams = len(used)
     plan.filters = kept.report(snapshot, plan.matched)
     return plan.build()
+
+
+def _leave_out_unstorable(
+    plan: _PlanBuilder, snapshot: OktaSnapshot
+) -> tuple[OktaSnapshot, frozenset[str]]:
+    """The snapshot without the users and groups the directory cannot store as Okta sent them
+    (mapping.unstorable), and the ids of those users. One such user must not fail the sync of
+    everyone (nor fail it on PostgreSQL only): they are left out, named in a warning, counted;
+    their rows (teams included) and mirror entries stay as they were. Member ids that cannot
+    be stored (a ghost member's, say) are dropped from the memberships."""
+    reasons = {
+        okta_id: reason
+        for okta_id, user in snapshot.users.items()
+        if (reason := unstorable(user)) is not None
+    }
+    bad_groups = sorted(g for g in snapshot.groups if not storable_id(g))
+    bad_members = any(not storable_id(u) for ids in snapshot.members.values() for u in ids)
+    if not reasons and not bad_groups and not bad_members:
+        return snapshot, frozenset()
+    skipped = frozenset(reasons)
+    plan.skipped = len(skipped)
+    if reasons:
+        named = [f"{shown_id(i)} ({reason})" for i, reason in sorted(reasons.items())]
+        more = len(named) - SKIPPED_NAMED
+        listed = "; ".join(named[:SKIPPED_NAMED]) + (f"; and {more} more" if more > 0 else "")
+        plan.warnings.append(
+            PlanWarning(
+                "UsersSkipped",
+                f"{len(named)} Okta user{'' if len(named) == 1 else 's'} left out of this sync, "
+                f"their directory rows as they were: {listed}",
+            )
+        )
+    if bad_groups:
+        plan.warnings.append(
+            PlanWarning(
+                "GroupsSkipped",
+                f"{len(bad_groups)} Okta group{'' if len(bad_groups) == 1 else 's'} left out "
+                "of this sync (an id the directory cannot store): "
+                + ", ".join(shown_id(g) for g in bad_groups[:SKIPPED_NAMED]),
+            )
+        )
+    groups = {gid: group for gid, group in snapshot.groups.items() if storable_id(gid)}
+    return (
+        OktaSnapshot(
+            users={i: u for i, u in snapshot.users.items() if i not in skipped},
+            groups=groups,
+            members={
+                gid: frozenset(u for u in members if storable_id(u))
+                for gid, members in snapshot.members.items()
+                if gid in groups
+            },
+        ),
+        skipped,
+    )
 
 
 def _employment_attribute_missing(snapshot: OktaSnapshot, attribute: str) -> bool:
@@ -503,9 +583,11 @@ def _plan_mirror(
     snapshot: OktaSnapshot,
     target: dict[str, frozenset[str]],
     employment_attribute: str | None,
+    skipped: frozenset[str],
 ) -> None:
     """The mirror keeps whole profiles of users who are or were in scope (they have a row)
-    and only the filters' values of everyone else (SPEC §9 privacy)."""
+    and only the filters' values of everyone else (SPEC §9 privacy). Left-out users' entries
+    are kept as they were."""
     has_row = set(state.employees) | set(target)
     upserts: list[OktaUserRecord] = []
     for user_id, user in snapshot.users.items():
@@ -513,10 +595,16 @@ def _plan_mirror(
             user = user.model_copy(
                 update={"profile": minimal_profile(user.profile, employment_attribute)}
             )
-        if state.okta_users.get(user_id) != user:
+        mirrored = state.okta_users.get(user_id)
+        if mirrored == user:  # what was stored is storable: no need to look (most users)
+            continue
+        profile = storable_json(user.profile)
+        if profile is not user.profile:
+            user = user.model_copy(update={"profile": profile})
+        if mirrored != user:
             upserts.append(user)
     changes.okta_users_upsert = upserts
-    changes.okta_users_delete = sorted(set(state.okta_users) - set(snapshot.users))
+    changes.okta_users_delete = sorted(set(state.okta_users) - set(snapshot.users) - skipped)
     changes.okta_groups_upsert = [
         group
         for group_id, group in snapshot.groups.items()
@@ -525,6 +613,8 @@ def _plan_mirror(
     changes.okta_groups_delete = sorted(set(state.okta_groups) - set(snapshot.groups))
     for group_id in set(state.okta_members) | set(snapshot.members):
         old = state.okta_members.get(group_id, frozenset())
+        # Okta's word even for left-out users: an incremental sync relists a group only when
+        # Okta says its membership moved, so a membership kept here would never be corrected.
         new = snapshot.members.get(group_id, frozenset())
         changes.okta_members_add.extend((group_id, u) for u in sorted(new - old))
         changes.okta_members_remove.extend((group_id, u) for u in sorted(old - new))
