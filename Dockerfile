@@ -66,8 +66,9 @@ ENV PATH=/opt/venv/bin:$PATH \
 USER 10001:10001
 WORKDIR /data
 
-# 8080: the Kopf liveness endpoint (/healthz), 9090: Prometheus metrics (/metrics).
-EXPOSE 8080 9090
+# 8080: the Kopf liveness endpoint (/healthz), 9090: Prometheus metrics (/metrics),
+# 8081: the Okta event hooks receiver (HRIS_HOOKS_ADDRESS, /hooks/okta/<namespace>/<name>).
+EXPOSE 8080 8081 9090
 # What Kubernetes sends: Kopf then stops watching and runs the operator's cleanup handler.
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["okta-hris"]

@@ -74,6 +74,7 @@ from okta_hris.controller.runtime import OperatorRuntime
 from okta_hris.directory.database import describe_url, parse_url
 from okta_hris.errors import SecretNotFound
 from okta_hris.invitations import SmtpSettings
+from okta_hris.okta import ApiToken
 from okta_hris.resource.spec import OktaIntegrationSpec
 from okta_hris.services import Failed, Held, Outcome
 from sandbox_process import TOKEN, start_sandbox
@@ -103,8 +104,8 @@ JSON_CURVE_POINTS = 200
 class SandboxToken:
     """Every integration's Credentials: the sandbox's token. No SMTP: invitations are off."""
 
-    async def okta_token(self, spec: OktaIntegrationSpec) -> str:
-        return TOKEN
+    async def okta_credential(self, spec: OktaIntegrationSpec) -> ApiToken:
+        return ApiToken(TOKEN)
 
     async def smtp_settings(self, spec: OktaIntegrationSpec) -> SmtpSettings:
         raise SecretNotFound("the benchmark sends no invitations")

@@ -29,6 +29,7 @@ LAYERS: dict[str, int] = {
     "invitations": 4,
     "sync": 5,
     "services": 6,
+    "eventhooks": 6,  # the hook receiver and queue: beside services, below the controller
     "controller": 7,
     "cli": 8,
     "__main__": 9,

@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from okta_hris.directory import Directory, schema
 from okta_hris.directory.leases import SyncLease
 from okta_hris.errors import HrisError
+from okta_hris.okta import ApiToken
 from okta_hris.resource.spec import OktaIntegrationSpec
 from okta_hris.sandbox import Sandbox
 from okta_hris.services import Failed, IntegrationSync, Succeeded
@@ -162,8 +163,8 @@ class _Token:
     def __init__(self, token: str) -> None:
         self.token = token
 
-    async def okta_token(self, spec: OktaIntegrationSpec) -> str:
-        return self.token
+    async def okta_credential(self, spec: OktaIntegrationSpec) -> ApiToken:
+        return ApiToken(self.token)
 
     async def smtp_settings(self, spec: OktaIntegrationSpec) -> Any:
         raise AssertionError("invitations are off")

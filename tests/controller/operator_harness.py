@@ -89,7 +89,8 @@ class OperatorThread:
     ) -> None:
         self.kubeconfig = kubeconfig
         self.namespaces = list(namespaces)
-        self.environ = dict(environ)
+        # Any free port for the event hooks receiver: tests run side by side.
+        self.environ = {"HRIS_HOOKS_ADDRESS": "127.0.0.1:0", **environ}
         self.liveness_port = liveness_port
         self.peering = peering
         self.priority = priority
@@ -111,6 +112,13 @@ class OperatorThread:
         runtime = self.memo.get("runtime")
         assert isinstance(runtime, OperatorRuntime), "the operator has not started"
         return runtime
+
+    @property
+    def hooks_url(self) -> str:
+        """The event hooks receiver's base URL (append HOOK_PATH)."""
+        receiver = self.runtime.hooks_receiver
+        assert receiver is not None
+        return f"http://127.0.0.1:{receiver.port}"
 
     @property
     def running(self) -> bool:
@@ -219,7 +227,7 @@ class OperatorProcess:
             str(kubeconfig),
             f"--metrics-port={metrics_port}",
             *args,
-            env={**inherited, **environ},
+            env={**inherited, "HRIS_HOOKS_ADDRESS": "127.0.0.1:0", **environ},
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
         )

@@ -57,6 +57,9 @@ def test_the_metrics_are_exactly_the_agreed_names_and_labels() -> None:
     metrics.status_written(KEY, OktaIntegrationStatus())
     metrics.sync_interval(KEY, 60)
     metrics.scheduled(KEY, NOW)
+    metrics.hook_events(KEY, 2, NOW)
+    metrics.hook_events_covered(KEY, 2)
+    metrics.hook_rejected(KEY, "unauthorized")
     found: dict[str, set[str]] = {}
     for family in metrics.registry.collect():
         if not family.name.startswith("okta_hris_"):

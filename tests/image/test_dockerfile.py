@@ -14,6 +14,7 @@ import pytest
 from packaging.specifiers import SpecifierSet
 
 from okta_hris.cli import main as cli
+from okta_hris.controller.options import ControllerConfig
 from tests.image.dockerfile import (
     DockerIgnore,
     Stage,
@@ -125,7 +126,8 @@ def test_the_entrypoint_is_the_cli_and_the_command_parses(final: Stage) -> None:
 def test_the_exposed_ports_are_the_operators_defaults(final: Stage) -> None:
     defaults = _run_option_defaults()
     exposed = {int(p) for arguments in final.all("EXPOSE") for p in arguments.split()}
-    assert exposed == {defaults["liveness_port"], defaults["metrics_port"]}
+    hooks_port = ControllerConfig().hooks_address[1]
+    assert exposed == {defaults["liveness_port"], defaults["metrics_port"], hooks_port}
 
 
 def test_kubernetes_stop_signal_stops_it(final: Stage) -> None:

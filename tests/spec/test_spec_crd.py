@@ -29,6 +29,7 @@ from okta_hris.resource.status import (
     Condition,
     DataQualityStatus,
     EmployeesStatus,
+    EventHooksStatus,
     HandledApproval,
     InvitationsStatus,
     LastSyncStatus,
@@ -387,6 +388,7 @@ def full_status() -> OktaIntegrationStatus:
             invalid_phones=2, unknown_countries=1, incomplete_addresses=4
         ),
         invitations=InvitationsStatus(sent=3, pending=0, failed=0),
+        event_hooks=EventHooksStatus(received=1042, applied=1040, last_event_time=NOW),
         held_deactivations=12,
         last_handled_invite_all_pending="2026-11-28T12:00:00Z",
         last_handled_approval=HandledApproval(

@@ -21,7 +21,12 @@ def all_examples(name: str) -> Manifests:
 def test_packaged_examples_are_byte_identical_copies() -> None:
     originals = {p.name: p.read_bytes() for p in EXAMPLES.glob("*.yaml")}
     packaged = {p.name: p.read_bytes() for p in PACKAGED.iterdir() if p.name.endswith(".yaml")}
-    assert set(originals) == {"okta-token-secret.yaml", "minimal.yaml", "filtered.yaml"}
+    assert set(originals) == {
+        "okta-token-secret.yaml",
+        "minimal.yaml",
+        "filtered.yaml",
+        "oauth.yaml",
+    }
     assert packaged == originals, "copy examples/*.yaml to operator/okta_hris/data/examples/"
 
 
@@ -58,7 +63,7 @@ def test_filtered_example() -> None:
 def test_each_integration_example_stands_alone() -> None:
     """Each integration example is a whole OktaIntegration on its own; its token Secret is the
     one okta-token-secret.yaml declares, not a copy of it."""
-    (secret,) = all_examples("acme").secrets
+    (secret,) = [s for s in all_examples("acme").secrets if s.name == "okta-api-token"]
     expected = {"minimal.yaml": "people-ops/acme", "filtered.yaml": "people-ops/acme-engineering"}
     for name, key in expected.items():
         manifests = load_manifests((EXAMPLES / name).read_text(encoding="utf-8"), source=name)
@@ -70,3 +75,14 @@ def test_each_integration_example_stands_alone() -> None:
             secret.namespace,
         ), name
         assert ref.key in secret.data, name
+
+
+def test_oauth_example() -> None:
+    """A service app instead of a token; its key Secret holds a placeholder, never a real key."""
+    manifests = all_examples("acme-oauth")
+    okta = manifests.integration.spec.okta
+    assert okta.token_secret_ref is None and okta.oauth is not None
+    assert okta.oauth.scopes == ["okta.users.read", "okta.groups.read", "okta.logs.read"]
+    ref = okta.oauth.private_key_secret_ref
+    assert "PRIVATE KEY-----" in manifests.secret_value(ref.name, ref.key)
+    assert "replace with" in manifests.secret_value(ref.name, ref.key)

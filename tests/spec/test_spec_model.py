@@ -49,7 +49,13 @@ def test_defaults() -> None:
             "domain": "okta.com",
             "tokenSecretRef": {"name": "okta-api-token", "key": "token"},
         },
-        "sync": {"scope": "All", "interval": "1h", "suspend": False, "emailSource": "Work"},
+        "sync": {
+            "scope": "All",
+            "interval": "1h",
+            "suspend": False,
+            "emailSource": "Work",
+            "eventHooks": {"enabled": False, "debounce": "2s"},
+        },
         "filters": {
             "countries": {"include": [], "exclude": []},
             "teams": {"include": [], "exclude": []},

@@ -16,4 +16,8 @@ OPERATOR_METRICS: dict[str, set[str]] = {
     "okta_hris_next_sync_timestamp_seconds": {"namespace", "name"},
     "okta_hris_last_success_timestamp_seconds": {"namespace", "name"},
     "okta_hris_syncs_in_progress": set(),
+    "okta_hris_hook_events_received_total": {"namespace", "name"},
+    "okta_hris_hook_events_applied_total": {"namespace", "name"},
+    "okta_hris_hook_events_rejected_total": {"namespace", "name", "reason"},
+    "okta_hris_hook_last_event_timestamp_seconds": {"namespace", "name"},
 }

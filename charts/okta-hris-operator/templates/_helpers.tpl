@@ -65,6 +65,11 @@ true
 {{- include "okta-hris.fullname" . | trunc 55 | trimSuffix "-" -}}-metrics
 {{- end -}}
 
+{{/* The event hooks receiver's Service (and the Ingress's backend). */}}
+{{- define "okta-hris.hooksService" -}}
+{{- include "okta-hris.fullname" . | trunc 57 | trimSuffix "-" -}}-hooks
+{{- end -}}
+
 {{/* The claim holding the SQLite directory: the chart's own, or database.sqlite.existingClaim. */}}
 {{- define "okta-hris.dataClaim" -}}
 {{- .Values.database.sqlite.existingClaim | default (printf "%s-data" (include "okta-hris.fullname" .)) -}}
@@ -86,6 +91,16 @@ Deployment, so that `helm install`, `upgrade` and `template` all stop before any
 {{- end -}}
 {{- if and .Values.livenessPort (eq (int .Values.livenessPort) (int .Values.metrics.port)) -}}
 {{- fail "livenessPort and metrics.port must differ" -}}
+{{- end -}}
+{{- $hooksPort := int .Values.eventHooks.port -}}
+{{- if or (eq $hooksPort (int .Values.livenessPort)) (eq $hooksPort (int .Values.metrics.port)) -}}
+{{- fail "eventHooks.port must differ from livenessPort and metrics.port" -}}
+{{- end -}}
+{{- if and .Values.eventHooks.ingress.enabled (not .Values.eventHooks.enabled) -}}
+{{- fail "eventHooks.ingress.enabled needs eventHooks.enabled=true (the Service it routes to)" -}}
+{{- end -}}
+{{- if and .Values.eventHooks.ingress.enabled (not .Values.eventHooks.ingress.host) -}}
+{{- fail "eventHooks.ingress.host is required: the public name Okta posts to, e.g. hooks.example.com" -}}
 {{- end -}}
 {{- if and .Values.metrics.prometheusRule.enabled (not .Values.metrics.port) -}}
 {{- fail "metrics.prometheusRule.enabled alerts on the operator's metrics: keep metrics.port set" -}}

@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "plan": "okta_hris.cli.sync:plan_command",
     "directory": "okta_hris.cli.directory:directory_group",
     "invitations": "okta_hris.cli.invitations:invitations_group",
+    "hooks": "okta_hris.cli.hooks:hooks_group",
     "sandbox": "okta_hris.cli.sandbox:sandbox_command",
     "completion": "okta_hris.cli.completion:completion_command",
 }
@@ -35,6 +36,7 @@ HELP: dict[str, str] = {
     "plan": "Show what a sync of FILE would change, writing nothing.",
     "directory": "Read the employee directory.",
     "invitations": "List and send dashboard invitations.",
+    "hooks": "Register the Okta event hook of an OktaIntegration.",
     "sandbox": "Run the Okta sandbox (a local Okta Management API).",
     "completion": "Print the shell completion script (bash, zsh or fish).",
 }

@@ -129,6 +129,7 @@ def run_command(
     configure_logging(debug=debug, verbose=verbose, log_format=kopf.LogFormat[log_format.upper()])
     launch = LaunchOptions(
         metrics_port=_port(metrics_port),
+        liveness_port=_port(liveness_port),
         kubeconfig=kubeconfig,
         kube_context=kube_context,
         # --database is HRIS_DATABASE_URL for this run (SPEC §7: every command that

@@ -8,37 +8,41 @@ README.md). Errors are one line on stderr either way, with the same exit codes.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
-import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import click
 from rich.markup import escape as markup_escape
 from rich.table import Table
+from rich.text import Text
 
 from okta_hris.cli.common import (
     EXIT_CHANGES,
     configure_logging,
     database_option,
-    existing_or_empty,
     fail,
     load_settings,
+    note_empty_directory,
     resolve_database_url,
     stderr,
     stdout,
     user_errors,
     verbose_option,
 )
-from okta_hris.cli.manifests import Manifests, load_manifest_file, load_manifests
+from okta_hris.cli.manifests import (
+    SECRET_FILE_LIMIT_BYTES,
+    Manifests,
+    load_manifest_file,
+    load_manifest_stdin,
+    read_text_file,
+)
 from okta_hris.cli.progress import listing_progress
-from okta_hris.cli.tables import clean, json_value, timestamp
+from okta_hris.cli.tables import clean, dump_json, json_value, timestamp
 from okta_hris.directory.database import describe_url, parse_url
 from okta_hris.directory.store import Directory
 from okta_hris.domain.changes import DataQuality, PlanWarning
@@ -46,6 +50,7 @@ from okta_hris.domain.okta import bare_api_token
 from okta_hris.errors import ConfigError, SecretNotFound
 from okta_hris.invitations import DeliveryReport, SmtpSettings
 from okta_hris.invitations.delivery import describe_delivery
+from okta_hris.okta import ApiToken, OAuthServiceApp, OktaCredential
 from okta_hris.resource.spec import OktaIntegration, OktaIntegrationSpec
 from okta_hris.services import Failed, Held, IntegrationSync, InvitationDelivery, Succeeded
 from okta_hris.settings import Settings, check_okta_url_override
@@ -55,22 +60,23 @@ from okta_hris.sync.plan import EmployeeChange, FilterReport, SyncPlan
 
 @dataclass
 class SyncJob:
-    """Everything one sync of a file needs; the token is kept out of reprs.
+    """Everything one sync of a file needs; the credential is kept out of reprs.
 
-    It is the sync's ``Credentials`` too: the token (from the file's Secret, ``--token-file``
-    or ``OKTA_API_TOKEN``) is read when the file is, and the SMTP Secret comes from the file.
+    It is the sync's ``Credentials`` too: the API token (from the file's Secret,
+    ``--token-file`` or ``OKTA_API_TOKEN``) or the OAuth service app (its private key from the
+    file's Secret) is read when the file is, and the SMTP Secret comes from the file.
     """
 
     manifests: Manifests
-    token: str = field(repr=False)
+    credential: OktaCredential = field(repr=False)
     okta_url: str | None
 
     @property
     def manifest(self) -> OktaIntegration:
         return self.manifests.integration
 
-    async def okta_token(self, spec: OktaIntegrationSpec) -> str:
-        return self.token
+    async def okta_credential(self, spec: OktaIntegrationSpec) -> OktaCredential:
+        return self.credential
 
     async def smtp_settings(self, spec: OktaIntegrationSpec) -> SmtpSettings:
         return smtp_settings(self)
@@ -89,9 +95,7 @@ def load_job(
     settings: Settings,
 ) -> SyncJob:
     if path == "-":  # as kubectl apply -f -
-        manifests = load_manifests(
-            sys.stdin.read(), name, allowed_domains=settings.allowed_domains, source="<stdin>"
-        )
+        manifests = load_manifest_stdin(name, allowed_domains=settings.allowed_domains)
     else:
         manifests = load_manifest_file(path, name, allowed_domains=settings.allowed_domains)
     return job_from_manifests(manifests, token_file, okta_url, settings)
@@ -100,18 +104,39 @@ def load_job(
 def job_from_manifests(
     manifests: Manifests, token_file: str | None, okta_url: str | None, settings: Settings
 ) -> SyncJob:
-    ref = manifests.integration.spec.okta.token_secret_ref
-    if token_file:
+    url = okta_url or settings.okta_url
+    return SyncJob(
+        manifests=manifests,
+        credential=_okta_credential(manifests, token_file),
+        okta_url=check_okta_url_override(url) if url else None,
+    )
+
+
+def _okta_credential(manifests: Manifests, token_file: str | None) -> OktaCredential:
+    okta = manifests.integration.spec.okta
+    if okta.oauth is not None:
+        # An SSWS token given as well would be one credential too many: say so rather than
+        # pick one, so that nobody believes a sync ran with the scoped service app when it
+        # did not (or the other way round).
+        env_token = os.environ.get("OKTA_API_TOKEN")
+        given = "--token-file" if token_file else "OKTA_API_TOKEN" if env_token else None
+        if given:
+            raise ConfigError(
+                f"{given} gives an SSWS API token, but spec.okta uses oauth (a service app): "
+                f"drop {given}, or use spec.okta.tokenSecretRef instead"
+            )
+        key_ref = okta.oauth.private_key_secret_ref
         try:
-            token = bare_api_token(Path(token_file).read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise ConfigError(
-                f"cannot read --token-file {token_file}: {exc.strerror or exc}"
-            ) from None
-        except UnicodeDecodeError:
-            raise ConfigError(
-                f"cannot read --token-file {token_file}: it is not UTF-8 text"
-            ) from None
+            pem = manifests.secret_value(key_ref.name, key_ref.key)
+        except SecretNotFound as exc:
+            raise SecretNotFound(f"{exc}; add the service app's private key") from None
+        where = f"key {key_ref.key!r} of Secret {key_ref.name!r} in {manifests.source}"
+        return OAuthServiceApp.from_settings(okta.oauth, pem, where)
+    ref = okta.token_secret_ref
+    assert ref is not None  # the spec sets exactly one of the two
+    if token_file:
+        text = read_text_file(token_file, limit=SECRET_FILE_LIMIT_BYTES, what="--token-file")
+        token = bare_api_token(text)
     elif os.environ.get("OKTA_API_TOKEN"):
         token = bare_api_token(os.environ["OKTA_API_TOKEN"])
     else:
@@ -123,12 +148,7 @@ def job_from_manifests(
             ) from None
     if not token:
         raise SecretNotFound(f"the Okta API token (Secret {ref.name!r}, key {ref.key!r}) is empty")
-    url = okta_url or settings.okta_url
-    return SyncJob(
-        manifests=manifests,
-        token=token,
-        okta_url=check_okta_url_override(url) if url else None,
-    )
+    return ApiToken(token)
 
 
 def run_job(
@@ -209,6 +229,7 @@ def print_report(
         ("  of which reactivated", stats.reactivated),
         ("deactivated", stats.deactivated),
         ("unchanged", stats.unchanged),
+        *([("left out (id or status not storable)", stats.skipped)] if stats.skipped else []),
         ("Okta API requests", stats.api_requests),
         ("rate limited (429)", stats.rate_limited),
         # Waits for a window to reset: the client's own, before a 429, are most of them.
@@ -231,7 +252,7 @@ def print_report(
     stdout.print(table)
     print_data_quality(report.plan.data_quality)
     if directory is not None:  # a line of its own: a long path must not wrap inside the table
-        stdout.print(f"written to the directory {directory}", highlight=False)
+        stdout.print(Text(f"written to the directory {directory}"))  # a path may hold "[/"
 
 
 def _shown(value: object, limit: int = 60) -> str:
@@ -503,7 +524,7 @@ def sync_document(outcome: Succeeded, directory: str) -> dict[str, Any]:
 
 
 def print_document(document: dict[str, Any]) -> None:
-    click.echo(json.dumps(document, indent=2, ensure_ascii=False))
+    click.echo(dump_json(document))  # Okta's values exact, escaped where a terminal would act
 
 
 @contextmanager
@@ -570,6 +591,12 @@ _output_option = click.option(
     help="Release a safety hold of exactly COUNT deactivations.",
 )
 @click.option("--no-invitations", is_flag=True, help="Queue invitations but do not send them now.")
+@click.option(
+    "--watch",
+    is_flag=True,
+    help="Then receive Okta event hooks on HRIS_HOOKS_ADDRESS and sync each change, and on "
+    "spec.sync.interval, until interrupted (needs spec.sync.eventHooks).",
+)
 @_output_option
 @database_option
 @verbose_option
@@ -582,6 +609,7 @@ def sync_command(
     full: bool,
     approve_deactivations: int | None,
     no_invitations: bool,
+    watch: bool,
     output: str,
     database: str | None,
     verbose: bool,
@@ -593,6 +621,11 @@ def sync_command(
     invite = job.manifest.spec.invitations.enabled and not no_invitations
     if invite:
         smtp_settings(job)  # a missing SMTP Secret stops the sync before it starts
+    if watch:
+        from okta_hris.cli.watch import watch_file  # which imports this module
+
+        watch_file(job, settings, database, output, full, approve_deactivations, invite)
+        return
     with (
         terminate_as_interrupt(),
         Directory.open(resolve_database_url(database, settings)) as directory,
@@ -652,8 +685,12 @@ def plan_command(
     settings = load_settings()
     job = load_job(file, name, token_file, okta_url, settings)
     url = resolve_database_url(database, settings)
-    with Directory.open(existing_or_empty(url)) as directory:
+    # Read-only: a plan creates no schema, switches no journal mode and migrates nothing.
+    found = Directory.open_existing(url, read_only=True)
+    with found or Directory.open("sqlite://") as directory:
         planned = plan_job(job, directory, settings, force_full=full)
+    if found is None:
+        note_empty_directory(url)
     print_warnings(planned.plan.warnings)
     if output == "json":
         print_document(plan_document(planned, describe_url(parse_url(url))))

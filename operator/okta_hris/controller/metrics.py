@@ -127,6 +127,31 @@ class OperatorMetrics:
             labels,
             registry=self.registry,
         )
+        self.hook_events_received = Counter(
+            "okta_hris_hook_events_received_total",
+            "Unique events accepted from Okta Event Hook deliveries.",
+            labels,
+            registry=self.registry,
+        )
+        self.hook_events_applied = Counter(
+            "okta_hris_hook_events_applied_total",
+            "Hook events covered by syncs that succeeded.",
+            labels,
+            registry=self.registry,
+        )
+        self.hook_events_rejected = Counter(
+            "okta_hris_hook_events_rejected_total",
+            "Hook deliveries refused (unauthorized, malformed, full: Okta retries) or events "
+            "dropped (suspended), by reason.",
+            [*labels, "reason"],
+            registry=self.registry,
+        )
+        self.hook_last_event = Gauge(
+            "okta_hris_hook_last_event_timestamp_seconds",
+            "When Okta published the newest hook event received (Unix time).",
+            labels,
+            registry=self.registry,
+        )
         self.syncs_in_progress = Gauge(
             "okta_hris_syncs_in_progress", "Syncs running now.", registry=self.registry
         )
@@ -157,6 +182,20 @@ class OperatorMetrics:
         mode = attempt.mode or UNKNOWN_MODE
         self.syncs.labels(*key, mode, outcome, reason).inc()
         self.duration.labels(*key, mode, outcome).observe(attempt.duration_seconds)
+
+    # -- event hooks -----------------------------------------------------------------------------
+
+    def hook_events(self, integration: str, received: int, newest: datetime | None) -> None:
+        key = integration_labels(integration)
+        self.hook_events_received.labels(*key).inc(received)
+        if newest is not None:
+            self.hook_last_event.labels(*key).set(newest.timestamp())
+
+    def hook_events_covered(self, integration: str, applied: int) -> None:
+        self.hook_events_applied.labels(*integration_labels(integration)).inc(applied)
+
+    def hook_rejected(self, integration: str, reason: str, count: int = 1) -> None:
+        self.hook_events_rejected.labels(*integration_labels(integration), reason).inc(count)
 
     def directory_counts(self, integration: str, summary: DirectorySummary) -> None:
         key = integration_labels(integration)
@@ -197,6 +236,9 @@ class OperatorMetrics:
             self.teams.labels(*key).set(status.teams)
         if status.last_successful_sync_time is not None:
             self.last_success.labels(*key).set(status.last_successful_sync_time.timestamp())
+        hooks = status.event_hooks
+        if hooks is not None and hooks.last_event_time is not None:
+            self.hook_last_event.labels(*key).set(hooks.last_event_time.timestamp())
 
     def scheduled(self, integration: str, when: datetime | None) -> None:
         key = integration_labels(integration)
@@ -216,6 +258,7 @@ class OperatorMetrics:
             self.suspended,
             self.held,
             self.interval,
+            self.hook_last_event,
         ):
             self._remove(gauge, *key)
         for state in EMPLOYEE_STATES:

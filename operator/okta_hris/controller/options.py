@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from okta_hris.errors import ConfigError
+from okta_hris.eventhooks import DEFAULT_HOOKS_ADDRESS, parse_hooks_address
 from okta_hris.resource.spec import MIN_INTERVAL, parse_duration
 
 # Longer than any sensible delay, short enough that now + it is always a valid time.
@@ -98,6 +99,9 @@ class ControllerConfig:
     # Refuse an SQLite directory that is not on persistent storage (an emptyDir, tmpfs, the
     # container's own file system): a restart would forget whom it invited.
     require_persistent_db: bool = False
+    # Where the Okta Event Hooks receiver listens (HRIS_HOOKS_ADDRESS): plain HTTP behind the
+    # cluster's TLS Ingress. Port 0 picks a free one (tests).
+    hooks_address: tuple[str, int] = parse_hooks_address(DEFAULT_HOOKS_ADDRESS)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ControllerConfig:
@@ -115,6 +119,9 @@ class ControllerConfig:
             require_persistent_db=_flag(
                 env, "HRIS_REQUIRE_PERSISTENT_DB", defaults.require_persistent_db
             ),
+            hooks_address=parse_hooks_address(
+                env.get("HRIS_HOOKS_ADDRESS", "").strip() or DEFAULT_HOOKS_ADDRESS
+            ),
         )
         if config.min_interval <= timedelta(0):
             raise ConfigError("HRIS_MIN_SYNC_INTERVAL must be longer than zero")
@@ -126,6 +133,18 @@ class ControllerConfig:
             raise ConfigError("HRIS_RETRY_BACKOFF_MAX must not be shorter than HRIS_RETRY_BACKOFF")
         return config
 
+    def check_ports(self, launch: LaunchOptions) -> None:
+        """The hooks receiver cannot share a port with the liveness probe or the metrics."""
+        port = self.hooks_address[1]
+        for name, other in (
+            ("--metrics-port", launch.metrics_port),
+            ("--liveness-port", launch.liveness_port),
+        ):
+            if port and port == other:
+                raise ConfigError(
+                    f"HRIS_HOOKS_ADDRESS uses port {port}, as {name} does: they must differ"
+                )
+
 
 @dataclass(frozen=True)
 class LaunchOptions:
@@ -136,6 +155,7 @@ class LaunchOptions:
 
     metrics_host: str = "0.0.0.0"  # a pod serves metrics on all its interfaces
     metrics_port: int | None = 9090  # None: no metrics endpoint
+    liveness_port: int | None = None  # Kopf's /healthz, when served (only to check for clashes)
     kubeconfig: str | None = None  # None: in-cluster, else $KUBECONFIG, else ~/.kube/config
     kube_context: str | None = None
     # The environment to read Settings and ControllerConfig from (None: the process's own).

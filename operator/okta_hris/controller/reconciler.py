@@ -24,10 +24,10 @@ from okta_hris.controller.credentials import ClusterCredentials
 from okta_hris.controller.kube import KubernetesApiError
 from okta_hris.controller.logs import bind_integration
 from okta_hris.controller.reporting import Reporter, utcnow
-from okta_hris.controller.runtime import IntegrationState, OperatorRuntime
+from okta_hris.controller.runtime import DROPPED_SUSPENDED, IntegrationState, OperatorRuntime
 from okta_hris.controller.status_writer import StatusWriter
 from okta_hris.errors import HrisError, SecretNotFound
-from okta_hris.services import Failed
+from okta_hris.services import Failed, Succeeded
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +60,7 @@ class IntegrationReconciler:
 
     async def run(self, stopped: kopf.DaemonStopped) -> None:
         bind_integration(self.namespace, self.name)  # every line of this daemon names it
+        events = asyncio.create_task(self._collect_events())
         try:
             await self.status.load()
             self.runtime.metrics.restore(self.key, self.status.model)
@@ -76,14 +77,24 @@ class IntegrationReconciler:
                     logger.exception("Reconciling %s failed unexpectedly", self.key)
                     await self._sleep(LOOP_ERROR_PAUSE_S, stopped)
         finally:
+            events.cancel()
             # Stopped for a deletion, a pause (another replica is active now) or the operator's
             # exit: this replica no longer knows the integration's state, so it stops saying it.
             self.runtime.metrics.forget(self.key)
 
+    async def _collect_events(self) -> None:
+        """Wake the loop each time hook events have been debounced into a batch."""
+        while True:
+            await self.state.hooks.debounced()
+            self.state.wake.set()
+
     async def _step(self, stopped: kopf.DaemonStopped) -> None:
         """Decide, then run what was decided (or sleep until something changes)."""
         view = self._view()
-        action = scheduling.decide(view, self.state.memory, utcnow())
+        self._configure_hooks(view)
+        action = scheduling.decide(
+            view, self.state.memory, utcnow(), events_ready=self.state.hooks.ready is not None
+        )
         if isinstance(action, scheduling.Wait):
             self.runtime.metrics.scheduled(self.key, action.next_sync)
             delay = None if action.until is None else (action.until - utcnow()).total_seconds()
@@ -99,6 +110,7 @@ class IntegrationReconciler:
             elif isinstance(action, scheduling.CheckSecret):
                 await self._check_secret(view)
             elif isinstance(action, scheduling.Suspend):
+                self._drop_events()
                 await self.reporter.suspended(view)
             elif isinstance(action, scheduling.ReportInvalidSpec):
                 await self.reporter.invalid_spec(view, action)
@@ -113,6 +125,9 @@ class IntegrationReconciler:
         approved = self._use_approval(action)
         self.reporter.resuming()
         async with self.runtime.semaphore:
+            # Every sync covers the hook events received so far: an Event sync targets just
+            # them, any other reads everything they name anyway.
+            covered = self.state.hooks.take()
             await self.reporter.sync_started(view, action)
             self.runtime.metrics.syncs_in_progress.inc()
             try:
@@ -122,10 +137,38 @@ class IntegrationReconciler:
                     self.credentials,
                     force_full=action.force_full,
                     approved_deactivations=approved,
+                    events=covered if action.trigger is scheduling.Trigger.EVENTS else None,
                 )
-                await self.reporter.sync_finished(view, action, outcome)
+            except BaseException:
+                if covered is not None:
+                    self.state.hooks.give_back(covered)
+                raise
             finally:
                 self.runtime.metrics.syncs_in_progress.dec()
+            if covered is not None and not isinstance(outcome, Succeeded):
+                self.state.hooks.give_back(covered)
+            await self.reporter.sync_finished(view, action, outcome, covered)
+
+    def _configure_hooks(self, view: scheduling.ObjectView) -> None:
+        """Event hooks as the spec says now: on with a valid spec that enables them."""
+        spec = view.spec
+        hooks = spec.sync.event_hooks if spec is not None else None
+        if hooks is None or not hooks.enabled:
+            self.state.hooks.configure(None, None, 0.0, view.suspended)
+            return
+        credentials = self.credentials
+
+        async def read() -> str:
+            return await credentials.hook_authorization(hooks)
+
+        self.state.hooks.configure(hooks, read, hooks.debounce_seconds, view.suspended)
+
+    def _drop_events(self) -> None:
+        """Suspended: the events waiting are dropped (counted), never queued for ever; the
+        first sync after resuming reads everything they named anyway."""
+        dropped = self.state.hooks.take()
+        if dropped is not None:
+            self.runtime.metrics.hook_rejected(self.key, DROPPED_SUSPENDED, dropped.events)
 
     def _use_approval(self, action: scheduling.Sync) -> int | None:
         """The count a sync may deactivate by approval. Used by this sync only; if it fails,
@@ -220,7 +263,7 @@ class IntegrationReconciler:
         if view.spec is None:
             return  # reported by the first step
         try:
-            await self.credentials.okta_token(view.spec)
+            await self.credentials.okta_credential(view.spec)
         except SecretNotFound as exc:
             async with self.state.lock:
                 await self.reporter.failed(view, Failed.of(exc), None, synced=False)

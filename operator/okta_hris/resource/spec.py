@@ -74,6 +74,8 @@ SECRET_KEY_PATTERN = r"^[-._a-zA-Z0-9]+$"
 DURATION_PATTERN = r"^([0-9]+h([0-9]+m)?([0-9]+s)?|[0-9]+m([0-9]+s)?|[0-9]+s)$"
 COUNTRY_PATTERN = r"^[A-Za-z]{2}$"
 MAX_DEACTIVATIONS_PATTERN = r"^[0-9]+%?$"
+# More than any Okta org has users; fits the 32-bit integers of status and metrics readers.
+MAX_DEACTIVATIONS_COUNT = 1_000_000_000
 # Okta profile attribute ("variable") names: a letter, then letters, digits and underscores.
 ATTRIBUTE_PATTERN = r"^[A-Za-z][A-Za-z0-9_]*$"
 # No spaces or control characters anywhere; a host before any path, query or fragment.
@@ -102,17 +104,22 @@ COMPANY_NAME_PATTERN = ONE_LINE_PATTERN
 _COMPANY_NAME_RE = re.compile(COMPANY_NAME_PATTERN)
 
 _DURATION_UNITS = {"h": 3600, "m": 60, "s": 1}
+_MAX_DURATION_DIGITS = 12
 
 
 def parse_duration(text: str) -> timedelta:
     """A Go-style duration of hours, minutes and seconds: ``30m``, ``1h``, ``1h30m``, ``90s``."""
     if not _DURATION_RE.fullmatch(text):
-        raise ValueError(f"{text!r} is not a duration like 30m, 1h or 1h30m")
-    seconds = sum(int(n) * _DURATION_UNITS[unit] for n, unit in _DURATION_PART_RE.findall(text))
+        raise ValueError(f"{describe_value(text)} is not a duration like 30m, 1h or 1h30m")
+    parts = _DURATION_PART_RE.findall(text)
+    # Python refuses to read a number of more than 4,300 digits; no duration needs 13.
+    if any(len(number) > _MAX_DURATION_DIGITS for number, _ in parts):
+        raise ValueError(f"{describe_value(text)} is too long a duration")
+    seconds = sum(int(n) * _DURATION_UNITS[unit] for n, unit in parts)
     try:
         return timedelta(seconds=seconds)
     except OverflowError:
-        raise ValueError(f"{text!r} is too long a duration") from None
+        raise ValueError(f"{describe_value(text)} is too long a duration") from None
 
 
 class _Model(BaseModel):
@@ -188,8 +195,111 @@ def _allowed_domains(context: object) -> tuple[str, ...]:
     return tuple(domains)
 
 
+# Okta client ids are 20 characters (0oa...); letters, digits, '-' and '_' allow for other
+# spellings without letting anything odd into a JWT claim or a message.
+OAUTH_CLIENT_ID_PATTERN = r"^[A-Za-z0-9_-]{1,100}$"
+# A JWK key id goes into the assertion's header: printable ASCII without spaces.
+OAUTH_KEY_ID_PATTERN = r"^[!-~]{1,255}$"
+# Okta's management scopes: okta.users.read, okta.eventHooks.manage, okta.serviceAccounts.okta.read.
+OKTA_SCOPE_PATTERN = r"^okta\.[A-Za-z]+(\.[A-Za-z]+)*\.(read|manage)$"
+DEFAULT_OAUTH_SCOPES = ("okta.users.read", "okta.groups.read", "okta.logs.read")
+MAX_OAUTH_SCOPES = 32
+_OAUTH_CLIENT_ID_RE = re.compile(OAUTH_CLIENT_ID_PATTERN)
+_OAUTH_KEY_ID_RE = re.compile(OAUTH_KEY_ID_PATTERN)
+_OKTA_SCOPE_RE = re.compile(OKTA_SCOPE_PATTERN)
+ONE_CREDENTIAL = "set exactly one of tokenSecretRef (an SSWS API token) and oauth (a service app)"
+
+
+class PrivateKeySecretRef(SecretKeyRef):
+    """The key of a Secret, in the OktaIntegration's own namespace, that holds a PEM private key."""
+
+    key: str = Field(
+        default="private.pem",
+        max_length=253,
+        description="Key in the Secret that holds the PEM private key (RSA 2048+ or EC P-256).",
+        json_schema_extra={"pattern": SECRET_KEY_PATTERN},
+    )
+
+
+def _check_scope(value: str) -> str:
+    if not _OKTA_SCOPE_RE.fullmatch(value):
+        raise ValueError(
+            f"{describe_value(value)} is not an Okta scope like okta.users.read (one name per "
+            "list item, no spaces)"
+        )
+    return value
+
+
+OktaScope = Annotated[
+    str,
+    AfterValidator(_check_scope),
+    Field(max_length=100, json_schema_extra={"pattern": OKTA_SCOPE_PATTERN}),
+]
+
+
+class OAuthSettings(_Model):
+    """An Okta API service app: OAuth 2.0 client credentials with a private_key_jwt assertion,
+    scoped access tokens that expire, instead of an admin's API token."""
+
+    client_id: str = Field(
+        max_length=100,
+        description="The service app's client ID, e.g. 0oa1b2c3d4e5f6g7h8i9.",
+        json_schema_extra={"pattern": OAUTH_CLIENT_ID_PATTERN},
+    )
+    private_key_secret_ref: PrivateKeySecretRef = Field(
+        description="The Secret key holding the app's PEM private key, in this namespace."
+    )
+    key_id: str | None = Field(
+        default=None,
+        max_length=255,
+        description="The key's ID (kid) as Okta shows it, sent in the assertion's header.",
+        json_schema_extra={"pattern": OAUTH_KEY_ID_PATTERN},
+    )
+    scopes: list[OktaScope] = Field(
+        default_factory=lambda: list(DEFAULT_OAUTH_SCOPES),
+        min_length=1,
+        max_length=MAX_OAUTH_SCOPES,
+        description="Scopes to ask for; each must be granted to the app in Okta.",
+        json_schema_extra={"x-kubernetes-list-type": "set"},
+    )
+
+    @field_validator("client_id")
+    @classmethod
+    def _check_client_id(cls, value: str) -> str:
+        if not _OAUTH_CLIENT_ID_RE.fullmatch(value):
+            raise ValueError(
+                f"{describe_value(value)} is not an Okta client ID (letters, digits, '-' and "
+                "'_', e.g. 0oa1b2c3d4e5f6g7h8i9)"
+            )
+        return value
+
+    @field_validator("key_id")
+    @classmethod
+    def _check_key_id(cls, value: str | None) -> str | None:
+        if value is not None and not _OAUTH_KEY_ID_RE.fullmatch(value):
+            raise ValueError(
+                f"{describe_value(value)} is not a key ID (printable characters, no spaces)"
+            )
+        return value
+
+    @field_validator("scopes")
+    @classmethod
+    def _unique_scopes(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("lists a scope twice")
+        return value
+
+
 class OktaSettings(_Model):
-    """The Okta org to read: https://<subdomain>.<domain>."""
+    """The Okta org to read: https://<subdomain>.<domain>, and how to authenticate."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {"rule": "has(self.tokenSecretRef) != has(self.oauth)", "message": ONE_CREDENTIAL}
+            ]
+        }
+    )
 
     subdomain: str = Field(
         description="The org's subdomain, one DNS label: 'acme' for https://acme.okta.com.",
@@ -204,8 +314,16 @@ class OktaSettings(_Model):
         ),
         json_schema_extra={"pattern": DOMAIN_PATTERN},
     )
-    token_secret_ref: SecretKeyRef = Field(
-        description="The Secret key holding the Okta API token (SSWS), in this namespace."
+    token_secret_ref: SecretKeyRef | None = Field(
+        default=None,
+        description=(
+            "The Secret key holding the Okta API token (SSWS), in this namespace; "
+            "or set oauth instead."
+        ),
+    )
+    oauth: OAuthSettings | None = Field(
+        default=None,
+        description="An OAuth 2.0 service app instead of an API token (docs/OAUTH.md).",
     )
 
     @field_validator("subdomain")
@@ -238,9 +356,72 @@ class OktaSettings(_Model):
             )
         return lowered
 
+    @model_validator(mode="after")
+    def _one_credential(self) -> OktaSettings:
+        if (self.token_secret_ref is None) == (self.oauth is None):
+            raise ValueError(ONE_CREDENTIAL)
+        return self
+
     @property
     def base_url(self) -> str:
         return f"https://{self.subdomain}.{self.domain}"
+
+
+# Long enough to batch a bulk change in Okta, short enough that events still mean "seconds".
+MAX_HOOK_DEBOUNCE = timedelta(minutes=5)
+
+
+class HookSecretKeyRef(SecretKeyRef):
+    """The Secret key holding the Authorization value Okta sends with each hook delivery."""
+
+    key: str = Field(
+        default="authorization",
+        max_length=253,
+        description="Key in the Secret that holds the Authorization header value Okta sends.",
+        json_schema_extra={"pattern": SECRET_KEY_PATTERN},
+    )
+
+
+class EventHookSettings(_Model):
+    """Okta Event Hooks: targeted syncs within seconds of a change (SPEC §11)."""
+
+    enabled: bool = Field(
+        default=False,
+        description="Receive Okta Event Hook deliveries and sync the users they name at once.",
+    )
+    auth_secret_ref: HookSecretKeyRef | None = Field(
+        default=None,
+        description=(
+            "The Secret key holding the Authorization value Okta sends with each delivery "
+            "(required when enabled), in this namespace."
+        ),
+    )
+    debounce: str = Field(
+        default="2s",
+        description=(
+            "How long to wait after an event for more before syncing, a Go-style duration "
+            "(0s syncs at once); at most 5m."
+        ),
+        json_schema_extra={"pattern": DURATION_PATTERN},
+    )
+
+    @field_validator("debounce")
+    @classmethod
+    def _check_debounce(cls, value: str) -> str:
+        if parse_duration(value) > MAX_HOOK_DEBOUNCE:
+            raise ValueError(f"{value!r} is longer than the maximum of 5m")
+        return value
+
+    @model_validator(mode="after")
+    def _secret_when_enabled(self) -> EventHookSettings:
+        # Without it anyone who can reach the receiver could make the operator call Okta.
+        if self.enabled and self.auth_secret_ref is None:
+            raise ValueError("enabled is true but authSecretRef not set")
+        return self
+
+    @property
+    def debounce_seconds(self) -> float:
+        return parse_duration(self.debounce).total_seconds()
 
 
 class SyncSettings(_Model):
@@ -264,6 +445,10 @@ class SyncSettings(_Model):
             "Work: profile.email; Personal: profile.secondEmail, falling back to profile.email. "
             "Either is stored as the employee's work_email."
         ),
+    )
+    event_hooks: EventHookSettings = Field(
+        default_factory=EventHookSettings,
+        description="Okta Event Hooks: changes within seconds; the interval stays the safety net.",
     )
 
     @field_validator("interval")
@@ -575,12 +760,22 @@ def _check_max_deactivations(value: Any) -> str:
     problem = f"must be a count (e.g. 25) or a percentage (e.g. '20%'), not {describe_value(value)}"
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise ValueError(problem)
+    if isinstance(value, int) and value > MAX_DEACTIVATIONS_COUNT:
+        raise ValueError(_too_many_deactivations(value))
     text = str(value)
     if not _MAX_DEACTIVATIONS_RE.fullmatch(text):
         raise ValueError(problem)
-    if text.endswith("%") and int(text[:-1]) > 100:
+    digits = text.removesuffix("%")
+    # A bound here, or 5,000 digits would pass and then fail every sync that reads them.
+    if len(digits) > len(str(MAX_DEACTIVATIONS_COUNT)) or int(digits) > MAX_DEACTIVATIONS_COUNT:
+        raise ValueError(_too_many_deactivations(value))
+    if text.endswith("%") and int(digits) > 100:
         raise ValueError(f"{value!r} is more than 100%")
     return text
+
+
+def _too_many_deactivations(value: Any) -> str:
+    return f"must be at most {MAX_DEACTIVATIONS_COUNT:,} (or a percentage), not {describe_value(value)}"
 
 
 MaxDeactivations = Annotated[

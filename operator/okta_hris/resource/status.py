@@ -85,6 +85,10 @@ class LastSyncStatus(_StatusModel):
     updated: Count = Field(description="Directory rows changed.")
     deactivated: Count = Field(description="Directory rows set inactive.")
     unchanged: Count = Field(description="Directory rows left as they were.")
+    skipped: Count = Field(
+        default=0,
+        description="Okta users left out: an id or status the directory cannot store.",
+    )
     api_requests: Count = Field(description="Okta API requests made.")
 
 
@@ -114,6 +118,16 @@ class InvitationsStatus(_StatusModel):
     sent: Count = Field(description="Invitations delivered.")
     pending: Count = Field(description="Invitations waiting for delivery.")
     failed: Count = Field(description="Invitations given up on.")
+
+
+class EventHooksStatus(_StatusModel):
+    """Okta Event Hook deliveries to this integration (SPEC §11)."""
+
+    received: Count = Field(description="Unique events accepted from Okta's deliveries.")
+    applied: Count = Field(description="Events covered by syncs that succeeded.")
+    last_event_time: KubernetesTime | None = Field(
+        default=None, description="When Okta published the newest event received."
+    )
 
 
 class HandledApproval(_StatusModel):
@@ -153,8 +167,9 @@ class OktaIntegrationStatus(_StatusModel):
     next_sync_time: KubernetesTime | None = Field(
         default=None, description="When the next scheduled sync is due."
     )
-    last_sync_mode: Literal["Full", "Incremental"] | None = Field(
-        default=None, description="Full or Incremental."
+    last_sync_mode: Literal["Full", "Incremental", "Event"] | None = Field(
+        default=None,
+        description="Full, Incremental, or Event (a targeted sync from Okta Event Hooks).",
     )
     last_sync_duration_seconds: float | None = Field(
         default=None, ge=0, description="How long the last sync took."
@@ -175,6 +190,9 @@ class OktaIntegrationStatus(_StatusModel):
     )
     invitations: InvitationsStatus | None = Field(
         default=None, description="Dashboard invitations."
+    )
+    event_hooks: EventHooksStatus | None = Field(
+        default=None, description="Event hook deliveries (spec.sync.eventHooks)."
     )
     held_deactivations: int | None = Field(
         default=None,

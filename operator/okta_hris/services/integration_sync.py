@@ -34,8 +34,10 @@ from typing import Any, Protocol
 from okta_hris.directory import Directory
 from okta_hris.directory.leases import SyncLease
 from okta_hris.domain.changes import DirectorySummary, SyncMode, SyncOutcome
+from okta_hris.domain.events import EventBatch
 from okta_hris.errors import DeactivationThresholdExceeded, HrisError, SyncInProgress
 from okta_hris.invitations import DeliveryReport, SmtpSettings, deliver_pending
+from okta_hris.okta import OktaCredential
 from okta_hris.resource.spec import OktaIntegrationSpec
 from okta_hris.settings import Settings
 from okta_hris.sync.engine import (
@@ -58,7 +60,10 @@ class Credentials(Protocol):
     """Where an integration's Secret values come from. Both raise ``SecretNotFound`` (or
     another ``HrisError``) with a message that names the Secret and key, never a value."""
 
-    async def okta_token(self, spec: OktaIntegrationSpec) -> str: ...
+    async def okta_credential(self, spec: OktaIntegrationSpec) -> OktaCredential:
+        """The SSWS API token of ``spec.okta.tokenSecretRef``, or the service app of
+        ``spec.okta.oauth`` with its private key."""
+        ...
 
     async def smtp_settings(self, spec: OktaIntegrationSpec) -> SmtpSettings: ...
 
@@ -160,17 +165,19 @@ class IntegrationSync:
         deliver_invitations: bool = True,
         progress: SyncProgress | None = None,
         applied: Callable[[SyncReport], None] | None = None,
+        events: EventBatch | None = None,
     ) -> Outcome:
         """Read the token, sync, deliver the invitations the sync queued; never raises for a
         failed sync (only for cancellation). A delivery problem never fails the sync.
 
         ``applied`` is told about the sync as soon as it has committed, before the invitations
-        go out (the CLI prints its summary then: delivery may take a while).
+        go out (the CLI prints its summary then: delivery may take a while). ``events`` makes
+        it a targeted sync of what they name (mode Event), unless a Full sync is due.
         """
         started = _now()
         try:
             request = await self._request(
-                integration, spec, credentials, force_full, approved_deactivations
+                integration, spec, credentials, force_full, approved_deactivations, events
             )
             lease = await self._take_lease(integration)
         except Exception as exc:
@@ -366,14 +373,16 @@ class IntegrationSync:
         credentials: Credentials,
         force_full: bool,
         approved_deactivations: int | None,
+        events: EventBatch | None = None,
     ) -> SyncRequest:
         return SyncRequest(
             integration=integration,
             spec=spec,
-            token=await credentials.okta_token(spec),
+            token=await credentials.okta_credential(spec),
             okta_url=self.settings.okta_url,
             force_full=force_full,
             approved_deactivations=approved_deactivations,
+            events=events,
         )
 
 

@@ -30,10 +30,18 @@ from okta_hris.domain.changes import (
     SyncState,
     SyncStats,
 )
+from okta_hris.domain.events import EventBatch
 from okta_hris.domain.okta import ALL_OKTA_STATUSES
 from okta_hris.errors import DeactivationThresholdExceeded, HrisError
 from okta_hris.invitations import plan_invitations
-from okta_hris.okta import OktaClient, OktaGroup, OktaNotFound, OktaUser
+from okta_hris.okta import (
+    MAX_CLOCK_SKEW,
+    OktaClient,
+    OktaCredential,
+    OktaGroup,
+    OktaNotFound,
+    OktaUser,
+)
 from okta_hris.resource.spec import OktaIntegrationSpec
 from okta_hris.settings import Settings, check_okta_url_override
 from okta_hris.sync.filters import ResolvedFilters, resolve_filters
@@ -48,9 +56,15 @@ WATERMARK_MARGIN = timedelta(minutes=2)
 # A plain listing omits DEPROVISIONED users; search returns every status it names.
 SEARCH_ALL_USERS = " or ".join(f'status eq "{s}"' for s in ALL_OKTA_STATUSES)
 DELETION_EVENT = "user.lifecycle.delete.initiated"
+# Okta's Date header counts whole seconds, the estimate of its clock too (plus one for slack).
+DATE_RESOLUTION = timedelta(seconds=2)
 # Users read whole by id in one search (``id eq "…" or …``): short enough for any URL limit.
 WHOLE_PROFILES_PER_SEARCH = 50
 _OKTA_ID = re.compile(r"[A-Za-z0-9]{1,64}")
+# A failed run's error as stored: room for any of our messages, not for a server's essay.
+MAX_RUN_ERROR = 1000
+# A targeted sync reads each user by id; past this many the incremental listing is cheaper.
+MAX_TARGETED_USERS = 100
 
 
 class SyncProgress(Protocol):
@@ -68,10 +82,14 @@ class SyncProgress(Protocol):
 class SyncRequest:
     integration: str  # "<namespace>/<name>"
     spec: OktaIntegrationSpec
-    token: str = field(repr=False)
+    # The SSWS API token (a str or ApiToken), or the OAuth service app (spec.okta.oauth).
+    token: str | OktaCredential = field(repr=False)
     okta_url: str | None = None  # replaces https://<subdomain>.<domain> (development and tests)
     force_full: bool = False
     approved_deactivations: int | None = None
+    # Okta Event Hook events: a targeted sync of just the users and groups they name (mode
+    # Event), unless the integration needs a Full sync (``choose_mode``).
+    events: EventBatch | None = None
 
 
 @dataclass(frozen=True)
@@ -125,7 +143,16 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def choose_mode(state: SyncState, spec_hash: str, force_full: bool, now: datetime) -> SyncMode:
+def choose_mode(
+    state: SyncState,
+    spec_hash: str,
+    force_full: bool,
+    now: datetime,
+    events: EventBatch | None = None,
+) -> SyncMode:
+    """Full when due; else Event for a batch of events, Incremental otherwise. A Full or
+    Incremental sync covers whatever events asked for; so does one for a batch naming more than
+    ``MAX_TARGETED_USERS`` users (a bulk change in Okta), which one listing reads cheaper."""
     if (
         force_full
         or state.watermark is None
@@ -134,6 +161,8 @@ def choose_mode(state: SyncState, spec_hash: str, force_full: bool, now: datetim
         or now - state.last_full_sync_at >= FULL_SYNC_EVERY
     ):
         return "Full"
+    if events is not None and len(events.user_ids) <= MAX_TARGETED_USERS:
+        return "Event"
     return "Incremental"
 
 
@@ -166,6 +195,7 @@ class _Fetcher:
         self.spec = spec
         self.progress = progress
         self.users_fetched = 0
+        self.stale_kept = 0  # users Okta answered older than the mirror holds (kept the mirror's)
 
     def _advance(self, listing: str, count: int) -> None:
         if self.progress is not None:
@@ -222,6 +252,16 @@ class _Fetcher:
         ]
         if not wanted:
             return
+        found = await self.read_users(wanted)
+        for user_id in wanted:  # one not found was deleted since: gone, as the log will say
+            if user_id in found:
+                snapshot.users[user_id] = found[user_id]
+            else:
+                del snapshot.users[user_id]
+
+    async def read_users(self, user_ids: list[str]) -> dict[str, OktaUserRecord]:
+        """The users of ``user_ids`` Okta has (whole), ``WHOLE_PROFILES_PER_SEARCH`` to a
+        search; one it does not have is missing from the answer."""
 
         async def batch(user_ids: list[str]) -> list[OktaUserRecord]:
             search = " or ".join(f'id eq "{user_id}"' for user_id in user_ids)
@@ -238,20 +278,42 @@ class _Fetcher:
 
         # Okta's ids are letters and digits; any other (a hostile answer) is never put in a
         # search expression, but read on its own.
-        plain = [user_id for user_id in wanted if _OKTA_ID.fullmatch(user_id)]
-        odd = [user_id for user_id in wanted if not _OKTA_ID.fullmatch(user_id)]
+        plain = [user_id for user_id in user_ids if _OKTA_ID.fullmatch(user_id)]
+        odd = [user_id for user_id in user_ids if not _OKTA_ID.fullmatch(user_id)]
         async with _failing_fast() as group:
             tasks = [
                 group.create_task(batch(plain[i : i + WHOLE_PROFILES_PER_SEARCH]))
                 for i in range(0, len(plain), WHOLE_PROFILES_PER_SEARCH)
             ]
             tasks += [group.create_task(one(user_id)) for user_id in odd]
-        found = {record.id: record for task in tasks for record in task.result()}
-        for user_id in wanted:  # one not found was deleted since: gone, as the log will say
-            if user_id in found:
-                snapshot.users[user_id] = found[user_id]
-            else:
-                del snapshot.users[user_id]
+        wanted = set(user_ids)
+        return {
+            record.id: record
+            for task in tasks
+            for record in task.result()
+            if record.id in wanted  # an answer naming others is no reason to take them
+        }
+
+    async def unknown_members(self, snapshot: OktaSnapshot) -> None:
+        """Members Okta listed that its users listing did not have (created while this sync
+        listed, or ghosts of an inconsistent org): each read by id, kept as a user when Okta
+        has them, else left out of the memberships rather than stored for a user nobody
+        knows."""
+        listed = set().union(*snapshot.members.values()) if snapshot.members else set()
+        unknown = sorted(listed - snapshot.users.keys())
+        if not unknown:
+            return
+        found = await self.read_users(unknown)
+        snapshot.users.update(found)
+        ghosts = set(unknown) - found.keys()
+        if ghosts:
+            logger.warning(
+                "Okta listed %d group members it has no user for (e.g. %s); left out",
+                len(ghosts),
+                clean_text(min(ghosts), 64) or "?",
+            )
+            for group_id, user_ids in snapshot.members.items():
+                snapshot.members[group_id] = user_ids - ghosts
 
     async def deleted_user_ids(self, since: datetime, until: datetime) -> set[str]:
         deleted: set[str] = set()
@@ -275,22 +337,16 @@ class _Fetcher:
         since = watermark.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
         async with _failing_fast() as group:
             users_task = group.create_task(self.users(f'lastUpdated gt "{since}"'))
-            groups_task = group.create_task(self.team_groups())
-            deleted_task = group.create_task(self.deleted_user_ids(watermark, _now()))
-        changed_users, groups, deleted = (
-            users_task.result(),
-            groups_task.result(),
-            deleted_task.result(),
-        )
+            groups = await self.team_groups()
+            # ``until`` on Okta's clock, as ``since`` is (the watermark): read now that Okta's
+            # answers have told it (our own would be before ``since`` with Okta ahead). Its
+            # Date is whole seconds, so the estimate trails by up to one: a little past it.
+            until = self.client.okta_now() + DATE_RESOLUTION
+            deleted_task = group.create_task(self.deleted_user_ids(watermark, until))
+        changed_users, deleted = users_task.result(), deleted_task.result()
         # Groups are listed whole (one cheap page for most orgs) so that deleted groups show;
         # members are re-listed only where Okta says membership or the group moved.
-        stale = [
-            gid
-            for gid, group in groups.items()
-            if state.okta_groups.get(gid) is None
-            or state.okta_groups[gid].last_membership_updated != group.last_membership_updated
-            or state.okta_groups[gid].last_updated != group.last_updated
-        ]
+        stale = [gid for gid, group in groups.items() if _group_moved(state, group)]
         relisted = await self.members(stale)
         users = dict(state.okta_users)
         users.update((u.id, u) for u in changed_users)
@@ -301,6 +357,63 @@ class _Fetcher:
             for gid in groups
         }
         return OktaSnapshot(users=users, groups=groups, members=members)
+
+    async def targeted(self, state: DirectoryState, events: EventBatch) -> OktaSnapshot:
+        """The mirror, updated with what some events named: each user read by id (a 404: the
+        user was deleted), and when groups were named, the team groups listed and the members
+        re-listed of those named or moved (as an incremental sync would: a group record stored
+        with a moved ``lastMembershipUpdated`` but old members would hide the move from it).
+
+        Events arrive late and out of order: a user Okta answers with an older ``lastUpdated``
+        than the mirror's (a lagging replica) keeps the mirror's record, never regresses.
+        """
+
+        async def one(user_id: str) -> tuple[str, OktaUserRecord | None]:
+            try:
+                return user_id, _user_record(await self.client.get_user(user_id))
+            except OktaNotFound:
+                return user_id, None
+
+        async with _failing_fast() as group:
+            user_tasks = [group.create_task(one(u)) for u in sorted(events.user_ids)]
+            groups_task = group.create_task(self.team_groups()) if events.group_ids else None
+        users = dict(state.okta_users)
+        gone: set[str] = set()
+        for task in user_tasks:
+            user_id, record = task.result()
+            known = users.get(user_id)
+            if record is None:
+                gone.add(user_id)
+                users.pop(user_id, None)
+            elif known is not None and record.last_updated < known.last_updated:
+                self.stale_kept += 1
+            else:
+                users[user_id] = record
+        self.users_fetched += len(user_tasks) - len(gone)
+        if groups_task is None:
+            groups, relisted = dict(state.okta_groups), {}
+        else:
+            groups = groups_task.result()
+            relisted = await self.members(
+                gid
+                for gid, record in groups.items()
+                if gid in events.group_ids or _group_moved(state, record)
+            )
+        members = {
+            gid: relisted.get(gid, state.okta_members.get(gid, frozenset())) - gone
+            for gid in groups
+        }
+        return OktaSnapshot(users=users, groups=groups, members=members)
+
+
+def _group_moved(state: DirectoryState, group: OktaGroupRecord) -> bool:
+    """Whether Okta says a group or its membership changed since the mirror's record."""
+    known = state.okta_groups.get(group.id)
+    return (
+        known is None
+        or known.last_membership_updated != group.last_membership_updated
+        or known.last_updated != group.last_updated
+    )
 
 
 @contextlib.asynccontextmanager
@@ -326,6 +439,23 @@ def _first_error(failure: BaseExceptionGroup[BaseException]) -> BaseException:
     return failure.exceptions[0]
 
 
+def _without_future_times(integration: str, state: SyncState, now: datetime) -> SyncState:
+    """The stored state without a watermark or last full sync in the future (further than any
+    clock skew the Okta client accepts): one stored by an older version from a bogus Okta
+    ``Date`` would otherwise fail every incremental sync and hold off the daily full one for
+    good. Without them the sync is Full, and stores times from a checked clock."""
+    latest = now + MAX_CLOCK_SKEW
+    future = [t for t in (state.watermark, state.last_full_sync_at) if t is not None and t > latest]
+    if not future:
+        return state
+    logger.warning(
+        "Sync of %s: the stored watermark or last full sync (%s) is in the future; syncing Full",
+        integration,
+        max(future).isoformat(timespec="seconds"),
+    )
+    return replace(state, watermark=None, last_full_sync_at=None)
+
+
 def _next_state(
     request: SyncRequest, state: SyncState, mode: SyncMode, fetch_start: datetime, now: datetime
 ) -> SyncState:
@@ -341,7 +471,7 @@ def _next_state(
     )
 
 
-ClientFactory = Callable[[str, str], OktaClient]
+ClientFactory = Callable[[str, str | OktaCredential], OktaClient]
 
 
 @dataclass
@@ -456,7 +586,13 @@ async def _plan(
     clock = _PhaseClock()
     state = await asyncio.to_thread(directory.load_state, request.integration)
     clock.lap("load")
-    mode = choose_mode(state.sync_state, request.spec.sync_hash(), request.force_full, started)
+    mode = choose_mode(
+        _without_future_times(request.integration, state.sync_state, started),
+        request.spec.sync_hash(),
+        request.force_full,
+        started,
+        request.events,
+    )
     base_url = (
         check_okta_url_override(request.okta_url)
         if request.okta_url
@@ -471,6 +607,9 @@ async def _plan(
         try:
             if mode == "Full":
                 snapshot = await fetcher.full()
+            elif mode == "Event":
+                assert request.events is not None
+                snapshot = await fetcher.targeted(state, request.events)
             else:
                 assert state.sync_state.watermark is not None
                 snapshot = await fetcher.incremental(state, state.sync_state.watermark)
@@ -483,6 +622,7 @@ async def _plan(
                 rate_limit_wait_seconds=round(client.stats.rate_limit_wait_seconds, 3),
             )
         fetch_start = client.first_response_date or started
+        await fetcher.unknown_members(snapshot)
         # Before planning: a team entry naming no group fails the sync here (UnknownTeam).
         filters = resolve_filters(request.spec, snapshot.groups, state.okta_groups)
         await fetcher.whole_profiles(snapshot, filters)
@@ -493,6 +633,16 @@ async def _plan(
     for warning in plan.warnings:
         logger.warning("Sync of %s: %s", request.integration, warning.message)
     next_state = _next_state(request, state.sync_state, mode, fetch_start, now)
+    if mode == "Event":
+        # A targeted sync read only what some events named: the next incremental sync must
+        # still read everything since the watermark, the net for events Okta never delivered.
+        next_state = replace(next_state, watermark=state.sync_state.watermark)
+        if fetcher.stale_kept:
+            logger.info(
+                "Event sync of %s: kept the newer record of %d users Okta answered older",
+                request.integration,
+                fetcher.stale_kept,
+            )
     queue = plan_invitations(
         request.spec.invitations,
         state,
@@ -516,6 +666,7 @@ async def _plan(
         deactivated=len(plan.deactivated),
         reactivated=len(plan.reactivated),
         unchanged=plan.unchanged,
+        skipped=plan.skipped,
     )
     attempt.stats = stats
     active_before = sum(1 for row in state.employees.values() if row.active)
@@ -561,6 +712,7 @@ def stats_json(stats: SyncStats) -> dict[str, int | float]:
         "reactivated": stats.reactivated,
         "deactivated": stats.deactivated,
         "unchanged": stats.unchanged,
+        "skipped": stats.skipped,
         "apiRequests": stats.api_requests,
         "rateLimited": stats.rate_limited,
         "rateLimitWaits": stats.rate_limit_waits,
@@ -569,9 +721,10 @@ def stats_json(stats: SyncStats) -> dict[str, int | float]:
 
 
 def _describe(exc: BaseException) -> str:
-    if isinstance(exc, HrisError):
-        return f"{exc.reason}: {exc}"
-    return f"{type(exc).__name__}: {exc}"
+    """``sync_runs.error``: one clean, bounded line, whatever an exception's text holds (the
+    Okta client's have the token redacted already)."""
+    label = exc.reason if isinstance(exc, HrisError) else type(exc).__name__
+    return clean_text(f"{label}: {exc}", MAX_RUN_ERROR) or label
 
 
 async def _record(
