@@ -389,6 +389,7 @@ def test_status_dump_has_the_spec_shape() -> None:
             "updated": 1,
             "deactivated": 0,
             "unchanged": 2,
+            "skipped": 0,  # always written: a merge patch must replace an earlier count
             "apiRequests": 3,
         },
         "teams": 37,
