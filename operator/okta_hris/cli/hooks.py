@@ -38,11 +38,12 @@ from okta_hris.cli.sync import (
     load_job,
 )
 from okta_hris.cli.tables import Column, cell, dump_json, print_table
+from okta_hris.cli.watch import hook_authorization
 from okta_hris.domain.events import CONSUMED_EVENT_TYPES
 from okta_hris.errors import ConfigError, OktaApiError
 from okta_hris.eventhooks import HOOK_PATH
 from okta_hris.okta import OktaClient, OktaNotFound
-from okta_hris.okta.eventhooks import EventHook, EventHooksApi, authorization_value, check_hook_id
+from okta_hris.okta.eventhooks import EventHook, EventHooksApi, check_hook_id
 from okta_hris.settings import is_loopback_host
 
 T = TypeVar("T")
@@ -90,18 +91,6 @@ def hook_url(given: str, integration_key: str) -> str:
     else:
         full = base + path
     return urlunsplit((parts.scheme, parts.netloc, full, "", ""))
-
-
-def _hook_authorization(job: SyncJob) -> str:
-    hooks = job.manifest.spec.sync.event_hooks
-    ref = hooks.auth_secret_ref
-    if not hooks.enabled or ref is None:
-        raise ConfigError(
-            "spec.sync.eventHooks.enabled is not true: the receiver answers Okta only for an "
-            "integration with event hooks enabled (and authSecretRef set)"
-        )
-    where = f"key {ref.key!r} of Secret {ref.name!r} in {job.manifests.source}"
-    return authorization_value(job.manifests.secret_value(ref.name, ref.key), where)
 
 
 def _with_hooks(job: SyncJob, call: Callable[[EventHooksApi], Awaitable[T]]) -> T:
@@ -198,7 +187,7 @@ def register_command(
     job = load_job(file, name, token_file, okta_url, load_settings())
     key = job.manifest.integration_key
     target = hook_url(url, key)
-    authorization = _hook_authorization(job)
+    authorization = hook_authorization(job, "hooks register")
     title = (hook_name or f"okta-hris {key}").strip()
     if not title or not title.isprintable():
         raise ConfigError("--hook-name must be printable text")

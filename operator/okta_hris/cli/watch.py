@@ -30,6 +30,7 @@ from okta_hris.eventhooks import (
     PendingEvents,
     parse_hooks_address,
 )
+from okta_hris.okta.eventhooks import authorization_value
 from okta_hris.services import Failed, Held, Outcome, Succeeded
 from okta_hris.settings import Settings
 
@@ -49,26 +50,22 @@ class WatchedIntegration:
         return self.pending.offer(events)
 
 
-def hook_authorization(job: SyncJob) -> str:
-    """The Authorization value Okta's deliveries must carry, from the file's Secret."""
+def hook_authorization(job: SyncJob, command: str) -> str:
+    """The Authorization value Okta's deliveries carry, from the file's Secret; ``command``
+    (``--watch``, ``hooks register``) is named when event hooks are not set up."""
     hooks = job.manifest.spec.sync.event_hooks
-    if not hooks.enabled or hooks.auth_secret_ref is None:
+    ref = hooks.auth_secret_ref
+    if not hooks.enabled or ref is None:
         raise ConfigError(
-            "--watch needs spec.sync.eventHooks.enabled: true and its authSecretRef "
+            f"{command} needs spec.sync.eventHooks.enabled: true and its authSecretRef "
             "(the Authorization value Okta sends with each delivery)"
         )
-    ref = hooks.auth_secret_ref
+    where = f"key {ref.key!r} of Secret {ref.name!r} in {job.manifests.source}"
     try:
-        # A Secret made from a file often ends with a newline no header can carry.
-        value = job.manifests.secret_value(ref.name, ref.key).strip()
+        raw = job.manifests.secret_value(ref.name, ref.key)
     except SecretNotFound as exc:
-        raise SecretNotFound(f"{exc}; --watch checks Okta's deliveries against it") from None
-    if not value or not value.isprintable():
-        raise SecretNotFound(
-            f"the event hook Authorization value (Secret {ref.name!r}, key {ref.key!r}) must "
-            "be one line of printable text"
-        )
-    return value
+        raise SecretNotFound(f"{exc}; Okta's deliveries are checked against it") from None
+    return authorization_value(raw, where)
 
 
 def hooks_address() -> tuple[str, int]:
@@ -116,7 +113,7 @@ async def watch(
     integration, spec = manifest.integration_key, manifest.spec
     service = job.service(directory, settings)
     pending = PendingEvents()
-    target = WatchedIntegration(integration, hook_authorization(job), pending)
+    target = WatchedIntegration(integration, hook_authorization(job, "--watch"), pending)
     receiver = EventHookReceiver(target, *address)
     loop = asyncio.get_running_loop()
     interval = spec.sync.interval_timedelta.total_seconds()
@@ -183,7 +180,7 @@ def watch_file(
     if output == "json":
         raise ConfigError("--watch prints one line per sync; it has no -o json")
     address = hooks_address()
-    hook_authorization(job)
+    hook_authorization(job, "--watch")
 
     def say(line: str) -> None:  # Okta's values are quoted in lines: printed, never styled
         stdout.print(markup_escape(clean(line)), highlight=False)
