@@ -144,6 +144,8 @@ def test_register_without_a_receiver_says_it_must_be_up(sandbox: Sandbox, manife
         ("https://hooks.example.com/x?y=1", "query"),
         ("https://hooks.example.com/hooks/okta/people-ops/other", "another receiver path"),
         ("https://hooks.example.com:99999", "not a URL"),
+        ("https://hooks.example.com/../x", ". or .. path segments"),
+        ("https://hooks.example.com/a b", "spaces"),
     ],
 )
 def test_a_wrong_url_is_one_line(sandbox: Sandbox, manifest: Path, url: str, problem: str) -> None:

@@ -33,7 +33,6 @@ from okta_hris.cli.sync import (
     _file_option,
     _name_option,
     _okta_url_option,
-    _output_option,
     _token_option,
     load_job,
 )
@@ -80,6 +79,10 @@ def hook_url(given: str, integration_key: str) -> str:
         )
     if parts.query or parts.fragment or parts.username or parts.password:
         raise ConfigError(f"--url {shown!r} must not carry credentials, a query or a fragment")
+    if not given.strip().isprintable() or " " in given.strip():
+        raise ConfigError(f"--url {shown!r} must not contain spaces or control characters")
+    if any(segment in (".", "..") for segment in parts.path.split("/")):
+        raise ConfigError(f"--url {shown!r} must not contain . or .. path segments")
     path = receiver_path(integration_key)
     base = parts.path.rstrip("/")
     if base.endswith(path):
@@ -204,7 +207,15 @@ def register_command(
 @_name_option
 @_token_option
 @_okta_url_option
-@_output_option
+@click.option(
+    "-o",
+    "--output",
+    type=click.Choice(["table", "wide", "json"]),
+    default="table",
+    show_default=True,
+    help="table: the columns that fit the terminal; wide: every column, and every event type "
+    "by name; json: every value, for scripts.",
+)
 @verbose_option
 @user_errors
 def list_command(
@@ -240,12 +251,12 @@ def list_command(
             cell(hook.name),
             cell(hook.status),
             cell(hook.verification_status),
-            str(len(hook.event_types)),
+            cell(", ".join(hook.event_types)) if output == "wide" else str(len(hook.event_types)),
             cell(hook.uri),
         ]
         for hook in found
     ]
-    print_table(stdout, f"{len(rows)} event hooks", HOOK_COLUMNS, rows)
+    print_table(stdout, f"{len(rows)} event hooks", HOOK_COLUMNS, rows, wide=output == "wide")
 
 
 @hooks_group.command("delete")

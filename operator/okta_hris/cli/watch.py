@@ -151,18 +151,24 @@ async def watch(
         if isinstance(outcome, Failed) and outcome.permanent:
             raise outcome.error
         next_periodic = loop.time() + interval
+        # The events of a sync that failed or was held: the next sync covers them too.
+        unsynced = EventBatch()
         while True:
             batch = asyncio.ensure_future(pending.next_batch(debounce))
             done, _ = await asyncio.wait({batch}, timeout=max(0.0, next_periodic - loop.time()))
             if batch in done:
-                await sync(batch.result())
-                continue
-            batch.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await batch
-            # The periodic sync reads every change since its watermark: it covers what waits.
-            await sync(covered=pending.take())
-            next_periodic = loop.time() + interval
+                events = unsynced.merge(batch.result())
+                outcome = await sync(events)
+            else:
+                batch.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await batch
+                # The periodic sync reads every change since its watermark: it covers what
+                # waits.
+                events = unsynced.merge(pending.take() or EventBatch())
+                outcome = await sync(covered=events if events.events else None)
+                next_periodic = loop.time() + interval
+            unsynced = events if isinstance(outcome, Failed | Held) else EventBatch()
     finally:
         await receiver.stop()
 
