@@ -51,6 +51,7 @@ from aiosmtplib import (
 from okta_hris.directory.leases import Claimant
 from okta_hris.directory.outbox import Outbox
 from okta_hris.domain.invitations import ClaimedInvitation
+from okta_hris.domain.text import one_line
 from okta_hris.errors import DirectoryError
 from okta_hris.invitations.message import InvalidRecipient, InvitationComposer, parse_address
 from okta_hris.invitations.smtp import SmtpSettings
@@ -59,6 +60,8 @@ from okta_hris.resource.spec import InvitationSettings
 logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_ATTEMPTS = 5
+# How much of a relay's reply last_error, logs and status keep.
+MAX_RELAY_TEXT = 300
 # 1, 4, 16, 64 minutes: five attempts span about an hour and a half of relay trouble before an
 # invitation is given up (and shows as failed in status.invitations).
 DEFAULT_BACKOFF_BASE_S = 60.0
@@ -149,13 +152,15 @@ class _Tally:
 
 
 def _describe(exc: BaseException, smtp: SmtpSettings) -> str:
-    """A relay error as one line for last_error, logs and status, without the password."""
+    """A relay error as one bounded line for last_error, logs and status, without the
+    password: the relay's text is hostile (several lines, terminal escapes, any length)."""
     if isinstance(exc, SMTPResponseException):
         text = f"{exc.code} {exc.message}".strip()
     else:
         text = str(exc).strip()
         text = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-    return smtp.redact(text)
+    # Redacted before it is cut: a cut could leave a password's first part unrecognised.
+    return one_line(smtp.redact(text), MAX_RELAY_TEXT)
 
 
 class _DeliveryRun:

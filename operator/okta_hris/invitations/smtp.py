@@ -10,6 +10,7 @@ bad credentials <password>``), so every relay text goes through :meth:`SmtpSetti
 from __future__ import annotations
 
 import base64
+import re
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -136,13 +137,12 @@ class SmtpSettings:
                 _b64(f"\0{self.username}\0{self.password}"),
                 _b64(f"{self.username}\0{self.username}\0{self.password}"),
             }
-        # Longest first: the AUTH PLAIN string may hold the plain password's own base64.
-        for secret in sorted(secrets, key=len, reverse=True):
-            text = text.replace(secret, REDACTED)
-            # Without padding too: a relay may quote the base64 without its trailing "=".
-            if secret.endswith("=") and (bare := secret.rstrip("=")):
-                text = text.replace(bare, REDACTED)
-        return text
+        # Without padding too: a relay may quote the base64 without its trailing "=".
+        forms = secrets | {bare for secret in secrets if (bare := secret.rstrip("="))}
+        # Longest first: the AUTH PLAIN string may hold the plain password's own base64. In any
+        # case: a relay may answer in capitals.
+        pattern = "|".join(re.escape(form) for form in sorted(forms, key=len, reverse=True))
+        return re.sub(pattern, REDACTED, text, flags=re.IGNORECASE)
 
     def describe(self) -> str:
         """The relay as it may appear in messages: no credentials."""

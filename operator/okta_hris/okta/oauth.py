@@ -19,6 +19,7 @@ import asyncio
 import hashlib
 import json
 import logging
+import math
 import random
 import re
 import secrets
@@ -35,6 +36,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from okta_hris import __version__
+from okta_hris.domain.text import one_line
 from okta_hris.errors import (
     InvalidSecret,
     OktaApiError,
@@ -64,7 +66,6 @@ MAX_TOKEN_LIFETIME = 24 * 3600.0
 # that a request never carries a token that expires on its way.
 RENEW_BEFORE = 60.0
 _MAX_ERROR_TEXT = 200
-_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]+")
 # An access token goes into a header: printable ASCII without spaces, as Okta's are.
 _ACCESS_TOKEN_SHAPE = re.compile(r"[\x21-\x7e]+")
 _WWW_AUTHENTICATE_PARAMETER = re.compile(r'([A-Za-z_]+)="([^"]*)"')
@@ -358,6 +359,7 @@ class AccessTokens:
             or token_type.lower() != "bearer"
             or isinstance(lifetime, bool)
             or not isinstance(lifetime, int | float)
+            or not math.isfinite(lifetime)
             or lifetime <= 0
         ):
             raise OktaApiError(
@@ -365,7 +367,12 @@ class AccessTokens:
             )
         lifetime = min(float(lifetime), MAX_TOKEN_LIFETIME)
         scope = data.get("scope")
-        granted = tuple(scope.split()) if isinstance(scope, str) else self.app.scopes
+        # What the endpoint claims to grant is told to people (a 403 names it): scope names only.
+        granted = (
+            tuple(s for s in scope.split()[:50] if _SCOPE_NAME.fullmatch(s))
+            if isinstance(scope, str)
+            else self.app.scopes
+        )
         renew = min(RENEW_BEFORE, lifetime / 10)
         return AccessToken(value, time.monotonic() + lifetime - renew, granted)
 
@@ -485,7 +492,7 @@ def _bearer_error(response: httpx.Response) -> str | None:
 def _json_object(body: bytes) -> dict[str, Any]:
     try:
         data = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: "[[[[…" nested past the stack
         return {}
     return data if isinstance(data, dict) else {}
 
@@ -501,5 +508,4 @@ def _oauth_error(body: bytes) -> tuple[str, str]:
 
 
 def _one_line(text: str) -> str:
-    text = " ".join(_CONTROL_CHARACTERS.sub(" ", text).split())
-    return text if len(text) <= _MAX_ERROR_TEXT else text[: _MAX_ERROR_TEXT - 1] + "…"
+    return one_line(text, _MAX_ERROR_TEXT)
