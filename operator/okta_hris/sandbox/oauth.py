@@ -87,6 +87,10 @@ def _public_key(pem: str) -> rsa.RSAPublicKey | ec.EllipticCurvePublicKey:
     raise ValueError("is neither an RSA nor an EC P-256 key")
 
 
+# The longest assertion id the sandbox remembers for replay checks.
+MAX_JTI_LENGTH = 256
+
+
 class OAuthClientConfig(BaseModel):
     """A service app registered with the sandbox: its client id, its public key, its scopes.
 
@@ -266,6 +270,8 @@ class OAuthServer:
         jti = claims.get("jti")
         if not isinstance(jti, str) or not jti:
             raise _invalid_client("The client_assertion must have a 'jti' claim.")
+        if len(jti) > MAX_JTI_LENGTH:  # kept until the assertion expires: bounded
+            raise _invalid_client("The client_assertion's 'jti' claim is too long.")
         with self._lock:
             if len(self._used) >= MAX_USED_ASSERTIONS:
                 self._used = {k: exp for k, exp in self._used.items() if exp > now}
