@@ -41,6 +41,10 @@ def _without_credentials(url: str) -> str:
     return re.sub(r"(//)[^/?#]*@", r"\1***@", url)
 
 
+# An org's base URL is a host and perhaps a short path; httpx refuses URLs past 65,536.
+MAX_OKTA_URL_LENGTH = 2048
+
+
 def check_okta_url_override(url: str) -> str:
     """A base URL replacing ``https://<subdomain>.<domain>``: https anywhere, http only on loopback.
 
@@ -48,6 +52,8 @@ def check_okta_url_override(url: str) -> str:
     is no URL is one ``ConfigError`` line quoting it without a password.
     """
     url = url.strip()
+    if len(url) > MAX_OKTA_URL_LENGTH:
+        raise ConfigError(f"the Okta URL is longer than {MAX_OKTA_URL_LENGTH} characters")
     shown = repr(_without_credentials(url))
     if not url.isprintable() or " " in url:
         raise ConfigError(f"Okta URL {shown} must not contain spaces or control characters")

@@ -9,7 +9,14 @@ from okta_hris.okta.client import (
     collect,
     format_okta_datetime,
 )
-from okta_hris.okta.models import LogEvent, LogTarget, OktaGroup, OktaGroupProfile, OktaUser
+from okta_hris.okta.models import (
+    LogEvent,
+    LogTarget,
+    OktaGroup,
+    OktaGroupProfile,
+    OktaUser,
+    OktaUserFields,
+)
 from okta_hris.okta.oauth import ApiToken, OAuthServiceApp, OktaCredential
 from okta_hris.okta.ratelimit import Bucket, bucket_for_path
 
@@ -27,6 +34,7 @@ __all__ = [
     "OktaGroupProfile",
     "OktaNotFound",
     "OktaUser",
+    "OktaUserFields",
     "WaitListener",
     "bucket_for_path",
     "collect",

@@ -9,8 +9,8 @@ Independent listings may run concurrently; the client's own concurrency cap and 
 budget apply across all of them, so the engine can simply write::
 
     async with OktaClient(url, token) as client:
-        async def members(group: OktaGroup) -> list[OktaUser]:
-            return await collect(client.list_group_members(group.id))
+        async def members(group: OktaGroup) -> list[str]:
+            return await collect(client.list_group_member_ids(group.id))
 
         async with asyncio.TaskGroup() as tasks:
             jobs = {g.id: tasks.create_task(members(g)) for g in groups}
@@ -25,6 +25,7 @@ import asyncio
 import base64
 import contextlib
 import email.utils
+import functools
 import json
 import logging
 import random
@@ -34,10 +35,11 @@ from collections.abc import AsyncIterator, Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, Generic, Protocol, Self, TypeVar, cast
 from urllib.parse import quote, quote_plus
 
 import httpx
+import msgspec
 from pydantic import BaseModel, SecretStr, ValidationError
 
 from okta_hris import __version__
@@ -49,8 +51,9 @@ from okta_hris.errors import (
     OktaUnavailable,
     WrongOktaUrl,
 )
+from okta_hris.okta.encodings import ACCEPT_ENCODING, unreadable_encoding
 from okta_hris.okta.links import next_link, origin, same_origin
-from okta_hris.okta.models import LogEvent, OktaGroup, OktaUser
+from okta_hris.okta.models import LogEvent, OktaGroup, OktaMember, OktaUser, OktaUserFields
 from okta_hris.okta.oauth import AccessTokens, ApiToken, BearerAuth, OAuthServiceApp, OktaCredential
 from okta_hris.okta.ratelimit import (
     BUCKETS,
@@ -95,7 +98,9 @@ _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]
 _TOKEN_SHAPE = re.compile(r"[\x21-\x7e]+")
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
+StructT = TypeVar("StructT", bound=msgspec.Struct)
 ItemT = TypeVar("ItemT")
+ParsedT = TypeVar("ParsedT")
 
 WaitListener = Callable[[Bucket, float | None], None]
 """``on_wait(bucket, seconds)``: requests of ``bucket`` wait about ``seconds`` for Okta's
@@ -210,7 +215,10 @@ class OktaClient:
         max_body_bytes: int = MAX_BODY_BYTES,
         max_pages: int = MAX_PAGES,
     ) -> None:
-        base = httpx.URL(base_url.rstrip("/"))
+        try:
+            base = httpx.URL(base_url.rstrip("/"))
+        except httpx.InvalidURL as exc:  # too long, or not a URL at all
+            raise ValueError(f"the Okta base URL is not usable: {exc}") from None
         if base.scheme not in ("http", "https") or not base.host:
             raise ValueError(f"Okta base URL {base_url!r} must be an absolute http(s) URL")
         if base.query or base.fragment or base.userinfo:
@@ -275,7 +283,11 @@ class OktaClient:
         self._announced_until: dict[Bucket, float] = {}  # monotonic end of the wait told
         self._http = httpx.AsyncClient(
             auth=self._auth,
-            headers={"Accept": "application/json", "User-Agent": USER_AGENT},
+            headers={
+                "Accept": "application/json",
+                "Accept-Encoding": ACCEPT_ENCODING,
+                "User-Agent": USER_AGENT,
+            },
             timeout=httpx.Timeout(timeout),
             # A redirect from the API is an error (wrong domain, login page); following it could
             # also carry the token to another host.
@@ -327,7 +339,14 @@ class OktaClient:
     ) -> AsyncIterator[list[OktaUser]]:
         """Pages of users. A plain listing omits DEPROVISIONED users; ``search`` includes them."""
         params = {"search": search, "filter": filter, "limit": limit}
-        return self._pages("/api/v1/users", params, OktaUser, _user_key)
+        return self._pages("/api/v1/users", params, _ModelPages(OktaUser), _user_key)
+
+    def list_user_fields(
+        self, *, search: str | None = None, filter: str | None = None, limit: int = 200
+    ) -> AsyncIterator[list[OktaUserFields]]:
+        """Pages of users as ``list_users`` has them, decoded into only what a sync keeps."""
+        params = {"search": search, "filter": filter, "limit": limit}
+        return self._pages("/api/v1/users", params, _USER_FIELD_PAGES, _user_key)
 
     def list_groups(
         self,
@@ -347,14 +366,23 @@ class OktaClient:
             "limit": limit,
             "expand": "stats" if expand_stats else None,
         }
-        return self._pages("/api/v1/groups", params, OktaGroup, _group_key)
+        return self._pages("/api/v1/groups", params, _ModelPages(OktaGroup), _group_key)
 
     def list_group_members(
         self, group_id: str, *, limit: int = 1000
     ) -> AsyncIterator[list[OktaUser]]:
-        """Pages of the users in a group."""
-        path = f"/api/v1/groups/{quote(group_id, safe='')}/users"
-        return self._pages(path, {"limit": limit}, OktaUser, _user_key)
+        """Pages of the users in a group, whole."""
+        path = _members_path(group_id)
+        return self._pages(path, {"limit": limit}, _ModelPages(OktaUser), _user_key)
+
+    async def list_group_member_ids(
+        self, group_id: str, *, limit: int = 1000
+    ) -> AsyncIterator[list[str]]:
+        """Pages of the ids of the users in a group: Okta answers with whole user objects (a
+        few MiB a page), of which only each ``id`` is decoded."""
+        path = _members_path(group_id)
+        async for page in self._pages(path, {"limit": limit}, _MEMBER_PAGES, _user_key):
+            yield [member.id for member in page]
 
     def list_log_events(
         self,
@@ -375,14 +403,14 @@ class OktaClient:
             "filter": filter,
             "limit": limit,
         }
-        return self._pages("/api/v1/logs", params, LogEvent, _event_key)
+        return self._pages("/api/v1/logs", params, _ModelPages(LogEvent), _event_key)
 
     async def get_user(self, user_id: str) -> OktaUser:
         """One user by id or login; raises :class:`OktaNotFound` when there is none."""
         path = f"/api/v1/users/{quote(user_id, safe='')}"
-        data, _ = await self._get_json(self._url(path, {}))
+        data, _ = await self._get_json(self._url(path, {}), _json_loads)
         with self._secrets_kept_out():
-            return self._parse(OktaUser, data, self._redact(path), 0)
+            return _parse(OktaUser, data, self._redact(path), 0)
 
     # Paging -----------------------------------------------------------------------------------
 
@@ -394,9 +422,9 @@ class OktaClient:
         self,
         path: str,
         params: dict[str, Any],
-        model: type[ModelT],
-        key: Callable[[ModelT], str],
-    ) -> AsyncIterator[list[ModelT]]:
+        reader: _PageReader[ItemT],
+        key: Callable[[ItemT], str],
+    ) -> AsyncIterator[list[ItemT]]:
         """Every page of a listing, following next links while they lead somewhere new.
 
         Okta's cursors never repeat an item or a cursor: a listing that does (an old cursor with
@@ -412,13 +440,8 @@ class OktaClient:
         number = 0
         while url is not None:
             number += 1
-            data, response = await self._get_json(url)
+            page, response = await self._get_json(url, functools.partial(reader.read, path=path))
             with self._secrets_kept_out():
-                if not isinstance(data, list):
-                    raise OktaApiError(
-                        f"Okta answered GET {path} with {type(data).__name__}, not a list"
-                    )
-                page = [self._parse(model, item, path, index) for index, item in enumerate(data)]
                 for item in page:
                     item_key = key(item)
                     if item_key in first_seen:
@@ -427,7 +450,7 @@ class OktaClient:
                             f"page {first}" if first == number else f"pages {first} and {number}"
                         )
                         raise OktaApiError(
-                            f"Okta listed {model.__name__} {_one_line(item_key, 64)} twice in "
+                            f"Okta listed {reader.kind} {_one_line(item_key, 64)} twice in "
                             f"GET {path} ({pages}): the listing is inconsistent and may have "
                             "skipped others too"
                         )
@@ -476,30 +499,20 @@ class OktaClient:
             )
         return url
 
-    @staticmethod
-    def _parse(model: type[ModelT], item: Any, path: str, index: int) -> ModelT:
-        try:
-            return model.model_validate(item)
-        except ValidationError as exc:
-            # Without the input values: they are personal data.
-            problems = "; ".join(
-                f"{'.'.join(str(part) for part in error['loc']) or 'item'}: {error['msg']}"
-                for error in exc.errors(include_input=False, include_url=False)[:3]
-            )
-            raise OktaApiError(
-                f"Okta answered GET {path} with an unexpected {model.__name__} "
-                f"(item {index}): {problems}"
-            ) from None
-
     # One request, with retries ----------------------------------------------------------------
 
-    async def _get_json(self, url: httpx.URL) -> tuple[Any, httpx.Response]:
-        """GET ``url`` until it answers 2xx with JSON, retrying what can be retried; whatever
-        it raises has the token redacted."""
+    async def _get_json(
+        self, url: httpx.URL, parse: Callable[[bytes], ParsedT]
+    ) -> tuple[ParsedT, httpx.Response]:
+        """GET ``url`` until it answers 2xx with JSON, retrying what can be retried; the body
+        as ``parse`` reads it (ValueError: not JSON, retried). Whatever it raises has the token
+        redacted."""
         with self._secrets_kept_out():
-            return await self._get_json_retrying(url)
+            return await self._get_json_retrying(url, parse)
 
-    async def _get_json_retrying(self, url: httpx.URL) -> tuple[Any, httpx.Response]:
+    async def _get_json_retrying(
+        self, url: httpx.URL, parse: Callable[[bytes], ParsedT]
+    ) -> tuple[ParsedT, httpx.Response]:
         path = self._redact(self._api_path(url))
         bucket = bucket_for_path(path)
         budget = self._budgets[bucket]
@@ -545,7 +558,7 @@ class OktaClient:
                     raise self._html_answer(status)
                 if 200 <= status < 300:
                     try:
-                        return _json_body(response), response
+                        return parse(response.content), response
                     except ValueError:
                         problem = f"{status} with a body that is not JSON"
                         delay = self._backoff(attempt)
@@ -596,11 +609,26 @@ class OktaClient:
         Raises TimeoutError past the deadline, OktaApiError for a body too large (not retried:
         it would be as large again).
         """
+        call = f"{method} {self._api_path(url)}"
         async with asyncio.timeout(self._timeout):
             request = self._http.build_request(method, url, json=json)
-            response = await self._http.send(request, stream=True)
             try:
-                body = await self._read_body(response, f"{method} {self._api_path(url)}")
+                response = await self._http.send(request, stream=True)
+            except (UnicodeError, httpx.InvalidURL):
+                # httpx reads a redirect's Location even when it does not follow it: an
+                # invalid host there (an IDNA label ending in "-") raises before we see it.
+                raise WrongOktaUrl(
+                    f"{self._where} answered {call} with a redirect to an invalid URL, not "
+                    "Okta's API (redirects are not followed): is the subdomain right?"
+                ) from None
+            try:
+                encoding = unreadable_encoding(response)
+                if encoding is not None:
+                    raise OktaApiError(
+                        f"Okta's answer to {call} is compressed as {encoding!r}: only one gzip "
+                        "or deflate layer is read (a stacked one could decode to gigabytes)"
+                    )
+                body = await self._read_body(response, call)
             finally:
                 await response.aclose()
         kept = [
@@ -950,12 +978,100 @@ def _is_html(response: httpx.Response) -> bool:
 
 
 def _json_body(response: httpx.Response) -> Any:
-    """The answer's JSON; ValueError for anything else, also for nesting too deep to decode
+    """The answer's JSON; ValueError for anything else."""
+    return _json_loads(response.content)
+
+
+def _json_loads(body: bytes) -> Any:
+    """``body`` as JSON, read as leniently as the standard library does (NaN, huge numbers,
+    lone surrogates); ValueError for anything else, also for nesting too deep to decode
     (``[[[[...`` a hundred thousand deep)."""
     try:
-        return json.loads(response.content, parse_int=_okta_int)
+        return json.loads(body, parse_int=_okta_int)
     except RecursionError:
         raise ValueError("JSON nested too deeply") from None
+
+
+def _json_list(body: bytes, path: str) -> list[Any]:
+    data = _json_loads(body)
+    if not isinstance(data, list):
+        raise OktaApiError(f"Okta answered GET {path} with {type(data).__name__}, not a list")
+    return data
+
+
+def _parse(model: type[ModelT], item: Any, path: str, index: int) -> ModelT:
+    try:
+        return model.model_validate(item)
+    except ValidationError as exc:
+        # Without the input values: they are personal data.
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc']) or 'item'}: {error['msg']}"
+            for error in exc.errors(include_input=False, include_url=False)[:3]
+        )
+        raise OktaApiError(
+            f"Okta answered GET {path} with an unexpected {model.__name__} "
+            f"(item {index}): {problems}"
+        ) from None
+
+
+class _PageReader(Protocol[ItemT]):
+    """How the items of a listing are read from a page's bytes, and what messages call one."""
+
+    kind: str
+
+    def read(self, body: bytes, path: str) -> list[ItemT]:
+        """The page's items; ValueError when it is not JSON (retried), OktaApiError when it is
+        not a list of such items."""
+        ...
+
+
+class _ModelPages(Generic[ModelT]):
+    """Items validated by a pydantic model, every field kept: the small listings (groups,
+    System Log events) and whole users."""
+
+    def __init__(self, model: type[ModelT]) -> None:
+        self.model = model
+        self.kind = model.__name__
+
+    def read(self, body: bytes, path: str) -> list[ModelT]:
+        items = _json_list(body, path)
+        return [_parse(self.model, item, path, index) for index, item in enumerate(items)]
+
+
+class _StructPages(Generic[StructT]):
+    """Items decoded by msgspec straight from the bytes into a struct of the fields a sync
+    keeps: every other field is skipped without building it, and no model is validated."""
+
+    def __init__(self, struct: type[StructT], kind: str) -> None:
+        self.kind = kind
+        self._type = list[struct]  # type: ignore[valid-type]
+        self._decoder = msgspec.json.Decoder(self._type)
+
+    def read(self, body: bytes, path: str) -> list[StructT]:
+        try:
+            return cast(list[StructT], self._decoder.decode(body))
+        except (msgspec.DecodeError, RecursionError):
+            # msgspec refuses what the standard library reads: NaN, a number of 5,000 digits
+            # or beyond a double's range, a lone surrogate, deep nesting, anywhere in the page.
+            # One user's absurd value must not fail everyone's sync (the mapping cleans it), so
+            # such a page is read the lenient way; one of the wrong shape is reported as such.
+            pass
+        items = _json_list(body, path)
+        try:
+            return cast(list[StructT], msgspec.convert(items, self._type))
+        except msgspec.ValidationError as exc:
+            # msgspec names where and what it expected (``$[3].lastUpdated``), not the values.
+            raise OktaApiError(
+                f"Okta answered GET {path} with an unexpected {self.kind}: {_one_line(str(exc))}"
+            ) from None
+
+
+_USER_FIELD_PAGES = _StructPages(OktaUserFields, "OktaUser")
+_MEMBER_PAGES = _StructPages(OktaMember, "OktaUser")
+
+
+def _members_path(group_id: str) -> str:
+    return f"/api/v1/groups/{quote(group_id, safe='')}/users"
 
 
 def _okta_int(text: str) -> int | None:
@@ -975,7 +1091,7 @@ def _is_okta_error(response: httpx.Response) -> bool:
     return isinstance(code, str) and code.startswith("E0")
 
 
-def _user_key(user: OktaUser) -> str:
+def _user_key(user: OktaUser | OktaUserFields | OktaMember) -> str:
     return user.id
 
 

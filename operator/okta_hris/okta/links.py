@@ -36,13 +36,14 @@ def next_link(response: httpx.Response) -> str | None:
     Raises ValueError when the response names more than one different next page (following
     either could skip a page), or one that is not a URL.
     """
+    targets: set[str] = set()
     try:
-        targets = {
-            str(response.request.url.join(target))
-            for target, rels in parse_link_headers(response.headers.get_list("link"))
-            if "next" in rels
-        }
-    except httpx.InvalidURL:
+        for target, rels in parse_link_headers(response.headers.get_list("link")):
+            if "next" in rels:
+                url = response.request.url.join(target)
+                url.host  # noqa: B018 - decodes an IDNA host: an invalid one raises here
+                targets.add(str(url))
+    except (httpx.InvalidURL, UnicodeError):
         raise ValueError("a rel=next link that is not a valid URL") from None
     if len(targets) > 1:
         raise ValueError(f"{len(targets)} different rel=next links")

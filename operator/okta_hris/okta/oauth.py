@@ -16,6 +16,7 @@ proofs, and says so when Okta asks for one (docs/OAUTH.md).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
@@ -25,7 +26,7 @@ import re
 import secrets
 import threading
 import time
-from collections.abc import AsyncGenerator, Callable, Generator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -46,6 +47,7 @@ from okta_hris.errors import (
     OktaUnavailable,
     WrongOktaUrl,
 )
+from okta_hris.okta.encodings import ACCEPT_ENCODING, unreadable_encoding
 from okta_hris.resource.spec import OAuthSettings
 
 log = logging.getLogger(__name__)
@@ -328,12 +330,22 @@ class AccessTokens:
             "client_assertion_type": ASSERTION_TYPE,
             "client_assertion": self.app.assertion(self.token_url),
         }
-        headers = {"Accept": "application/json", "User-Agent": f"okta-hris-operator/{__version__}"}
+        headers = {
+            "Accept": "application/json",
+            "Accept-Encoding": ACCEPT_ENCODING,
+            "User-Agent": f"okta-hris-operator/{__version__}",
+        }
         async with (
             asyncio.timeout(self._timeout),
             httpx.AsyncClient(timeout=self._timeout, follow_redirects=False) as http,
-            http.stream("POST", self.token_url, data=form, headers=headers) as response,
+            _token_answer(http, self.token_url, form, headers) as response,
         ):
+            encoding = unreadable_encoding(response)
+            if encoding is not None:
+                raise OktaApiError(
+                    f"{self.token_url} answered compressed as {encoding!r}: not Okta's token "
+                    "endpoint"
+                )
             body = bytearray()
             async for chunk in response.aiter_bytes():
                 body += chunk
@@ -487,6 +499,21 @@ def _bearer_parameters(response: httpx.Response) -> dict[str, str]:
 
 def _bearer_error(response: httpx.Response) -> str | None:
     return _bearer_parameters(response).get("error")
+
+
+@contextlib.asynccontextmanager
+async def _token_answer(
+    http: httpx.AsyncClient, url: str, form: dict[str, str], headers: dict[str, str]
+) -> AsyncIterator[httpx.Response]:
+    """The token endpoint's answer, streamed; a redirect to an invalid host (httpx reads the
+    Location even when it follows none) is one line, not an IDNA traceback."""
+    try:
+        async with http.stream("POST", url, data=form, headers=headers) as response:
+            yield response
+    except (UnicodeError, httpx.InvalidURL):
+        raise WrongOktaUrl(
+            f"{url} answered with a redirect to an invalid URL: not Okta's token endpoint"
+        ) from None
 
 
 def _json_object(body: bytes) -> dict[str, Any]:
