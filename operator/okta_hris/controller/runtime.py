@@ -121,6 +121,10 @@ async def run_in_own_loop(
 DROPPED_SUSPENDED = "suspended"
 
 
+# After the API server failed to give a hook Secret, how soon it is asked again.
+SECRET_API_RETRY_SECONDS = 5.0
+
+
 @dataclass
 class HookState:
     """Okta Event Hooks of one integration: the Authorization value expected, the events
@@ -177,7 +181,11 @@ class HookState:
                 try:
                     self._authorization, self._problem = await reader(), None
                 except KubernetesApiError as exc:  # keep what was read, try again soon
-                    logger.warning("Cannot read the event hook Secret of %s: %s", key, exc)
+                    if str(exc) != self._problem:
+                        self._problem = str(exc)
+                        logger.warning("Cannot read the event hook Secret of %s: %s", key, exc)
+                    # Not on every delivery (anyone may send them): again in a few seconds.
+                    self._read_at = time.monotonic() - max(0.0, ttl - SECRET_API_RETRY_SECONDS)
                     return self._authorization
                 except HrisError as exc:
                     self._authorization = None

@@ -32,7 +32,13 @@ from okta_hris.domain.changes import (
 )
 from okta_hris.domain.events import EventBatch
 from okta_hris.domain.okta import ALL_OKTA_STATUSES
-from okta_hris.errors import DeactivationThresholdExceeded, HrisError
+from okta_hris.errors import (
+    DeactivationThresholdExceeded,
+    HrisError,
+    OktaApiError,
+    OktaForbidden,
+    OktaUnavailable,
+)
 from okta_hris.invitations import plan_invitations
 from okta_hris.okta import (
     MAX_CLOCK_SKEW,
@@ -41,21 +47,24 @@ from okta_hris.okta import (
     OktaGroup,
     OktaNotFound,
     OktaUser,
+    OktaUserFields,
 )
 from okta_hris.resource.spec import OktaIntegrationSpec
 from okta_hris.settings import Settings, check_okta_url_override
 from okta_hris.sync.filters import ResolvedFilters, resolve_filters
 from okta_hris.sync.mapping import clean_text
+from okta_hris.sync.membership_log import LOG_FILTER, MembershipLog, settle_members
 from okta_hris.sync.plan import OktaSnapshot, SyncPlan, compute_plan, is_minimal
 
 logger = logging.getLogger(__name__)
 
 FULL_SYNC_EVERY = timedelta(hours=24)
+# A last full sync stored later than now by more than this is not believed: the sync is Full.
+CLOCK_TOLERANCE = timedelta(minutes=10)
 # Okta's search index trails writes by a little; re-reading a few minutes is cheap and exact.
 WATERMARK_MARGIN = timedelta(minutes=2)
 # A plain listing omits DEPROVISIONED users; search returns every status it names.
 SEARCH_ALL_USERS = " or ".join(f'status eq "{s}"' for s in ALL_OKTA_STATUSES)
-DELETION_EVENT = "user.lifecycle.delete.initiated"
 # Okta's Date header counts whole seconds, the estimate of its clock too (plus one for slack).
 DATE_RESOLUTION = timedelta(seconds=2)
 # Users read whole by id in one search (``id eq "…" or …``): short enough for any URL limit.
@@ -158,6 +167,7 @@ def choose_mode(
         or state.watermark is None
         or state.last_full_sync_at is None
         or state.spec_hash != spec_hash
+        or not timedelta(0) <= now - state.last_full_sync_at + CLOCK_TOLERANCE
         or now - state.last_full_sync_at >= FULL_SYNC_EVERY
     ):
         return "Full"
@@ -166,7 +176,7 @@ def choose_mode(
     return "Incremental"
 
 
-def _user_record(user: OktaUser) -> OktaUserRecord:
+def _user_record(user: OktaUser | OktaUserFields) -> OktaUserRecord:
     return OktaUserRecord(
         id=user.id, status=user.status, last_updated=user.last_updated, profile=user.profile
     )
@@ -203,7 +213,7 @@ class _Fetcher:
 
     async def users(self, search: str) -> list[OktaUserRecord]:
         records: list[OktaUserRecord] = []
-        async for page in self.client.list_users(search=search):
+        async for page in self.client.list_user_fields(search=search):
             records.extend(_user_record(u) for u in page)
             self._advance("users", len(page))
         self.users_fetched += len(records)
@@ -223,8 +233,8 @@ class _Fetcher:
     async def members(self, group_ids: Iterable[str]) -> dict[str, frozenset[str]]:
         async def one(group_id: str) -> tuple[str, frozenset[str]]:
             ids: set[str] = set()
-            async for page in self.client.list_group_members(group_id):
-                ids.update(u.id for u in page)
+            async for page in self.client.list_group_member_ids(group_id):
+                ids.update(page)
             self._advance("memberships", 1)
             return group_id, frozenset(ids)
 
@@ -315,14 +325,20 @@ class _Fetcher:
             for group_id, user_ids in snapshot.members.items():
                 snapshot.members[group_id] = user_ids - ghosts
 
-    async def deleted_user_ids(self, since: datetime, until: datetime) -> set[str]:
-        deleted: set[str] = set()
-        async for page in self.client.list_log_events(
-            since=since, until=until, filter=f'eventType eq "{DELETION_EVENT}"'
-        ):
-            for event in page:
-                deleted.update(t.id for t in event.target if t.type == "User")
-        return deleted
+    async def membership_log(self, since: datetime, until: datetime) -> MembershipLog:
+        """The System Log's membership changes and user deletions in [since, until), folded
+        page by page. Without the log (403: no ``okta.logs.read``; Okta failing past the
+        retries) the sync still runs, as syncs did before the log: the moved groups are listed,
+        and users deleted in Okta wait for the next full sync (they are in no listing)."""
+        log = MembershipLog(since, until)
+        try:
+            async for page in self.client.list_log_events(
+                since=since, until=until, filter=LOG_FILTER
+            ):
+                log.record(page)
+        except (OktaForbidden, OktaUnavailable, OktaApiError) as exc:
+            return MembershipLog.failed(since, until, f"{exc.reason}: {exc}")
+        return log
 
     async def full(self) -> OktaSnapshot:
         async with _failing_fast() as group:
@@ -342,18 +358,31 @@ class _Fetcher:
             # answers have told it (our own would be before ``since`` with Okta ahead). Its
             # Date is whole seconds, so the estimate trails by up to one: a little past it.
             until = self.client.okta_now() + DATE_RESOLUTION
-            deleted_task = group.create_task(self.deleted_user_ids(watermark, until))
-        changed_users, deleted = users_task.result(), deleted_task.result()
-        # Groups are listed whole (one cheap page for most orgs) so that deleted groups show;
-        # members are re-listed only where Okta says membership or the group moved.
-        stale = [gid for gid, group in groups.items() if _group_moved(state, group)]
-        relisted = await self.members(stale)
+            log_task = group.create_task(self.membership_log(watermark, until))
+        changed_users, log = users_task.result(), log_task.result()
+        if log.distrust is not None:
+            logger.warning(
+                "System Log not used for memberships (%s): listing every group that moved%s",
+                log.distrust,
+                "; users deleted in Okta show at the next full sync" if log.unreadable else "",
+            )
+        # Groups are listed whole (one cheap page for most orgs) so that renamed and deleted
+        # groups show; members are listed only where the log cannot vouch for the change.
+        settled = settle_members(groups, state.okta_groups, state.okta_members, log)
+        logger.debug(
+            "Incremental sync: %d System Log events read, %d of %d groups listed",
+            log.events_read,
+            len(settled.relist),
+            len(groups),
+        )
+        relisted = await self.members(settled.relist)
+        deleted = frozenset(log.deleted_users)
         users = dict(state.okta_users)
         users.update((u.id, u) for u in changed_users)
         for user_id in deleted:
             users.pop(user_id, None)
         members = {
-            gid: relisted.get(gid, state.okta_members.get(gid, frozenset())) - deleted
+            gid: (relisted[gid] if gid in relisted else settled.members[gid]) - deleted
             for gid in groups
         }
         return OktaSnapshot(users=users, groups=groups, members=members)
@@ -463,7 +492,9 @@ def _next_state(
     return SyncState(
         spec_hash=request.spec.sync_hash(),
         watermark=fetch_start - WATERMARK_MARGIN,
-        last_full_sync_at=fetch_start if mode == "Full" else state.last_full_sync_at,
+        # Compared with this machine's clock (choose_mode): never later than it, so that one
+        # Okta Date a day ahead cannot put the next daily full sync two days away.
+        last_full_sync_at=min(fetch_start, now) if mode == "Full" else state.last_full_sync_at,
         # Invitations go only to employees first synced once invitations are on (SPEC §3).
         invitations_enabled_at=(state.invitations_enabled_at or now)
         if invitations.enabled
