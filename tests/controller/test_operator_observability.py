@@ -14,6 +14,7 @@ import concurrent.futures
 import io
 import json
 import logging
+import re
 import socket
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
@@ -209,6 +210,11 @@ def _assert_json_lines_name_the_integration(lines: list[str], ns: str, name: str
     assert retries and retries[0]["severity"] == "warn"
     # The sync's own thread and loop: the engine's summary line of the applied sync.
     assert any(r["message"].startswith(f"Full sync of {key}: ") for r in concerned)
+    # The operator's own line of it says where the time went (issue 12).
+    timed = re.compile(
+        r" succeeded: .*; load [\d.]+ s, fetch [\d.]+ s, plan [\d.]+ s, apply [\d.]+ s; "
+    )
+    assert any(timed.search(r["message"]) for r in concerned), concerned
     first = records.index(concerned[0])
     assert first > 0
     assert not any("integration" in r for r in records[:first])

@@ -7,7 +7,6 @@ README.md). Errors are one line on stderr either way, with the same exit codes.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 from collections.abc import Callable, Iterator, Sequence
@@ -29,6 +28,7 @@ from okta_hris.cli.common import (
     load_settings,
     note_empty_directory,
     resolve_database_url,
+    run_coroutine,
     stderr,
     stdout,
     user_errors,
@@ -56,6 +56,7 @@ from okta_hris.services import Failed, Held, IntegrationSync, InvitationDelivery
 from okta_hris.settings import Settings, check_okta_url_override
 from okta_hris.sync.engine import PlannedSync, SyncReport, stats_json
 from okta_hris.sync.plan import EmployeeChange, FilterReport, SyncPlan
+from okta_hris.sync.timing import describe_time
 
 
 @dataclass
@@ -168,7 +169,7 @@ def run_job(
     """
     manifest = job.manifest
     with listing_progress(show_progress and stderr.is_terminal) as progress:
-        outcome = asyncio.run(
+        outcome = run_coroutine(
             job.service(directory, settings).run(
                 manifest.integration_key,
                 manifest.spec,
@@ -198,7 +199,7 @@ def plan_job(
     """What a sync of the file would do, writing nothing."""
     manifest = job.manifest
     with listing_progress(show_progress and stderr.is_terminal) as progress:
-        return asyncio.run(
+        return run_coroutine(
             job.service(directory, settings).plan(
                 manifest.integration_key,
                 manifest.spec,
@@ -210,9 +211,16 @@ def plan_job(
 
 
 def print_report(
-    report: SyncReport, *, title: str | None = None, directory: str | None = None
+    report: SyncReport,
+    *,
+    title: str | None = None,
+    directory: str | None = None,
+    verbose: bool = False,
 ) -> None:
-    """The summary of an applied sync; ``directory`` says where it was written (no password)."""
+    """The summary of an applied sync; ``directory`` says where it was written (no password).
+
+    ``verbose`` (``-v``) adds where the time went: each phase's seconds and the rate-limit waits.
+    """
     stats = report.stats
     table = Table(
         title=title or f"{report.mode} sync of {report.integration}",
@@ -251,6 +259,8 @@ def print_report(
     table.caption = f"{report.duration_seconds:.2f}s"
     stdout.print(table)
     print_data_quality(report.plan.data_quality)
+    if verbose:
+        stdout.print(f"time: {describe_time(report.timings, stats)}", highlight=False)
     if directory is not None:  # a line of its own: a long path must not wrap inside the table
         stdout.print(Text(f"written to the directory {directory}"))  # a path may hold "[/"
 
@@ -639,7 +649,9 @@ def sync_command(
             force_full=full,
             approved=approve_deactivations,
             deliver_invitations=invite,
-            applied=None if as_json else lambda report: print_report(report, directory=where),
+            applied=None
+            if as_json
+            else lambda report: print_report(report, directory=where, verbose=verbose),
         )
     print_warnings(outcome.report.plan.warnings)
     if as_json:

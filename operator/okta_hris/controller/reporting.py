@@ -31,6 +31,7 @@ from okta_hris.errors import DeactivationThresholdExceeded, HrisError
 from okta_hris.resource.spec import APPROVE_DEACTIVATIONS_ANNOTATION
 from okta_hris.services import Failed, Held, InvitationDelivery, Outcome, Succeeded
 from okta_hris.services.integration_sync import Attempt
+from okta_hris.sync.timing import describe_time
 
 logger = logging.getLogger(__name__)
 
@@ -165,12 +166,13 @@ class Reporter:
         )
         stats = report.stats
         logger.info(
-            "%s sync of %s succeeded: %d created, %d updated, %d deactivated; next at %s",
+            "%s sync of %s succeeded: %d created, %d updated, %d deactivated; %s; next at %s",
             report.mode,
             self.key,
             stats.created,
             stats.updated,
             stats.deactivated,
+            describe_time(report.timings, stats),
             conditions.format_time(next_sync),
         )
         message = (
