@@ -43,6 +43,7 @@ import msgspec
 from pydantic import BaseModel, SecretStr, ValidationError
 
 from okta_hris import __version__
+from okta_hris.domain.text import one_line
 from okta_hris.errors import (
     OktaApiError,
     OktaError,
@@ -90,8 +91,6 @@ NOTICEABLE_WAIT = 1.0
 MAX_INTEGER_DIGITS = 4300
 # Okta's own error text is hostile input: one line, no control characters, bounded.
 MAX_OKTA_TEXT = 300
-# Lone surrogates too: a JSON body may hold one ("\ud800"), and it cannot be encoded anywhere.
-_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]+")
 
 # Okta API tokens are printable ASCII without spaces. Checking up front also keeps the token out
 # of error messages: h11 quotes the offending header value when it refuses to send one.
@@ -523,25 +522,7 @@ class OktaClient:
                 self.stats.retries += 1
             if await self._acquire(budget, bucket, path):
                 self.stats.waits_for_rate_limit += 1
-            response: httpx.Response | None = None
-            error: Exception | None = None
-            try:
-                async with self._semaphore:
-                    self.stats.requests += 1
-                    self.stats.requests_by_bucket[bucket] += 1
-                    try:
-                        response = await self._exchange("GET", url)
-                    except (httpx.TransportError, httpx.DecodingError, TimeoutError) as exc:
-                        error = exc
-            finally:
-                received = time.monotonic()
-                date = self._observe_date(response, received)
-                # A 429's headers describe a spent window; _rate_limited_delay records that.
-                budget.release(
-                    RateLimitHeaders.from_headers(response.headers)
-                    if response is not None and response.status_code != 429
-                    else None
-                )
+            response, error, date, received = await self._attempt("GET", url, None, budget, bucket)
             self._check_clock(date, path)
 
             window_wait = False
@@ -601,6 +582,33 @@ class OktaClient:
         raise OktaUnavailable(
             f"Okta at {self._where} kept failing GET {path}: {problem} (after {attempts} attempts)"
         ) from last_error
+
+    async def _attempt(
+        self, method: str, url: httpx.URL, json: Any, budget: BucketBudget, bucket: Bucket
+    ) -> tuple[httpx.Response | None, Exception | None, datetime | None, float]:
+        """One request under the concurrency cap, counted, its answer's rate-limit headers
+        given back to the budget: (the answer or None, the transport error, Okta's Date, when
+        it was received)."""
+        response: httpx.Response | None = None
+        error: Exception | None = None
+        try:
+            async with self._semaphore:
+                self.stats.requests += 1
+                self.stats.requests_by_bucket[bucket] += 1
+                try:
+                    response = await self._exchange(method, url, json=json)
+                except (httpx.TransportError, httpx.DecodingError, TimeoutError) as exc:
+                    error = exc
+        finally:
+            received = time.monotonic()
+            date = self._observe_date(response, received)
+            # A 429's headers describe a spent window; _rate_limited_delay records that.
+            budget.release(
+                RateLimitHeaders.from_headers(response.headers)
+                if response is not None and response.status_code != 429
+                else None
+            )
+        return response, error, date, received
 
     async def _exchange(self, method: str, url: httpx.URL, json: Any = None) -> httpx.Response:
         """One request and its whole answer within ``timeout``, the body read incrementally up
@@ -901,23 +909,8 @@ class OktaClient:
         budget = self._budgets[bucket]
         for attempt in range(self._max_retries + 1):
             await self._acquire(budget, bucket, path)
-            response: httpx.Response | None = None
-            problem = ""
-            try:
-                async with self._semaphore:
-                    self.stats.requests += 1
-                    self.stats.requests_by_bucket[bucket] += 1
-                    try:
-                        response = await self._exchange(method, url, json=json)
-                    except (httpx.TransportError, httpx.DecodingError, TimeoutError) as exc:
-                        problem = self._transport_problem(exc)
-            finally:
-                date = self._observe_date(response, time.monotonic())
-                budget.release(
-                    RateLimitHeaders.from_headers(response.headers)
-                    if response is not None and response.status_code != 429
-                    else None
-                )
+            response, error, date, _ = await self._attempt(method, url, json, budget, bucket)
+            problem = self._transport_problem(error) if error is not None else ""
             retry = idempotent
             if response is not None:
                 status = response.status_code
@@ -1148,5 +1141,4 @@ def _secret_pattern(secret: str) -> re.Pattern[str]:
 
 def _one_line(text: str, limit: int = MAX_OKTA_TEXT) -> str:
     """Text from a server as one printable line of at most ``limit`` characters."""
-    text = " ".join(_CONTROL_CHARACTERS.sub(" ", text).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return one_line(text, limit)
