@@ -23,8 +23,10 @@ namespaces; and its watch can miss an event that arrives while it replays existi
   is recorded in ``invalid_events``;
 - ``GET /api/v1/namespaces`` lists the namespaces that have objects or were declared.
 
-Reads go to kmock, except watch, which takes its position in the event bus before it replays
-the existing objects, so nothing written in between is lost.
+Reads go to kmock, except list and watch, which take its position in the event bus before it
+replays the existing objects, so nothing written in between is lost. Both honour
+``labelSelector`` as the apiserver does: a watch says DELETED when an object's labels stop
+matching and ADDED when they start to.
 
 Two faults a real API server has, on demand: ``refuse`` answers the next writes of a kind with
 an error (429 from API priority and fairness, a 5xx), and ``expire_watches`` ends the watches
@@ -50,6 +52,8 @@ import attrs
 import jsonpatch
 import kmock
 from kmock._internal import rendering  # the Request type of the handler hooks we override
+
+from okta_hris.controller.sharding import ShardSelector
 
 NAMESPACES_PATH = "/api/v1/namespaces"
 _SUFFIX_ALPHABET = string.ascii_lowercase + string.digits
@@ -400,6 +404,7 @@ class ApiServer(kmock.KubernetesEmulator):
     # -- reads ---------------------------------------------------------------------------------
 
     def _live_objects(self, request: rendering.Request) -> list[dict[str, Any]]:
+        selector = _label_selector(request)
         found = []
         for (resource, namespace, name), obj in self.objects.items():
             if resource != request.resource or obj.deleted:
@@ -407,6 +412,8 @@ class ApiServer(kmock.KubernetesEmulator):
             if request.namespace is not None and namespace != request.namespace:
                 continue
             if request.name is not None and name != request.name:
+                continue
+            if not selector.matches((obj.raw.get("metadata") or {}).get("labels")):
                 continue
             found.append(copy.deepcopy(obj.raw))
         return found
@@ -426,7 +433,11 @@ class ApiServer(kmock.KubernetesEmulator):
         async with self._lock:
             # Mark the bus before the snapshot: every later write is streamed after it.
             mark = await bus.mark()
-            existing = [{"type": "ADDED", "object": obj} for obj in self._live_objects(request)]
+            objects = self._live_objects(request)
+            existing = [{"type": "ADDED", "object": obj} for obj in objects]
+        selector = _label_selector(request)
+        # What this watcher has been told exists: leaving the selector is a DELETED for it.
+        visible = {(o["metadata"].get("namespace"), o["metadata"]["name"]) for o in objects}
         try:
             for event in existing:
                 yield event
@@ -439,7 +450,13 @@ class ApiServer(kmock.KubernetesEmulator):
                     continue
                 if request.name is not None and meta.get("name") != request.name:
                     continue
-                yield event
+                key = (meta.get("namespace"), meta.get("name"))
+                if event.get("type") != "DELETED" and selector.matches(meta.get("labels")):
+                    yield event if key in visible else {**event, "type": "ADDED"}
+                    visible.add(key)
+                elif key in visible:
+                    visible.discard(key)
+                    yield {**event, "type": "DELETED"}
         finally:
             await bus.unmark(mark)
 
@@ -459,3 +476,7 @@ class ApiServer(kmock.KubernetesEmulator):
             return aiohttp.web.json_response(status, status=404)
         body = {"kind": "NamespaceList", "apiVersion": "v1", "metadata": {}, "items": items}
         return aiohttp.web.Response(text=json.dumps(body), content_type="application/json")
+
+
+def _label_selector(request: rendering.Request) -> ShardSelector:
+    return ShardSelector.parse(request.params.get("labelSelector"), source="labelSelector")

@@ -86,6 +86,9 @@ Deployment, so that `helm install`, `upgrade` and `template` all stop before any
 {{- if and (gt (int .Values.replicaCount) 1) (not (include "okta-hris.postgres" .)) -}}
 {{- fail (printf "replicaCount=%d needs PostgreSQL: the replicas cannot share the embedded SQLite file (each would keep a directory of its own and invite everyone again after a failover). Set database.existingSecret.name to a Secret holding the PostgreSQL URL, or replicaCount=1" (int .Values.replicaCount)) -}}
 {{- end -}}
+{{- if and .Values.shard.selector (not (include "okta-hris.postgres" .)) -}}
+{{- fail "shard.selector needs PostgreSQL: the shards must share one directory, or an integration moved to another shard would start over in that shard's empty SQLite file (and invite everyone again). Set database.existingSecret.name to a Secret holding the PostgreSQL URL" -}}
+{{- end -}}
 {{- if and .Values.database.url (regexMatch "://[^/@]*:[^/@]*@" .Values.database.url) -}}
 {{- fail "database.url must not hold a password (it would be in the Deployment and Helm's release in plain text): put the URL in a Secret and name it in database.existingSecret.name" -}}
 {{- end -}}
@@ -145,6 +148,15 @@ narrows that `get` to the Secrets the integrations name.
   verbs: ["create"]
 {{- end -}}
 
+{{/* The peering object's name: a shard's own (its replicas must not pause another shard's). */}}
+{{- define "okta-hris.peeringName" -}}
+{{- if .Values.shard.selector -}}
+{{- printf "%s-%s" .Values.peering.name .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- .Values.peering.name -}}
+{{- end -}}
+{{- end -}}
+
 {{/* Kopf's peering object, by name (get, patch) and watched (list, watch): PostgreSQL only. */}}
 {{- define "okta-hris.peeringRules" -}}
 {{- if include "okta-hris.postgres" . -}}
@@ -154,7 +166,7 @@ narrows that `get` to the Secrets the integrations name.
 {{- end -}}
 - apiGroups: ["kopf.dev"]
   resources: [{{ $resource | quote }}]
-  resourceNames: [{{ .Values.peering.name | quote }}]
+  resourceNames: [{{ include "okta-hris.peeringName" . | quote }}]
   verbs: ["get", "patch"]
 - apiGroups: ["kopf.dev"]
   resources: [{{ $resource | quote }}]

@@ -61,6 +61,15 @@ def _port(value: int | None) -> int | None:
     help="Peering priority (default: random, so that replicas never tie).",
 )
 @click.option(
+    "--selector",
+    "shard_selector",
+    envvar="HRIS_SHARD_SELECTOR",
+    metavar="SELECTOR",
+    help="Serve only the OktaIntegrations whose labels match this Kubernetes label selector, "
+    "e.g. 'hris.dev/shard=a' or '!hris.dev/shard' (one shard of several deployments; "
+    "default: all).",
+)
+@click.option(
     "--liveness-port",
     type=int,
     default=8080,
@@ -96,6 +105,7 @@ def run_command(
     peering_name: str | None,
     standalone: bool,
     priority: int | None,
+    shard_selector: str | None,
     liveness_port: int,
     metrics_port: int,
     kubeconfig: str | None,
@@ -127,14 +137,22 @@ def run_command(
         raise click.UsageError("--liveness-port and --metrics-port must differ")
     # First: what the settings check logs (the Kubernetes client's, alembic's) is formatted too.
     configure_logging(debug=debug, verbose=verbose, log_format=kopf.LogFormat[log_format.upper()])
+    # --database is HRIS_DATABASE_URL for this run (SPEC §7: every command that touches the
+    # directory takes it), --selector is HRIS_SHARD_SELECTOR.
+    overrides = {
+        name: value
+        for name, value in (
+            ("HRIS_DATABASE_URL", database),
+            ("HRIS_SHARD_SELECTOR", shard_selector),
+        )
+        if value
+    }
     launch = LaunchOptions(
         metrics_port=_port(metrics_port),
         liveness_port=_port(liveness_port),
         kubeconfig=kubeconfig,
         kube_context=kube_context,
-        # --database is HRIS_DATABASE_URL for this run (SPEC §7: every command that
-        # touches the directory takes it).
-        environ={**os.environ, "HRIS_DATABASE_URL": database} if database else None,
+        environ={**os.environ, **overrides} if overrides else None,
     )
     setup = OperatorSetup.read(launch, peered=bool(peering_name))
     # Kopf's peering auto-detection could join several replicas: never on SQLite.

@@ -2,8 +2,10 @@
 
 - start-up / clean-up: build and close the ``OperatorRuntime`` (settings, directory, metrics).
 - login: hand Kopf the same Kubernetes credentials the operator's own client uses.
-- a daemon per OktaIntegration: ``IntegrationReconciler.run`` decides and runs its syncs.
-- an event handler: poke that daemon when the object changes.
+- a daemon per OktaIntegration of this deployment's shard: ``IntegrationReconciler.run``
+  decides and runs its syncs.
+- an event handler: poke that daemon when the object changes; let the integration go when it
+  leaves the shard (its labels no longer match ``--selector``).
 - on delete: stop the syncs and mark the directory rows removed (they are kept).
 
 Secrets are neither watched nor listed: the operator gets an integration's Secrets by name
@@ -14,6 +16,7 @@ Run with ``okta-hris run`` or ``kopf run -m okta_hris.controller.handlers``.
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any
 
@@ -29,8 +32,11 @@ from okta_hris.controller.reconciler import (
     remove_integration,
 )
 from okta_hris.controller.runtime import OperatorRuntime
+from okta_hris.controller.sharding import ShardSelector
 from okta_hris.errors import HrisError
 from okta_hris.resource.spec import API_GROUP, API_VERSION, PLURAL
+
+logger = logging.getLogger(__name__)
 
 FINALIZER = f"{API_GROUP}/finalizer"
 WATCH_SERVER_TIMEOUT_S = 600.0
@@ -71,6 +77,19 @@ def configure_kopf(settings: kopf.OperatorSettings, source: EventSource | None =
     settings.posting.reporting_instance = source.instance
 
 
+def watch_shard(settings: kopf.OperatorSettings, shard: ShardSelector) -> None:
+    """List and watch only the OktaIntegrations of this deployment's shard.
+
+    The API server filters (``labelSelector``): the others never reach Kopf, so this process
+    keeps no memory of them, never adds or removes their finalizer, and pays nothing for them.
+    When an integration's labels stop matching, the watch says DELETED (``integration_changed``
+    lets it go); when they start matching, ADDED.
+    """
+    if shard:
+        settings.watching.label_selectors[API_GROUP, PLURAL] = str(shard)
+    logger.info("Serving the OktaIntegrations matching: %s", str(shard) or "all (no --selector)")
+
+
 @kopf.on.startup()
 async def start_operator(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
     launch = memo.get("launch")
@@ -81,6 +100,7 @@ async def start_operator(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: 
             launch if isinstance(launch, LaunchOptions) else LaunchOptions(),
             peered=not settings.peering.standalone,
         )
+        watch_shard(settings, memo["runtime"].config.shard)
     except HrisError as exc:
         # A wrong setting stays wrong: stop the operator (a pod crash-loops, visibly) instead
         # of Kopf retrying the start-up for ever.
@@ -105,10 +125,38 @@ async def syncs_in_progress(memo: kopf.Memo, **_: Any) -> int:
 
 
 @kopf.on.event(API_GROUP, API_VERSION, PLURAL)
-async def integration_changed(namespace: str | None, name: str, memo: kopf.Memo, **_: Any) -> None:
-    state = _runtime(memo).integrations.get(integration_key(namespace or "", name))
-    if state is not None:
-        state.poke()
+async def integration_changed(
+    type: str | None,
+    body: kopf.Body,
+    namespace: str | None,
+    name: str,
+    memo: kopf.Memo,
+    **_: Any,
+) -> None:
+    runtime = _runtime(memo)
+    key = integration_key(namespace or "", name)
+    state = runtime.integrations.get(key)
+    if state is None:
+        return
+    if type == "DELETED" and not body.metadata.deletion_timestamp:
+        # Gone without passing through our finalizer: it left this shard (a selected watch
+        # says DELETED when the labels stop matching; the other shard takes it over), or its
+        # finalizer was removed by hand. Stop its syncs here; its directory rows are not ours
+        # to mark removed. A sync in progress finishes, its lease keeps the new owner waiting.
+        shard = str(runtime.config.shard) or "all"
+        logger.info("%s left this operator's shard (%s): its syncs stop here", key, shard)
+        state.removed = True
+        runtime.forget(key)
+    state.poke()
+
+
+def in_shard(labels: kopf.Labels, memo: kopf.Memo, **_: Any) -> bool:
+    """The daemon's own check of the selector: Kopf stops it gracefully (a sync in progress
+    finishes) the moment the labels stop matching, even from an API server that ignored
+    ``labelSelector``. Deletion handling stays unfiltered, so the finalizer is never removed
+    from an integration another shard owns."""
+    runtime = memo.get("runtime")
+    return not isinstance(runtime, OperatorRuntime) or runtime.config.shard.matches(labels)
 
 
 @kopf.daemon(
@@ -116,6 +164,7 @@ async def integration_changed(namespace: str | None, name: str, memo: kopf.Memo,
     API_VERSION,
     PLURAL,
     id="reconcile",
+    when=in_shard,
     cancellation_backoff=SYNC_GRACE_S,
     cancellation_timeout=SYNC_CANCEL_TIMEOUT_S,
 )

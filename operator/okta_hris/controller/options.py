@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from okta_hris.controller.sharding import ShardSelector
 from okta_hris.errors import ConfigError
 from okta_hris.eventhooks import DEFAULT_HOOKS_ADDRESS, parse_hooks_address
 from okta_hris.resource.spec import MIN_INTERVAL, parse_duration
@@ -102,6 +103,9 @@ class ControllerConfig:
     # Where the Okta Event Hooks receiver listens (HRIS_HOOKS_ADDRESS): plain HTTP behind the
     # cluster's TLS Ingress. Port 0 picks a free one (tests).
     hooks_address: tuple[str, int] = parse_hooks_address(DEFAULT_HOOKS_ADDRESS)
+    # The OktaIntegrations this deployment owns (HRIS_SHARD_SELECTOR, ``--selector``): a label
+    # selector sent to the API server with every list and watch. Empty: all of them.
+    shard: ShardSelector = field(default_factory=ShardSelector)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ControllerConfig:
@@ -121,6 +125,9 @@ class ControllerConfig:
             ),
             hooks_address=parse_hooks_address(
                 env.get("HRIS_HOOKS_ADDRESS", "").strip() or DEFAULT_HOOKS_ADDRESS
+            ),
+            shard=ShardSelector.parse(
+                env.get("HRIS_SHARD_SELECTOR"), source="HRIS_SHARD_SELECTOR (--selector)"
             ),
         )
         if config.min_interval <= timedelta(0):
