@@ -36,7 +36,7 @@ HELP: dict[str, str] = {
     "plan": "Show what a sync of FILE would change, writing nothing.",
     "directory": "Read the employee directory.",
     "invitations": "List and send dashboard invitations.",
-    "hooks": "Register the Okta event hook of an OktaIntegration.",
+    "hooks": "Register, list and delete the Okta event hooks of an OktaIntegration.",
     "sandbox": "Run the Okta sandbox (a local Okta Management API).",
     "completion": "Print the shell completion script (bash, zsh or fish).",
 }

@@ -154,7 +154,8 @@ def _describe(hook: EventHook) -> str:
 
 @click.group("hooks")
 def hooks_group() -> None:
-    """Register the Okta event hook of an OktaIntegration (docs/EVENT-HOOKS.md)."""
+    """Register, list and delete the Okta event hooks of an OktaIntegration
+    (docs/EVENT-HOOKS.md)."""
 
 
 @hooks_group.command("register")
