@@ -54,7 +54,14 @@ from okta_hris.errors import (
 )
 from okta_hris.okta.encodings import ACCEPT_ENCODING, unreadable_encoding
 from okta_hris.okta.links import next_link, origin, same_origin
-from okta_hris.okta.models import LogEvent, OktaGroup, OktaMember, OktaUser, OktaUserFields
+from okta_hris.okta.models import (
+    LogEvent,
+    OktaGroup,
+    OktaMember,
+    OktaUser,
+    OktaUserFields,
+    validation_problems,
+)
 from okta_hris.okta.oauth import AccessTokens, ApiToken, BearerAuth, OAuthServiceApp, OktaCredential
 from okta_hris.okta.ratelimit import (
     BUCKETS,
@@ -996,11 +1003,7 @@ def _parse(model: type[ModelT], item: Any, path: str, index: int) -> ModelT:
     try:
         return model.model_validate(item)
     except ValidationError as exc:
-        # Without the input values: they are personal data.
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in error['loc']) or 'item'}: {error['msg']}"
-            for error in exc.errors(include_input=False, include_url=False)[:3]
-        )
+        problems = validation_problems(exc, "item")
         raise OktaApiError(
             f"Okta answered GET {path} with an unexpected {model.__name__} "
             f"(item {index}): {problems}"

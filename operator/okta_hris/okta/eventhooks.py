@@ -26,6 +26,7 @@ from pydantic.alias_generators import to_camel
 
 from okta_hris.errors import ConfigError, OktaApiError
 from okta_hris.okta.client import OktaClient
+from okta_hris.okta.models import validation_problems
 
 EVENT_HOOKS_PATH = "/api/v1/eventHooks"
 # Okta's ids are alphanumeric ("who8vt36qfNpCGz9H1e6"); anything else cannot name a hook and
@@ -197,10 +198,7 @@ def _hook(data: Any, call: str) -> EventHook:
     try:
         return EventHook.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in error['loc']) or 'hook'}: {error['msg']}"
-            for error in exc.errors(include_input=False, include_url=False)[:3]
-        )
+        problems = validation_problems(exc, "hook")
         raise OktaApiError(
             f"Okta answered {call} with an unexpected event hook: {problems}"
         ) from None

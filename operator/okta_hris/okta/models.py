@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import msgspec
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic.alias_generators import to_camel
 
 
@@ -136,3 +136,12 @@ class LogEvent(OktaModel):
     def _null_target(cls, value: Any) -> Any:
         # Okta sends "target": null for events without targets.
         return [] if value is None else value
+
+
+def validation_problems(exc: ValidationError, what: str) -> str:
+    """The first three problems of an Okta object that did not validate, by field, without the
+    input values (they are personal data, and hostile)."""
+    return "; ".join(
+        f"{'.'.join(str(part) for part in error['loc']) or what}: {error['msg']}"
+        for error in exc.errors(include_input=False, include_url=False)[:3]
+    )
