@@ -560,7 +560,7 @@ class OktaClient:
                     problem = f"{status} {self._error_summary(response)}"
                     delay = self._backoff(attempt)
                 else:
-                    raise self._client_error(response, path)
+                    raise self._client_error(response, f"GET {path}")
             if attempt < self._max_retries:
                 log.warning(
                     "GET %s at %s failed (%s); retry %d/%d in %.2fs",
@@ -826,28 +826,29 @@ class OktaClient:
                 summary += f" ({'; '.join(details)})"
         return _one_line(self._redact(summary))
 
-    def _client_error(self, response: httpx.Response, path: str) -> OktaError:
+    def _client_error(self, response: httpx.Response, call: str) -> OktaError:
+        """The error of a non-2xx answer that retrying cannot help (``call``: ``GET /path``)."""
         status = response.status_code
         if 300 <= status < 400:
             return WrongOktaUrl(
-                f"{self._where} answered GET {path} with a redirect ({status}) to "
+                f"{self._where} answered {call} with a redirect ({status}) to "
                 f"{self._redirect_target(response)}, not Okta's API (redirects are not "
                 "followed): is the subdomain right?"
             )
         summary = self._error_summary(response)
         if status == 401:
-            return OktaUnauthorized(f"Okta rejected the API token: 401 {summary} (GET {path})")
+            return OktaUnauthorized(f"Okta rejected the API token: 401 {summary} ({call})")
         if status == 403:
             return OktaForbidden(
-                f"Okta refused GET {path}: 403 {summary}; the token's admin role may not read it"
+                f"Okta refused {call}: 403 {summary}; the token's admin role may not allow it"
             )
         if status == 404:
             if not _is_okta_error(response):
                 # Okta's API answers a 404 with its error body (E0000007 for an unknown user
                 # or group, E0000022 for an unknown endpoint); anything else is not Okta's API.
                 return WrongOktaUrl(f"{self._where} answered 404: is the subdomain right?")
-            return OktaNotFound(f"Okta answered GET {path} with 404 {summary}")
-        return OktaApiError(f"Okta answered GET {path} with {status} {summary}")
+            return OktaNotFound(f"Okta answered {call} with 404 {summary}")
+        return OktaApiError(f"Okta answered {call} with {status} {summary}")
 
     def _html_answer(self, status: int) -> WrongOktaUrl:
         if status == 404:
@@ -933,8 +934,10 @@ class OktaClient:
                 if status == 429:
                     self.stats.rate_limited += 1
                     retry = True
-                elif status < 500 or _is_html(response):
-                    raise self._send_error(response, call)
+                elif _is_html(response):
+                    raise self._html_answer(status)
+                elif status < 500:
+                    raise self._client_error(response, call)
                 problem = f"{status} {self._error_summary(response)}"
             if not retry or attempt == self._max_retries:
                 break
@@ -948,28 +951,6 @@ class OktaClient:
             log.warning("%s at %s failed (%s); retry in %.2fs", call, self._where, problem, delay)
             await asyncio.sleep(delay)
         raise OktaUnavailable(f"Okta at {self._where} failed {call}: {problem}")
-
-    def _send_error(self, response: httpx.Response, call: str) -> OktaError:
-        status = response.status_code
-        if (
-            300 <= status < 400
-            or _is_html(response)
-            or (status == 404 and not _is_okta_error(response))
-        ):
-            return WrongOktaUrl(
-                f"{self._where} answered {call} with {status}, not as Okta's API does: "
-                "is the subdomain right?"
-            )
-        summary = self._error_summary(response)
-        if status == 401:
-            return OktaUnauthorized(f"Okta rejected the API token: 401 {summary} ({call})")
-        if status == 403:
-            return OktaForbidden(
-                f"Okta refused {call}: 403 {summary}; the token's admin role may not do it"
-            )
-        if status == 404:
-            return OktaNotFound(f"Okta answered {call} with 404 {summary}")
-        return OktaApiError(f"Okta answered {call} with {status} {summary}")
 
 
 def _is_html(response: httpx.Response) -> bool:
