@@ -3,17 +3,30 @@ failures into one-line ``DirectoryError``s, and the dialect-neutral bulk writes.
 
 ``Directory`` (``store.py``) and ``Outbox`` (``outbox.py``) are both a ``Store``: one engine,
 one way to read and write, one error message shape.
+
+The bulk writes are the hot path of a large sync (100,000 employees, their memberships and the
+Okta mirror in one transaction), so they bypass SQLAlchemy's per-row parameter compilation,
+which measured two thirds of an apply: each value goes through its column's own bind
+processor (the very conversion SQLAlchemy would make, so stored values are the same) into a
+plain tuple, and then
+- on SQLite, one ``executemany`` of the tuples, in process;
+- on PostgreSQL, ``COPY ... FROM STDIN`` into the table, or into a staging table of the
+  transaction from which one set-based ``INSERT ... ON CONFLICT``, ``UPDATE ... FROM`` or
+  ``DELETE ... USING`` writes the table.
+Either way nothing is written outside the caller's transaction, and a database error is
+SQLAlchemy's (``DBAPIError``), which ``Store`` turns into one line without the rows.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import itertools
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Literal
 
-from sqlalchemy import Connection, Engine, Table, bindparam, delete
+from sqlalchemy import Connection, Engine, Table
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError, StatementError
 
 from okta_hris.directory import database
 from okta_hris.errors import DirectoryError
@@ -21,6 +34,8 @@ from okta_hris.errors import DirectoryError
 # Rows of each index SQLite's ANALYZE reads (its documentation suggests 100 to 1,000): enough
 # for the planner to tell a key from a flag, in milliseconds at any size.
 SQLITE_ANALYSIS_LIMIT = 1000
+# PostgreSQL's SQLSTATE for a duplicate key.
+UNIQUE_VIOLATION = "23505"
 
 
 class Store:
@@ -65,27 +80,83 @@ def primary_key(table: Table) -> list[str]:
     return [column.name for column in table.primary_key.columns]
 
 
-def upsert(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
-    """Insert rows, or overwrite every non-key column of the rows that exist."""
-    if not rows:
-        return
-    key = primary_key(table)
-    statement = dialect_insert(connection, table)
-    statement = statement.on_conflict_do_update(
-        index_elements=key,
-        set_={name: statement.excluded[name] for name in rows[0] if name not in key},
-    )
-    connection.execute(statement, rows)
+Conflict = Literal["fail", "ignore", "update"]
 
 
-def insert_missing(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+def insert_rows(connection: Connection, table: Table, rows: Iterable[Mapping[str, Any]]) -> None:
+    """Insert rows that must be new: a taken primary key fails the transaction."""
+    _insert(connection, table, rows, "fail")
+
+
+def upsert(connection: Connection, table: Table, rows: Iterable[Mapping[str, Any]]) -> None:
+    """Insert rows, or overwrite every non-key column of the rows that exist (of rows with
+    one key, the last)."""
+    _insert(connection, table, rows, "update")
+
+
+def insert_missing(connection: Connection, table: Table, rows: Iterable[Mapping[str, Any]]) -> None:
     """Insert the rows whose primary key is not taken; leave existing rows untouched."""
-    if not rows:
-        return
-    statement = dialect_insert(connection, table).on_conflict_do_nothing(
-        index_elements=primary_key(table)
+    _insert(connection, table, rows, "ignore")
+
+
+def update_rows(connection: Connection, table: Table, rows: Iterable[Mapping[str, Any]]) -> int:
+    """Set the non-key columns of each row to its values, found by its primary key columns
+    (every row has the same columns); how many rows were updated."""
+    converted = _converted(connection, table, rows)
+    if converted is None:
+        return 0
+    names, values = converted
+    key = primary_key(table)
+    quote = connection.dialect.identifier_preparer.quote
+    target = quote(table.name)
+    assigned = [name for name in names if name not in key]
+    if connection.dialect.name == "postgresql":
+        with _staged(connection, table, names, values) as stage:
+            result = connection.exec_driver_sql(
+                f"UPDATE {target} SET "
+                + ", ".join(f"{quote(n)} = s.{quote(n)}" for n in assigned)
+                + f" FROM {stage} AS s WHERE "
+                + " AND ".join(f"{target}.{quote(k)} = s.{quote(k)}" for k in key)
+            )
+            return int(result.rowcount)
+    positions = [names.index(name) for name in (*assigned, *key)]
+    result = connection.exec_driver_sql(
+        f"UPDATE {target} SET "
+        + ", ".join(f"{quote(n)} = ?" for n in assigned)
+        + " WHERE "
+        + " AND ".join(f"{quote(k)} = ?" for k in key),
+        [tuple(row[i] for i in positions) for row in values],
     )
-    connection.execute(statement, rows)
+    return int(result.rowcount)
+
+
+def delete_keys(
+    connection: Connection,
+    table: Table,
+    integration: str,
+    columns: tuple[str, ...],
+    keys: Iterable[tuple[str, ...]],
+) -> None:
+    """Delete the integration's rows whose ``columns`` equal one of ``keys``."""
+    names = ("integration", *columns)
+    converted = _converted(
+        connection, table, (dict(zip(names, (integration, *key), strict=True)) for key in keys)
+    )
+    if converted is None:
+        return
+    values = converted[1]
+    quote = connection.dialect.identifier_preparer.quote
+    target = quote(table.name)
+    if connection.dialect.name == "postgresql":
+        with _staged(connection, table, list(names), values) as stage:
+            connection.exec_driver_sql(
+                f"DELETE FROM {target} USING {stage} AS s WHERE "
+                + " AND ".join(f"{target}.{quote(n)} = s.{quote(n)}" for n in names)
+            )
+        return
+    connection.exec_driver_sql(
+        f"DELETE FROM {target} WHERE " + " AND ".join(f"{quote(n)} = ?" for n in names), values
+    )
 
 
 def analyze(connection: Connection, tables: Iterable[Table]) -> None:
@@ -99,21 +170,131 @@ def analyze(connection: Connection, tables: Iterable[Table]) -> None:
         connection.exec_driver_sql(f"ANALYZE {quote(table.name)}")
 
 
-def delete_keys(
-    connection: Connection,
-    table: Table,
-    integration: str,
-    columns: tuple[str, ...],
-    keys: Iterable[tuple[str, ...]],
+def _insert(
+    connection: Connection, table: Table, rows: Iterable[Mapping[str, Any]], conflict: Conflict
 ) -> None:
-    """Delete the integration's rows whose ``columns`` equal one of ``keys``."""
-    parameters = [
-        {f"key_{name}": value for name, value in zip(columns, key, strict=True)} for key in keys
-    ]
-    if not parameters:
+    converted = _converted(connection, table, rows)
+    if converted is None:
         return
-    statement = delete(table).where(
-        table.c.integration == integration,
-        *(table.c[name] == bindparam(f"key_{name}") for name in columns),
+    names, values = converted
+    key = primary_key(table)
+    if conflict == "update":
+        # One statement cannot update a row twice (PostgreSQL refuses it): the last one wins,
+        # as it would row by row.
+        positions = [names.index(name) for name in key]
+        values = list({tuple(row[i] for i in positions): row for row in values}.values())
+    quote = connection.dialect.identifier_preparer.quote
+    target = quote(table.name)
+    columns = ", ".join(quote(name) for name in names)
+    assigned = [name for name in names if name not in key]
+    on_conflict = ""
+    if conflict != "fail":
+        on_conflict = f" ON CONFLICT ({', '.join(quote(k) for k in key)}) DO "
+        if conflict == "update" and assigned:
+            on_conflict += "UPDATE SET " + ", ".join(
+                f"{quote(n)} = excluded.{quote(n)}" for n in assigned
+            )
+        else:
+            on_conflict += "NOTHING"
+    if connection.dialect.name == "postgresql":
+        if conflict == "fail":
+            _copy(connection, f"{target} ({columns})", values)
+            return
+        if _copied_if_new(connection, f"{target} ({columns})", values):
+            return
+        with _staged(connection, table, names, values) as stage:
+            connection.exec_driver_sql(
+                f"INSERT INTO {target} ({columns}) SELECT {columns} FROM {stage}{on_conflict}"
+            )
+        return
+    placeholders = ", ".join("?" for _ in names)
+    connection.exec_driver_sql(
+        f"INSERT INTO {target} ({columns}) VALUES ({placeholders}){on_conflict}", values
     )
-    connection.execute(statement, parameters)
+
+
+# (dialect name, table, columns) -> each column's bind processor (None: the value as it is)
+_PROCESSORS: dict[tuple[str, str, tuple[str, ...]], list[Callable[[Any], Any] | None]] = {}
+
+
+def _converted(
+    connection: Connection, table: Table, rows: Iterable[Mapping[str, Any]]
+) -> tuple[list[str], list[tuple[Any, ...]]] | None:
+    """The rows (each with the first one's columns) as the driver takes them, and their column
+    names; None for no rows. Each value is converted by its column's type for this dialect, as
+    SQLAlchemy's own statements would (UTC datetimes, JSON text, booleans). Rows may come one
+    by one: only the compact tuples are kept, never every row's mapping at once."""
+    iterator = iter(rows)
+    first = next(iterator, None)
+    if first is None:
+        return None
+    names = list(first)
+    dialect = connection.dialect
+    cache_key = (dialect.name, table.name, tuple(names))
+    processors = _PROCESSORS.get(cache_key)
+    if processors is None:
+        processors = [
+            table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names
+        ]
+        _PROCESSORS[cache_key] = processors
+    converting = [(i, p) for i, p in enumerate(processors) if p is not None]
+    values = []
+    try:
+        for row in itertools.chain((first,), iterator):
+            value = [row[name] for name in names]
+            for i, process in converting:
+                value[i] = process(value[i])
+            values.append(tuple(value))
+    except (TypeError, ValueError) as exc:  # a value the column's type refuses, as SQLAlchemy says
+        raise StatementError(str(exc), None, None, exc, hide_parameters=True) from exc
+    return names, values
+
+
+@contextmanager
+def _staged(
+    connection: Connection, table: Table, names: list[str], values: list[tuple[Any, ...]]
+) -> Iterator[str]:
+    """A temporary table of ``table``'s ``names`` columns (their types, no constraints) holding
+    ``values``, for one set-based statement; dropped after it (and at commit whatever
+    happens)."""
+    quote = connection.dialect.identifier_preparer.quote
+    stage = quote(f"hris_stage_{table.name}")
+    columns = ", ".join(quote(name) for name in names)
+    connection.exec_driver_sql(
+        f"CREATE TEMPORARY TABLE {stage} ON COMMIT DROP AS "
+        f"SELECT {columns} FROM {quote(table.name)} WITH NO DATA"
+    )
+    _copy(connection, f"{stage} ({columns})", values)
+    yield stage
+    connection.exec_driver_sql(f"DROP TABLE {stage}")
+
+
+def _copied_if_new(connection: Connection, target: str, values: list[tuple[Any, ...]]) -> bool:
+    """``COPY`` the rows straight into the table if none of their keys is taken (in a
+    savepoint: a taken one undoes the whole copy, and the caller stages them instead). The
+    rows a sync adds are new by construction, so this is nearly always the way: a third of the
+    time of staging and ``INSERT ... ON CONFLICT``."""
+    try:
+        with connection.begin_nested():
+            _copy(connection, target, values)
+    except IntegrityError as exc:
+        if getattr(exc.orig, "sqlstate", None) != UNIQUE_VIOLATION:
+            raise
+        return False
+    return True
+
+
+def _copy(connection: Connection, target: str, values: list[tuple[Any, ...]]) -> None:
+    """``COPY target FROM STDIN`` of ``values`` on the connection's own transaction."""
+    statement = f"COPY {target} FROM STDIN"
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    dbapi = connection.dialect.loaded_dbapi
+    try:
+        with driver.cursor() as cursor, cursor.copy(statement) as copy:
+            for row in values:
+                copy.write_row(row)
+    except dbapi.Error as exc:
+        raise DBAPIError.instance(
+            statement, None, exc, dbapi.Error, hide_parameters=True, dialect=connection.dialect
+        ) from exc

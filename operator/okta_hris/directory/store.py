@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -34,7 +34,6 @@ from sqlalchemy import (
     RowMapping,
     Table,
     and_,
-    bindparam,
     case,
     func,
     literal,
@@ -61,6 +60,8 @@ from okta_hris.directory.statements import (
     analyze,
     delete_keys,
     insert_missing,
+    insert_rows,
+    update_rows,
     upsert,
 )
 from okta_hris.domain.changes import (
@@ -81,7 +82,7 @@ from okta_hris.errors import DirectoryError, SyncInProgress
 logger = logging.getLogger(__name__)
 
 # Written once when a row is created and never by an update: the history downstream apps use.
-_EMPLOYEE_CREATE_ONLY = frozenset({"integration", "okta_id", "first_synced_at"})
+_EMPLOYEE_UPDATE_KEEPS = frozenset({"first_synced_at"})
 # A table that took more rows than this in one apply has its planner statistics refreshed right
 # after. Until autovacuum comes by, PostgreSQL plans a bulk-loaded table as the empty table it
 # was: the next sync's DELETE of 2,100 employee_teams rows ran a sequential scan per row at
@@ -392,9 +393,12 @@ class TeamMembers:
 
 
 def _load_state(connection: Connection, integration: str) -> DirectoryState:
-    def rows(table: Table) -> Iterator[RowMapping]:
-        query = select(table).where(table.c.integration == integration)
-        return iter(connection.execute(query).mappings())
+    def rows(table: Table) -> Iterator[dict[str, Any]]:
+        # Plain dicts from plain rows: a RowMapping per row (and ``dict`` of one) measured a
+        # fifth of the load at 100,000 employees.
+        result = connection.execute(select(table).where(table.c.integration == integration))
+        names = tuple(result.keys())
+        return (dict(zip(names, row, strict=True)) for row in result)
 
     state = DirectoryState()
     state.employees = {row["okta_id"]: _employee_from_row(row) for row in rows(employees)}
@@ -446,7 +450,7 @@ def _load_state(connection: Connection, integration: str) -> DirectoryState:
     return state
 
 
-def _employee_from_row(row: RowMapping) -> EmployeeRow:
+def _employee_from_row(row: Mapping[str, Any] | RowMapping) -> EmployeeRow:
     values = dict(row)
     values["teams"] = tuple(values["teams"])
     return EmployeeRow.model_validate(values)
@@ -526,7 +530,7 @@ def _apply(connection: Connection, changes: DirectoryChanges) -> None:
     upsert(
         connection,
         teams,
-        [
+        (
             {
                 "integration": integration,
                 "okta_group_id": team.okta_group_id,
@@ -534,12 +538,9 @@ def _apply(connection: Connection, changes: DirectoryChanges) -> None:
                 "description": team.description,
             }
             for team in changes.teams_upsert
-        ],
+        ),
     )
-    if changes.employees_create:
-        connection.execute(
-            employees.insert(), [_employee_values(row) for row in changes.employees_create]
-        )
+    insert_rows(connection, employees, (_employee_values(row) for row in changes.employees_create))
     _update_employees(connection, changes.employees_update)
     # Memberships go before the teams they point to, and come after the employees they need.
     delete_keys(
@@ -559,10 +560,10 @@ def _apply(connection: Connection, changes: DirectoryChanges) -> None:
     insert_missing(
         connection,
         employee_teams,
-        [
+        (
             {"integration": integration, "okta_id": okta_id, "okta_group_id": group_id}
             for okta_id, group_id in changes.memberships_add
-        ],
+        ),
     )
     delete_keys(
         connection,
@@ -575,7 +576,7 @@ def _apply(connection: Connection, changes: DirectoryChanges) -> None:
     insert_missing(
         connection,
         invitations,
-        [
+        (
             {
                 "integration": integration,
                 "okta_id": request.okta_id,
@@ -585,7 +586,7 @@ def _apply(connection: Connection, changes: DirectoryChanges) -> None:
                 "created_at": changes.synced_at,
             }
             for request in changes.invitations_queue
-        ],
+        ),
     )
     state = changes.sync_state
     connection.execute(
@@ -634,7 +635,7 @@ def _apply_okta_mirror(connection: Connection, changes: DirectoryChanges) -> Non
     upsert(
         connection,
         okta_users,
-        [
+        (
             {
                 "integration": integration,
                 "okta_id": user.id,
@@ -643,12 +644,12 @@ def _apply_okta_mirror(connection: Connection, changes: DirectoryChanges) -> Non
                 "profile": user.profile,
             }
             for user in changes.okta_users_upsert
-        ],
+        ),
     )
     upsert(
         connection,
         okta_groups,
-        [
+        (
             {
                 "integration": integration,
                 "okta_group_id": group.id,
@@ -659,15 +660,15 @@ def _apply_okta_mirror(connection: Connection, changes: DirectoryChanges) -> Non
                 "last_membership_updated": group.last_membership_updated,
             }
             for group in changes.okta_groups_upsert
-        ],
+        ),
     )
     insert_missing(
         connection,
         okta_group_members,
-        [
+        (
             {"integration": integration, "okta_group_id": group_id, "okta_id": user_id}
             for group_id, user_id in changes.okta_members_add
-        ],
+        ),
     )
 
 
@@ -686,7 +687,7 @@ def _rows_written(changes: DirectoryChanges) -> dict[Table, int]:
 
 
 def _employee_values(row: EmployeeRow) -> dict[str, Any]:
-    values = row.model_dump()
+    values = dict(row)  # the fields as they are: no nested models to dump, and a third the time
     values["teams"] = list(row.teams)
     return values
 
@@ -694,27 +695,21 @@ def _employee_values(row: EmployeeRow) -> dict[str, Any]:
 def _update_employees(connection: Connection, rows: Sequence[EmployeeRow]) -> None:
     if not rows:
         return
-    # The SET clause comes from the parameters' column-named keys; the key columns are bound
-    # under other names because SQLAlchemy reserves a column's own name for its SET value.
-    statement = update(employees).where(
-        employees.c.integration == bindparam("key_integration"),
-        employees.c.okta_id == bindparam("key_okta_id"),
+    updated = update_rows(
+        connection,
+        employees,
+        (
+            {
+                name: value
+                for name, value in _employee_values(row).items()
+                if name not in _EMPLOYEE_UPDATE_KEEPS
+            }
+            for row in rows
+        ),
     )
-    parameters = []
-    for row in rows:
-        values = {
-            name: value
-            for name, value in _employee_values(row).items()
-            if name not in _EMPLOYEE_CREATE_ONLY
-        }
-        values["key_integration"] = row.integration
-        values["key_okta_id"] = row.okta_id
-        parameters.append(values)
-    result = connection.execute(statement, parameters)
-    counted = len(parameters) == 1 or connection.dialect.supports_sane_multi_rowcount
-    if counted and result.rowcount != len(parameters):
+    if updated != len(rows):
         # Rows are never deleted, so the engine diffed against a state this database never had.
-        missing = len(parameters) - result.rowcount
+        missing = len(rows) - updated
         raise DirectoryError(
             f"cannot apply the sync of {rows[0].integration}: "
             f"{missing} of the employees to update are not in the directory"
