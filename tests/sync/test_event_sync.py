@@ -212,19 +212,25 @@ def test_okta_answering_older_than_the_mirror_keeps_the_mirror(
     """A lagging Okta replica: the fetched record is older than what the last sync saw."""
     sync(sandbox, directory)
     user = sorted(employees(directory, active=True))[0]
-    mirror = directory.load_state(KEY).okta_users[user]
+    state = directory.load_state(KEY)
+    mirror = state.okta_users[user]
     newer = OktaUserRecord(
         id=user,
         status=mirror.status,
         last_updated=datetime.now(UTC) + timedelta(days=1),
         profile={**mirror.profile, "city": "Newer"},
     )
+    # What the last sync wrote had it seen the newer record: the mirror and the row with it.
+    row = state.employees[user].model_copy(
+        update={"city": "Newer", "okta_last_updated": newer.last_updated}
+    )
     directory.apply(
         DirectoryChanges(
             KEY,
             datetime.now(UTC),
+            employees_update=(row,),
             okta_users_upsert=(newer,),
-            sync_state=directory.load_state(KEY).sync_state,
+            sync_state=state.sync_state,
         ),
         _run(),
     )

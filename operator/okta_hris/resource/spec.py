@@ -835,6 +835,13 @@ SCOPE_ALL_WITH_FILTERS_RULE = (
 )
 
 
+# How this release maps users to rows and filters them (sync/mapping.py, sync/filters.py): bump
+# it when a release changes that. It is part of ``sync_hash``, so the first sync after such an
+# upgrade is Full and maps every user again; incremental syncs leave the rows of users nothing
+# moved under as the last sync mapped them (sync/plan.py).
+MAPPING_VERSION = 2
+
+
 class OktaIntegrationSpec(_Model):
     """Which Okta org to sync into the employee directory, how often, and which users."""
 
@@ -869,7 +876,8 @@ class OktaIntegrationSpec(_Model):
         return self
 
     def sync_hash(self) -> str:
-        """Hash of everything that decides which rows a sync produces (not interval or suspend)."""
+        """Hash of everything that decides which rows a sync produces (not interval or suspend),
+        the release's ``MAPPING_VERSION`` included."""
         relevant = self.model_dump(
             mode="json",
             include={
@@ -879,6 +887,7 @@ class OktaIntegrationSpec(_Model):
                 "mapping": True,
             },
         )
+        relevant["mappingVersion"] = MAPPING_VERSION
         return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:16]
 
 

@@ -660,7 +660,15 @@ async def _plan(
         attempt.stats = replace(attempt.stats, api_requests=client.stats.requests)
     clock.lap("fetch")
     now = _now()
-    plan = compute_plan(request.spec, request.integration, state, snapshot, now, filters)
+    plan = compute_plan(
+        request.spec,
+        request.integration,
+        state,
+        snapshot,
+        now,
+        filters,
+        trust_rows=mode != "Full",
+    )
     for warning in plan.warnings:
         logger.warning("Sync of %s: %s", request.integration, warning.message)
     next_state = _next_state(request, state.sync_state, mode, fetch_start, now)

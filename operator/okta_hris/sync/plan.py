@@ -249,14 +249,21 @@ def compute_plan(
     snapshot: OktaSnapshot,
     now: datetime,
     filters: ResolvedFilters | None = None,
+    *,
+    trust_rows: bool = False,
 ) -> SyncPlan:
     """Every write of one sync. ``filters`` are the spec's, resolved against
-    ``snapshot.groups`` (raises ``UnknownTeam`` when resolving them here fails)."""
+    ``snapshot.groups`` (raises ``UnknownTeam`` when resolving them here fails).
+
+    ``trust_rows`` (an incremental sync: the spec is the one the rows were synced with) lets
+    a row stand for the employee a user maps to when nothing it was mapped from moved (see
+    ``_RowsOfLastSync``), instead of mapping every user again; a full sync maps everyone."""
     if filters is None:
         filters = resolve_filters(spec, snapshot.groups, state.okta_groups)
     plan = changes = _PlanBuilder(integration, now)
     snapshot, skipped = _leave_out_unstorable(plan, snapshot)
     user_groups = snapshot.user_groups
+    last_sync = _RowsOfLastSync.of(state, snapshot) if trust_rows else None
     # A left-out user's row keeps its teams: as far as this sync goes, nothing happened to them.
     membership_target: dict[str, frozenset[str]] = {
         okta_id: frozenset(g for g in state.memberships.get(okta_id, ()) if g in snapshot.groups)
@@ -292,14 +299,23 @@ def compute_plan(
                 memberships = state.memberships.get(user.id, frozenset())
                 plan.leaving.append((existing, memberships, user.status, user.last_updated))
             continue
+        plan.matched += 1
+        membership_target[user.id] = frozenset(group_ids)
+        if (
+            existing is not None
+            and last_sync is not None
+            and last_sync.mapped(existing, user, group_ids, keep_employment, attribute)
+        ):
+            if existing.active:
+                plan.data_quality += quality_of(user, existing)
+            plan.unchanged += 1
+            continue
         desired = map_user(user, (snapshot.groups[g].name for g in group_ids), spec)
         if keep_employment:
             kept_value = existing.employment_status if existing is not None else None
             desired = desired.model_copy(update={"employment_status": kept_value})
-        plan.matched += 1
         if desired.active:
             plan.data_quality += quality_of(user, desired)
-        membership_target[user.id] = frozenset(group_ids)
         if existing is None:
             row = _row(desired, integration, now, now, now)
             changes.employees_create.append(row)
@@ -337,6 +353,60 @@ def compute_plan(
     plan.teams = len(used)
     plan.filters = kept.report(snapshot, plan.matched)
     return plan.build()
+
+
+class _RowsOfLastSync:
+    """Which rows are what ``map_user`` would make of their user now, without mapping them.
+
+    A user in scope whose mirror record is the one Okta answered now and whose team groups are
+    the mirror's was in scope at the last sync too, with the same facts: the spec is the same
+    (an incremental sync), and so are the groups the filters resolve against (``of`` asks).
+    That sync mapped the very record with the very team names into the row, so the row is the
+    mapping. One exception: a row whose employment value was kept while no user had the
+    attribute is mapped again once someone has it, unless the user has it too (then nobody
+    lacked it at that sync either).
+    """
+
+    def __init__(self, state: DirectoryState, mirror_groups: dict[str, set[str]]) -> None:
+        self.state = state
+        self.mirror_groups = mirror_groups
+
+    @classmethod
+    def of(cls, state: DirectoryState, snapshot: OktaSnapshot) -> _RowsOfLastSync | None:
+        """None when a team group was added, removed, renamed or retyped since the last sync
+        (filters name groups: they may resolve differently), else the mirror's memberships by
+        user."""
+        if _group_names(state.okta_groups) != _group_names(snapshot.groups):
+            return None
+        index: dict[str, set[str]] = defaultdict(set)
+        for group_id, user_ids in state.okta_members.items():
+            if group_id in state.okta_groups:
+                for user_id in user_ids:
+                    index[user_id].add(group_id)
+        return cls(state, index)
+
+    def mapped(
+        self,
+        row: EmployeeRow,
+        user: OktaUserRecord,
+        group_ids: set[str],
+        keep_employment: bool,
+        attribute: str,
+    ) -> bool:
+        mirrored = self.state.okta_users.get(user.id)
+        if mirrored is None or not (mirrored is user or mirrored == user):
+            return False
+        if self.mirror_groups.get(user.id, set()) != group_ids:
+            return False
+        return (
+            keep_employment
+            or row.employment_status is None
+            or bool(employment_values(user.profile, attribute))
+        )
+
+
+def _group_names(groups: dict[str, OktaGroupRecord]) -> dict[str, tuple[str, str]]:
+    return {group_id: (group.type, group.name) for group_id, group in groups.items()}
 
 
 def _leave_out_unstorable(
