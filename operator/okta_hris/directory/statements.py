@@ -10,9 +10,12 @@ which measured two thirds of an apply: each value goes through its column's own 
 processor (the very conversion SQLAlchemy would make, so stored values are the same) into a
 plain tuple, and then
 - on SQLite, one ``executemany`` of the tuples, in process;
-- on PostgreSQL, ``COPY ... FROM STDIN`` into the table, or into a staging table of the
-  transaction from which one set-based ``INSERT ... ON CONFLICT``, ``UPDATE ... FROM`` or
-  ``DELETE ... USING`` writes the table.
+- on PostgreSQL, new rows by ``COPY ... FROM STDIN`` into the table; ``STAGED_ROWS`` or
+  more to update, upsert or delete by ``COPY`` into a staging table of the transaction and
+  one set-based ``INSERT ... ON CONFLICT``, ``UPDATE ... FROM`` or ``DELETE ... USING``;
+  fewer as one pipelined ``executemany``. A role without TEMPORARY (a hardened database)
+  uses ``executemany`` for all but new rows, and a table under row-level security (which
+  COPY refuses) for new rows too. No statement of an ordinary apply fails on the server.
 Either way nothing is written outside the caller's transaction, and a database error is
 SQLAlchemy's (``DBAPIError``), which ``Store`` turns into one line without the rows.
 """
@@ -22,11 +25,12 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Any, Literal, cast
 
 from sqlalchemy import Connection, Engine, Table
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError, StatementError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError, StatementError
 
 from okta_hris.directory import database
 from okta_hris.errors import DirectoryError
@@ -34,8 +38,6 @@ from okta_hris.errors import DirectoryError
 # Rows of each index SQLite's ANALYZE reads (its documentation suggests 100 to 1,000): enough
 # for the planner to tell a key from a flag, in milliseconds at any size.
 SQLITE_ANALYSIS_LIMIT = 1000
-# PostgreSQL's SQLSTATE for a duplicate key.
-UNIQUE_VIOLATION = "23505"
 
 
 class Store:
@@ -67,6 +69,8 @@ class Store:
         except SQLAlchemyError as exc:
             reason = database.describe_error(exc, self.engine.url)
             raise DirectoryError(f"{action}: {reason}") from exc
+        except UnicodeEncodeError as exc:  # a lone surrogate: the driver cannot send it
+            raise DirectoryError(f"{action}: a value is not valid text ({exc.reason})") from exc
 
 
 def dialect_insert(connection: Connection, table: Table) -> postgresql.Insert | sqlite.Insert:
@@ -81,6 +85,10 @@ def primary_key(table: Table) -> list[str]:
 
 
 Conflict = Literal["fail", "ignore", "update"]
+# On PostgreSQL a write of at least this many rows to update, upsert or delete goes through a
+# staging table; fewer are sent as one pipelined executemany (no DDL for a sync that changed a
+# handful of rows). New rows always go by COPY.
+STAGED_ROWS = 500
 
 
 def insert_rows(connection: Connection, table: Table, rows: Iterable[Mapping[str, Any]]) -> None:
@@ -99,9 +107,12 @@ def insert_missing(connection: Connection, table: Table, rows: Iterable[Mapping[
     _insert(connection, table, rows, "ignore")
 
 
-def update_rows(connection: Connection, table: Table, rows: Iterable[Mapping[str, Any]]) -> int:
+def update_rows(
+    connection: Connection, table: Table, rows: Iterable[Mapping[str, Any]]
+) -> int | None:
     """Set the non-key columns of each row to its values, found by its primary key columns
-    (every row has the same columns); how many rows were updated."""
+    (every row has the same columns); how many rows were updated (None: the driver cannot
+    tell)."""
     converted = _converted(connection, table, rows)
     if converted is None:
         return 0
@@ -110,7 +121,7 @@ def update_rows(connection: Connection, table: Table, rows: Iterable[Mapping[str
     quote = connection.dialect.identifier_preparer.quote
     target = quote(table.name)
     assigned = [name for name in names if name not in key]
-    if connection.dialect.name == "postgresql":
+    if _stages(connection, values):
         with _staged(connection, table, names, values) as stage:
             result = connection.exec_driver_sql(
                 f"UPDATE {target} SET "
@@ -119,14 +130,17 @@ def update_rows(connection: Connection, table: Table, rows: Iterable[Mapping[str
                 + " AND ".join(f"{target}.{quote(k)} = s.{quote(k)}" for k in key)
             )
             return int(result.rowcount)
+    mark = _placeholder(connection)
     positions = [names.index(name) for name in (*assigned, *key)]
     result = connection.exec_driver_sql(
         f"UPDATE {target} SET "
-        + ", ".join(f"{quote(n)} = ?" for n in assigned)
+        + ", ".join(f"{quote(n)} = {mark}" for n in assigned)
         + " WHERE "
-        + " AND ".join(f"{quote(k)} = ?" for k in key),
+        + " AND ".join(f"{quote(k)} = {mark}" for k in key),
         [tuple(row[i] for i in positions) for row in values],
     )
+    if len(values) > 1 and not connection.dialect.supports_sane_multi_rowcount:
+        return None
     return int(result.rowcount)
 
 
@@ -147,15 +161,17 @@ def delete_keys(
     values = converted[1]
     quote = connection.dialect.identifier_preparer.quote
     target = quote(table.name)
-    if connection.dialect.name == "postgresql":
+    if _stages(connection, values):
         with _staged(connection, table, list(names), values) as stage:
             connection.exec_driver_sql(
                 f"DELETE FROM {target} USING {stage} AS s WHERE "
                 + " AND ".join(f"{target}.{quote(n)} = s.{quote(n)}" for n in names)
             )
         return
+    mark = _placeholder(connection)
     connection.exec_driver_sql(
-        f"DELETE FROM {target} WHERE " + " AND ".join(f"{quote(n)} = ?" for n in names), values
+        f"DELETE FROM {target} WHERE " + " AND ".join(f"{quote(n)} = {mark}" for n in names),
+        values,
     )
 
 
@@ -186,6 +202,9 @@ def _insert(
     quote = connection.dialect.identifier_preparer.quote
     target = quote(table.name)
     columns = ", ".join(quote(name) for name in names)
+    if conflict == "fail" and _copies(connection, table):
+        _copy(connection, f"{target} ({columns})", values)
+        return
     assigned = [name for name in names if name not in key]
     on_conflict = ""
     if conflict != "fail":
@@ -196,21 +215,60 @@ def _insert(
             )
         else:
             on_conflict += "NOTHING"
-    if connection.dialect.name == "postgresql":
-        if conflict == "fail":
-            _copy(connection, f"{target} ({columns})", values)
-            return
-        if _copied_if_new(connection, f"{target} ({columns})", values):
-            return
+    if conflict != "fail" and _stages(connection, values):
         with _staged(connection, table, names, values) as stage:
             connection.exec_driver_sql(
                 f"INSERT INTO {target} ({columns}) SELECT {columns} FROM {stage}{on_conflict}"
             )
         return
-    placeholders = ", ".join("?" for _ in names)
+    marks = ", ".join(_placeholder(connection) for _ in names)
     connection.exec_driver_sql(
-        f"INSERT INTO {target} ({columns}) VALUES ({placeholders}){on_conflict}", values
+        f"INSERT INTO {target} ({columns}) VALUES ({marks}){on_conflict}", values
     )
+
+
+def _placeholder(connection: Connection) -> str:
+    return "%s" if connection.dialect.name == "postgresql" else "?"
+
+
+@dataclass(frozen=True)
+class _ServerAllows:
+    """What this PostgreSQL connection's role may use: temporary tables (a hardened database
+    revokes TEMPORARY from PUBLIC), and COPY into each table (refused for a table under
+    row-level security)."""
+
+    temporary_tables: bool
+    row_security: frozenset[str]  # tables COPY may not write
+
+
+def _server_allows(connection: Connection) -> _ServerAllows:
+    info = connection.connection.info  # per database connection, across checkouts
+    allows = info.get("hris_server_allows")
+    if allows is None:
+        temporary = connection.exec_driver_sql(
+            "SELECT has_database_privilege(current_database(), 'TEMPORARY')"
+        ).scalar()
+        secured = connection.exec_driver_sql(
+            "SELECT relname FROM pg_class WHERE relrowsecurity "
+            "AND relnamespace = current_schema()::regnamespace"
+        ).scalars()
+        allows = _ServerAllows(bool(temporary), frozenset(secured))
+        info["hris_server_allows"] = allows
+    return cast(_ServerAllows, allows)
+
+
+def _copies(connection: Connection, table: Table) -> bool:
+    """Whether new rows of ``table`` go by COPY (PostgreSQL, no row-level security on it)."""
+    if connection.dialect.name != "postgresql":
+        return False
+    return table.name not in _server_allows(connection).row_security
+
+
+def _stages(connection: Connection, values: list[tuple[Any, ...]]) -> bool:
+    """Whether this many rows go through a staging table (PostgreSQL, TEMPORARY allowed)."""
+    if connection.dialect.name != "postgresql" or len(values) < STAGED_ROWS:
+        return False
+    return _server_allows(connection).temporary_tables
 
 
 # (dialect name, table, columns) -> each column's bind processor (None: the value as it is)
@@ -258,7 +316,8 @@ def _staged(
     ``values``, for one set-based statement; dropped after it (and at commit whatever
     happens)."""
     quote = connection.dialect.identifier_preparer.quote
-    stage = quote(f"hris_stage_{table.name}")
+    # In pg_temp by name: no table of another schema on the search path can stand in for it.
+    stage = "pg_temp." + quote(f"hris_stage_{table.name}")
     columns = ", ".join(quote(name) for name in names)
     connection.exec_driver_sql(
         f"CREATE TEMPORARY TABLE {stage} ON COMMIT DROP AS "
@@ -267,21 +326,6 @@ def _staged(
     _copy(connection, f"{stage} ({columns})", values)
     yield stage
     connection.exec_driver_sql(f"DROP TABLE {stage}")
-
-
-def _copied_if_new(connection: Connection, target: str, values: list[tuple[Any, ...]]) -> bool:
-    """``COPY`` the rows straight into the table if none of their keys is taken (in a
-    savepoint: a taken one undoes the whole copy, and the caller stages them instead). The
-    rows a sync adds are new by construction, so this is nearly always the way: a third of the
-    time of staging and ``INSERT ... ON CONFLICT``."""
-    try:
-        with connection.begin_nested():
-            _copy(connection, target, values)
-    except IntegrityError as exc:
-        if getattr(exc.orig, "sqlstate", None) != UNIQUE_VIOLATION:
-            raise
-        return False
-    return True
 
 
 def _copy(connection: Connection, target: str, values: list[tuple[Any, ...]]) -> None:

@@ -707,7 +707,7 @@ def _update_employees(connection: Connection, rows: Sequence[EmployeeRow]) -> No
             for row in rows
         ),
     )
-    if updated != len(rows):
+    if updated is not None and updated != len(rows):
         # Rows are never deleted, so the engine diffed against a state this database never had.
         missing = len(rows) - updated
         raise DirectoryError(
