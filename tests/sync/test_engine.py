@@ -402,3 +402,21 @@ def test_planning_writes_nothing(sandbox: Sandbox, directory: Directory) -> None
     assert len(planned.plan.created) > 0
     assert employees(directory) == {}
     assert recent_runs(directory, KEY, limit=5) == []
+
+
+def test_member_listings_do_not_wait_for_the_users_listing(
+    sandbox_factory: Callable[..., Sandbox], directory: Directory
+) -> None:
+    """The users listing and the member listings use different rate-limit buckets: a slow
+    users page must not hold the member listings back (at Okta's limits it was a whole window
+    of the groups bucket spent idle)."""
+    sandbox = sandbox_factory(users=1000, groups=5, seed=3)  # five users pages
+    sandbox.add_fault(Fault(kind="slow", on_request=2, path_prefix="/api/v1/users", delay=2.0))
+    sandbox.requests.clear()
+    report = sync(sandbox, directory)
+    paths = [r.path for r in sandbox.requests]
+    member_listings = [i for i, p in enumerate(paths) if p.startswith("/api/v1/groups/")]
+    users_pages = [i for i, p in enumerate(paths) if p.startswith("/api/v1/users")]
+    assert member_listings and len(users_pages) == 5
+    assert max(member_listings) < users_pages[-1]
+    assert report.stats.created == 1000

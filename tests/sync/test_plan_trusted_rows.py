@@ -1,5 +1,6 @@
 """An incremental sync leaves the rows of users nothing moved under as they are, without mapping
-them again (``compute_plan(trust_rows=True)``): it must plan exactly what mapping everyone plans.
+them again (``compute_plan(trust_rows=True)``), and a full sync maps users while it still lists
+members (``premapped``): either must plan exactly what mapping everyone afterwards plans.
 
 Two real directories follow one random history of an org (profile edits, status changes,
 membership moves, renames, the employment attribute appearing and going): one planned with
@@ -9,6 +10,7 @@ same.
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 from typing import Any
 
@@ -16,8 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from okta_hris.directory import Directory
-from okta_hris.domain.changes import OktaGroupRecord, OktaUserRecord
-from okta_hris.sync.plan import OktaSnapshot, compute_plan, is_minimal
+from okta_hris.domain.changes import DirectoryState, OktaGroupRecord, OktaUserRecord
+from okta_hris.sync.plan import OktaSnapshot, compute_plan, is_minimal, premap
 
 from .helpers import T0, group, make_spec, user
 
@@ -137,6 +139,8 @@ def replay(spec_index: int, history_steps: list[dict[str, Any]]) -> None:
             reference = compute_plan(spec, KEY, state, snapshot, now)
             plan = compute_plan(spec, KEY, state, snapshot, now, trust_rows=index > 0)
             assert plan == reference
+            mapped_first = premap(snapshot.users.values(), spec, threading.Event())
+            assert compute_plan(spec, KEY, state, snapshot, now, premapped=mapped_first) == plan
             mapped.apply(reference.changes)
             trusted.apply(plan.changes)
 
@@ -161,3 +165,20 @@ def test_a_kept_employment_value_is_mapped_again_once_someone_has_the_attribute(
             },
         ],
     )
+
+
+def test_a_user_premapped_from_an_older_record_is_mapped_again() -> None:
+    """A record replaced after it was premapped (read whole, say) is mapped from the new one."""
+    spec = SPECS[0]
+    old, new = user("00u1", city="Berlin"), user("00u1", city="Paris")
+    premapped = premap([old], spec, threading.Event())
+    snapshot = OktaSnapshot(users={"00u1": new})
+    plan = compute_plan(spec, KEY, DirectoryState(), snapshot, T0, premapped=premapped)
+    [row] = plan.changes.employees_create
+    assert row.city == "Paris"
+
+
+def test_premapping_stops_when_told() -> None:
+    stop = threading.Event()
+    stop.set()
+    assert premap([user("00u1")], SPECS[0], stop) == {}

@@ -16,7 +16,9 @@ errors into one readable line; manifest files are read by ``okta_hris.cli.manife
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import importlib.metadata
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -840,6 +842,20 @@ SCOPE_ALL_WITH_FILTERS_RULE = (
 # upgrade is Full and maps every user again; incremental syncs leave the rows of users nothing
 # moved under as the last sync mapped them (sync/plan.py).
 MAPPING_VERSION = 2
+# Libraries whose data decides what users map to (phone numbers; countries and states): their
+# versions are part of ``sync_hash`` too, so an upgrade of either maps every user again.
+MAPPING_LIBRARIES = ("phonenumbers", "pycountry")
+
+
+@functools.cache
+def mapping_libraries() -> dict[str, str]:
+    versions = {}
+    for name in MAPPING_LIBRARIES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = "absent"
+    return versions
 
 
 class OktaIntegrationSpec(_Model):
@@ -888,6 +904,7 @@ class OktaIntegrationSpec(_Model):
             },
         )
         relevant["mappingVersion"] = MAPPING_VERSION
+        relevant["mappingLibraries"] = mapping_libraries()
         return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:16]
 
 

@@ -12,6 +12,7 @@ import contextlib
 import functools
 import logging
 import re
+import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -54,7 +55,14 @@ from okta_hris.settings import Settings, check_okta_url_override
 from okta_hris.sync.filters import ResolvedFilters, resolve_filters
 from okta_hris.sync.mapping import clean_text
 from okta_hris.sync.membership_log import LOG_FILTER, MembershipLog, settle_members
-from okta_hris.sync.plan import OktaSnapshot, SyncPlan, compute_plan, is_minimal
+from okta_hris.sync.plan import (
+    OktaSnapshot,
+    Premapped,
+    SyncPlan,
+    compute_plan,
+    is_minimal,
+    premap,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -195,6 +203,9 @@ def _group_record(group: OktaGroup) -> OktaGroupRecord:
     )
 
 
+_Members = dict[str, frozenset[str]]  # group id -> the ids of its members
+
+
 class _Fetcher:
     """Reads Okta for one sync; counts what it fetched."""
 
@@ -206,6 +217,7 @@ class _Fetcher:
         self.progress = progress
         self.users_fetched = 0
         self.stale_kept = 0  # users Okta answered older than the mirror holds (kept the mirror's)
+        self.premapped: Premapped | None = None  # users mapped while members were listed
 
     def _advance(self, listing: str, count: int) -> None:
         if self.progress is not None:
@@ -230,7 +242,7 @@ class _Fetcher:
             self._advance("groups", len(page))
         return groups
 
-    async def members(self, group_ids: Iterable[str]) -> dict[str, frozenset[str]]:
+    async def members(self, group_ids: Iterable[str]) -> _Members:
         async def one(group_id: str) -> tuple[str, frozenset[str]]:
             ids: set[str] = set()
             async for page in self.client.list_group_member_ids(group_id):
@@ -341,13 +353,32 @@ class _Fetcher:
         return log
 
     async def full(self) -> OktaSnapshot:
+        """Users, and groups then their members, listed side by side: the member listings
+        (most of the requests, in the groups bucket) need not wait for the users listing (in
+        its own bucket). Under scope All every user is mapped once listed, in a worker thread,
+        while the member listings still wait for Okta (``premapped``)."""
+
+        async def groups_and_members() -> tuple[dict[str, OktaGroupRecord], _Members]:
+            groups = await self.team_groups()
+            return groups, await self.members(groups)
+
         async with _failing_fast() as group:
-            users_task = group.create_task(self.users(SEARCH_ALL_USERS))
-            groups_task = group.create_task(self.team_groups())
-        groups = groups_task.result()
-        members = await self.members(groups)
+            users_task = group.create_task(self._users_mapped(SEARCH_ALL_USERS))
+            members_task = group.create_task(groups_and_members())
+        groups, members = members_task.result()
         users = users_task.result()
         return OktaSnapshot(users={u.id: u for u in users}, groups=groups, members=members)
+
+    async def _users_mapped(self, search: str) -> list[OktaUserRecord]:
+        users = await self.users(search)
+        if self.spec.sync.scope != "All":  # who is in scope waits for the memberships
+            return users
+        stop = threading.Event()
+        try:
+            self.premapped = await asyncio.to_thread(premap, users, self.spec, stop)
+        finally:
+            stop.set()  # a listing failed: the thread stops within a batch
+        return users
 
     async def incremental(self, state: DirectoryState, watermark: datetime) -> OktaSnapshot:
         since = watermark.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
@@ -668,6 +699,7 @@ async def _plan(
         now,
         filters,
         trust_rows=mode != "Full",
+        premapped=fetcher.premapped,
     )
     for warning in plan.warnings:
         logger.warning("Sync of %s: %s", request.integration, warning.message)

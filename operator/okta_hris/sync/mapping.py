@@ -23,8 +23,9 @@ cannot be stored likewise. Every other value fits its column by the rules above.
 
 The mirror keeps profiles as JSON (``storable_json``): what no JSON column takes is changed
 there, the same on SQLite and PostgreSQL. NaN and infinities (PostgreSQL's JSON refuses them)
-and integers too long to write become null, NUL is removed and a lone surrogate becomes
-U+FFFD, and objects nested deeper than ``MAX_DEPTH`` become null.
+and integers too long to write become null, NUL and lone surrogates are removed (as mapping
+removes them: a user maps from the mirror as from Okta's answer), and objects nested deeper
+than ``MAX_DEPTH`` become null.
 
 Country and state codes come from pycountry (ISO 3166-1 and 3166-2), names also in the
 languages of ``LANGUAGES`` through pycountry's gettext catalogues, matched ignoring case,
@@ -163,7 +164,7 @@ def _given(value: Any) -> bool:
 def _json_text(text: str) -> str:
     if _NOT_JSON_TEXT.search(text) is None:  # the common case: nothing to do
         return text
-    return _NOT_JSON_TEXT.sub(lambda m: "" if m.group() == "\x00" else "\ufffd", text)
+    return _NOT_JSON_TEXT.sub("", text)
 
 
 def storable_json(value: Any, depth: int = 0) -> Any:
@@ -464,6 +465,18 @@ def map_user(
     spec: OktaIntegrationSpec,
 ) -> Employee:
     """The employee a user becomes when in scope: ``active`` follows the Okta status only."""
+    return with_teams(map_profile(user, spec), team_names)
+
+
+def with_teams(employee: Employee, team_names: Iterable[str]) -> Employee:
+    """``employee`` (of ``map_profile``) in the teams named."""
+    return employee.model_copy(update={"teams": tuple(sorted(set(team_names)))})
+
+
+def map_profile(user: OktaUserRecord, spec: OktaIntegrationSpec) -> Employee:
+    """``map_user`` but for the teams (none): all that the user's record alone decides, and
+    nearly all the time of mapping (the phone, country and state), so that a sync can map
+    users while it still lists group members."""
     profile = user.profile
     country = normalise_country(profile.get("countryCode"))
     state = _text(profile, "state")
@@ -493,7 +506,6 @@ def map_user(
         state_code=normalise_state(state, country),
         city=_text(profile, "city"),
         zip_code=_text(profile, "zipCode"),
-        teams=tuple(sorted(set(team_names))),
         okta_last_updated=user.last_updated,
     )
 

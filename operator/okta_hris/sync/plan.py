@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import difflib
 import functools
+import threading
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -36,12 +38,14 @@ from okta_hris.sync.filters import (
 from okta_hris.sync.mapping import (
     employment_values,
     loose_key,
+    map_profile,
     map_user,
     quality_of,
     shown_id,
     storable_id,
     storable_json,
     unstorable,
+    with_teams,
 )
 
 # What the mirror keeps of a user who has never been in scope (SPEC §9 privacy): what the
@@ -59,6 +63,26 @@ SKIPPED_NAMED = 10
 COMPARED_FIELDS: tuple[str, ...] = tuple(
     name for name in Employee.model_fields if name not in ("okta_id", "okta_last_updated")
 )
+
+
+# user id -> (the record mapped, ``map_profile`` of it)
+Premapped = dict[str, tuple[OktaUserRecord, Employee]]
+# How many users ``premap`` maps between looks at whether it should stop.
+PREMAP_BATCH = 500
+
+
+def premap(
+    users: Iterable[OktaUserRecord], spec: OktaIntegrationSpec, stop: threading.Event
+) -> Premapped:
+    """``map_profile`` of each user, for ``compute_plan(premapped=...)``: run in a worker
+    thread while the sync lists group members. Stops early (with what it mapped) once ``stop``
+    is set: the sync failed and nobody will use the rest."""
+    mapped: Premapped = {}
+    for index, user in enumerate(users):
+        if index % PREMAP_BATCH == 0 and stop.is_set():
+            break
+        mapped[user.id] = (user, map_profile(user, spec))
+    return mapped
 
 
 @dataclass
@@ -251,13 +275,15 @@ def compute_plan(
     filters: ResolvedFilters | None = None,
     *,
     trust_rows: bool = False,
+    premapped: Premapped | None = None,
 ) -> SyncPlan:
     """Every write of one sync. ``filters`` are the spec's, resolved against
     ``snapshot.groups`` (raises ``UnknownTeam`` when resolving them here fails).
 
     ``trust_rows`` (an incremental sync: the spec is the one the rows were synced with) lets
     a row stand for the employee a user maps to when nothing it was mapped from moved (see
-    ``_RowsOfLastSync``), instead of mapping every user again; a full sync maps everyone."""
+    ``_RowsOfLastSync``), instead of mapping every user again; a full sync maps everyone.
+    ``premapped``: users mapped already (``premap``), while the sync was still listing."""
     if filters is None:
         filters = resolve_filters(spec, snapshot.groups, state.okta_groups)
     plan = changes = _PlanBuilder(integration, now)
@@ -301,16 +327,22 @@ def compute_plan(
             continue
         plan.matched += 1
         membership_target[user.id] = frozenset(group_ids)
+        team_names = tuple(sorted({snapshot.groups[g].name for g in group_ids}))
         if (
             existing is not None
             and last_sync is not None
+            and existing.teams == team_names
             and last_sync.mapped(existing, user, group_ids, keep_employment, attribute)
         ):
             if existing.active:
                 plan.data_quality += quality_of(user, existing)
             plan.unchanged += 1
             continue
-        desired = map_user(user, (snapshot.groups[g].name for g in group_ids), spec)
+        mapped = premapped.get(user.id) if premapped is not None else None
+        if mapped is not None and mapped[0] is user:
+            desired = with_teams(mapped[1], team_names)
+        else:
+            desired = map_user(user, team_names, spec)
         if keep_employment:
             kept_value = existing.employment_status if existing is not None else None
             desired = desired.model_copy(update={"employment_status": kept_value})
@@ -362,9 +394,11 @@ class _RowsOfLastSync:
     the mirror's was in scope at the last sync too, with the same facts: the spec is the same
     (an incremental sync), and so are the groups the filters resolve against (``of`` asks).
     That sync mapped the very record with the very team names into the row, so the row is the
-    mapping. One exception: a row whose employment value was kept while no user had the
-    attribute is mapped again once someone has it, unless the user has it too (then nobody
-    lacked it at that sync either).
+    mapping. The caller checks the row's teams too: a user the directory could not store (left
+    out, row and mirror record as they were) still had the mirror's memberships follow Okta.
+    One exception: a row whose employment value was kept while no user had the attribute is
+    mapped again once someone has it, unless the user has it too (then nobody lacked it at
+    that sync either).
     """
 
     def __init__(self, state: DirectoryState, mirror_groups: dict[str, set[str]]) -> None:
