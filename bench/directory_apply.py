@@ -144,7 +144,9 @@ def main() -> None:
         help="PostgreSQL server for the scratch database",
     )
     parser.add_argument("--no-postgresql", action="store_true")
-    parser.add_argument("--profile", choices=PHASES, metavar="PHASE", help="cProfile one phase (on each backend)")
+    parser.add_argument(
+        "--profile", choices=PHASES, metavar="PHASE", help="cProfile one phase (on each backend)"
+    )
     args = parser.parse_args()
     groups = args.groups if args.groups is not None else max(1, args.users // 50)
     random.seed(args.seed)

@@ -4,6 +4,8 @@ conflicts and a production role's privileges."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -304,28 +306,18 @@ def test_a_naive_datetime_is_refused_without_the_row(database_url: str) -> None:
 def test_a_role_without_temp_privilege_can_still_update_employees(postgres_url: str) -> None:
     """A hardened PostgreSQL (REVOKE TEMPORARY ... FROM PUBLIC, common in CIS-style setups)
     where the operator's role holds only SELECT/INSERT/UPDATE/DELETE on the directory's tables:
-    the old UPDATE/INSERT ... ON CONFLICT/DELETE statements needed nothing more, but
-    update_rows, delete_keys and the upsert fallback now CREATE TEMPORARY TABLE, so every sync
-    that updates one row fails ("permission denied to create temporary tables")."""
+    the old UPDATE/INSERT ... ON CONFLICT/DELETE statements needed nothing more. Staging
+    tables (CREATE TEMPORARY TABLE) failed every sync there ("permission denied to create
+    temporary tables"): without the privilege, large writes go row by row instead."""
     many = statements.STAGED_ROWS + 1  # the path that would stage: too many to send one by one
     ids = [f"00u{n}1" for n in range(many)]
     with Directory.open(postgres_url) as directory, directory.engine.begin() as connection:
         statements.insert_rows(
             connection, schema.employees, [_employee(NEW, i, "before") for i in ids]
         )
-    url = sa.make_url(postgres_url)
-    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
-    role = f"hris_writer_{url.database}"[:60]
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f'REVOKE TEMPORARY ON DATABASE "{url.database}" FROM PUBLIC')
-        connection.exec_driver_sql(f'DROP ROLE IF EXISTS "{role}"')
-        connection.exec_driver_sql(f'CREATE ROLE "{role}" LOGIN')
-        connection.exec_driver_sql(f'GRANT USAGE ON SCHEMA public TO "{role}"')
-        connection.exec_driver_sql(
-            f'GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO "{role}"'
-        )
-    writer = sa.create_engine(url.set(username=role))
-    try:
+    with _writer_role(
+        postgres_url, "hris_writer", 'REVOKE TEMPORARY ON DATABASE "{database}" FROM PUBLIC'
+    ) as writer:
         rows = [
             {k: v for k, v in _employee(NEW, i, "after").items() if k != "first_synced_at"}
             for i in ids
@@ -342,12 +334,6 @@ def test_a_role_without_temp_privilege_can_still_update_employees(postgres_url: 
             titles = connection.execute(sa.select(schema.employees.c.title)).scalars().all()
             left = connection.execute(sa.select(schema.teams.c.okta_group_id)).scalars().all()
         assert set(titles) == {"after"} and left == [ids[0]]
-    finally:
-        writer.dispose()
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'DROP OWNED BY "{role}"')
-            connection.exec_driver_sql(f'DROP ROLE "{role}"')
-        admin.dispose()
 
 
 @pytest.mark.postgres
@@ -355,13 +341,31 @@ def test_row_level_security_on_employees_still_takes_new_rows(postgres_url: str)
     """A DBA separating integrations with row-level security (ENABLE ROW LEVEL SECURITY and a
     policy letting the operator's role write every row): INSERT, which the old statements
     used, obeys the policy, but PostgreSQL refuses COPY FROM into a table with RLS for a role
-    it applies to ("COPY FROM not supported with row-level security"), so insert_rows (every
-    sync that creates an employee) fails."""
+    it applies to ("COPY FROM not supported with row-level security"): insert_rows (every
+    sync that creates an employee) failed; into such a table it inserts instead."""
     with Directory.open(postgres_url):
         pass
-    url = sa.make_url(postgres_url)
+    with _writer_role(
+        postgres_url,
+        "hris_rls",
+        "ALTER TABLE employees ENABLE ROW LEVEL SECURITY",
+        'CREATE POLICY operator_writes ON employees TO "{role}" USING (true) WITH CHECK (true)',
+    ) as writer:
+        with writer.begin() as connection:
+            connection.execute(schema.employees.insert(), [_employee(OLD, "00u1", "old path")])
+        with writer.begin() as connection:
+            statements.insert_rows(
+                connection, schema.employees, [_employee(NEW, "00u1", "new path")]
+            )
+
+
+@contextmanager
+def _writer_role(url_text: str, prefix: str, *setup: str) -> Iterator[sa.Engine]:
+    """An engine as a login role holding only SELECT/INSERT/UPDATE/DELETE on the tables, after
+    the admin ran ``setup`` (with ``{role}`` and ``{database}`` filled in); dropped after."""
+    url = sa.make_url(url_text)
     admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
-    role = f"hris_rls_{url.database}"[:60]
+    role = f"{prefix}_{url.database}"[:60]
     with admin.connect() as connection:
         connection.exec_driver_sql(f'DROP ROLE IF EXISTS "{role}"')
         connection.exec_driver_sql(f'CREATE ROLE "{role}" LOGIN')
@@ -369,18 +373,11 @@ def test_row_level_security_on_employees_still_takes_new_rows(postgres_url: str)
         connection.exec_driver_sql(
             f'GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO "{role}"'
         )
-        connection.exec_driver_sql("ALTER TABLE employees ENABLE ROW LEVEL SECURITY")
-        connection.exec_driver_sql(
-            f'CREATE POLICY operator_writes ON employees TO "{role}" USING (true) WITH CHECK (true)'
-        )
+        for statement in setup:
+            connection.exec_driver_sql(statement.format(role=role, database=url.database))
     writer = sa.create_engine(url.set(username=role))
     try:
-        with writer.begin() as connection:
-            connection.execute(schema.employees.insert(), [_employee(OLD, "00u1", "old path")])
-        with writer.begin() as connection:
-            statements.insert_rows(
-                connection, schema.employees, [_employee(NEW, "00u1", "new path")]
-            )
+        yield writer
     finally:
         writer.dispose()
         with admin.connect() as connection:
