@@ -414,7 +414,9 @@ def test_upgrade_adds_the_columns_minimises_the_mirror_and_keeps_everything_else
 
         # Every integration's next sync is a Full one; the rest of its bookkeeping stays.
         spec_hash = column_names(engine, "integrations").index("spec_hash")
-        integrations_now = rows_of(engine, "integrations")
+        # (Columns of later migrations, at the end of the row, aside.)
+        width = len(integrations_before[0])
+        integrations_now = [row[:width] for row in rows_of(engine, "integrations")]
         assert [row[spec_hash] for row in integrations_now] == [None, None]
         assert [row[:spec_hash] + row[spec_hash + 1 :] for row in integrations_now] == [
             row[:spec_hash] + row[spec_hash + 1 :] for row in integrations_before

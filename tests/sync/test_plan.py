@@ -261,13 +261,16 @@ def test_an_employment_entry_matching_nobody_is_a_warning_with_a_did_you_mean() 
     assert plan.matched == 1
 
 
-def test_the_mirror_keeps_the_employment_value_of_outsiders_only_for_an_employment_filter() -> None:
+def test_the_mirror_keeps_only_the_filters_values_of_outsiders() -> None:
+    """Country and employment value (SPEC §9 allows both): the employment value even without
+    an employment filter, since whether anyone has the attribute at all decides whether
+    employment values are kept, and an incremental sync answers that from the mirror."""
     users = [user("00u1", countryCode="US", userType="Full-time", city="Boston"),
              user("00u2", countryCode="FR", userType="Intern", city="Lyon")]  # fmt: skip
     by_country = make_spec(sync={"scope": "Filtered"}, filters={"countries": {"include": ["US"]}})
     plan = compute_plan(by_country, KEY, DirectoryState(), snapshot(users), NOW)
     outsider = next(u for u in plan.changes.okta_users_upsert if u.id == "00u2")
-    assert outsider.profile == {"countryCode": "FR", "_minimal": True}
+    assert outsider.profile == {"countryCode": "FR", "userType": "Intern", "_minimal": True}
     by_employment = make_spec(
         sync={"scope": "Filtered"}, filters={"employment": {"exclude": ["Intern"]}}
     )

@@ -81,6 +81,9 @@ integrations = Table(
     Column("removed_at", UTCDateTime()),  # the OktaIntegration was deleted; rows are kept
     # Bumped by every apply: a plan computed from an older version is refused (store.py).
     Column("sync_version", Integer, nullable=False, default=0, server_default=text("0")),
+    # The spec hash ``okta_user_tallies`` were counted under, when they are whole (every
+    # mirrored user counted by the last apply); NULL otherwise. Migration 0005.
+    Column("tallies_hash", String(64)),
 )
 
 # At most one running sync per integration (leases.py): a row exists while a sync holds it.
@@ -216,4 +219,17 @@ okta_group_members = Table(
     Column("integration", INTEGRATION, primary_key=True),
     Column("okta_group_id", OKTA_ID, primary_key=True),
     Column("okta_id", OKTA_ID, primary_key=True),
+    Index("ix_okta_group_members_user", "integration", "okta_id"),
+)
+
+# What each mirrored user added to the last plan's counts (sync/plan.py ``UserTally``): an
+# incremental sync sums them in SQL for the users nothing moved under, and reads only the
+# users that changed (SPEC §9's counts without loading the org). Migration 0005.
+okta_user_tallies = Table(
+    "okta_user_tallies",
+    metadata,
+    Column("integration", INTEGRATION, primary_key=True),
+    Column("okta_id", OKTA_ID, primary_key=True),
+    Column("in_scope", Boolean, nullable=False),
+    Column("tally", Text, nullable=False),
 )

@@ -67,6 +67,24 @@ class DirectoryState:
     sync_state: SyncState = field(default_factory=SyncState)
     invited: frozenset[str] = frozenset()  # okta ids with an invitations row (any status)
     version: int = 0  # how many applies the integration has had (integrations.sync_version)
+    # okta_id -> (in scope, tally) of each mirrored user at the last plan (sync/plan.py
+    # ``UserTally``); ``tallies_hash`` the spec hash they were counted under when whole.
+    tallies: dict[str, tuple[bool, str]] = field(default_factory=dict)
+    tallies_hash: str | None = None
+
+
+@dataclass(frozen=True)
+class OrgTotals:
+    """Sums over one integration's whole directory, read in SQL for a sync that reads only
+    the users that changed: how many mirrored users have each (in scope, tally), how many
+    members (and in-scope members) each mirrored group has, and how many employee rows (and
+    active ones) there are."""
+
+    tallies: dict[tuple[bool, str], int] = field(default_factory=dict)
+    group_members: dict[str, int] = field(default_factory=dict)
+    in_scope_members: dict[str, int] = field(default_factory=dict)
+    rows: int = 0
+    active_rows: int = 0
 
 
 @dataclass(frozen=True)
@@ -146,6 +164,11 @@ class DirectoryChanges:
     okta_groups_delete: tuple[str, ...] = ()
     okta_members_add: tuple[tuple[str, str], ...] = ()  # (group_id, user_id)
     okta_members_remove: tuple[tuple[str, str], ...] = ()
+    tallies_upsert: tuple[tuple[str, bool, str], ...] = ()  # (okta_id, in scope, tally)
+    tallies_delete: tuple[str, ...] = ()
+    # Every user of the org was counted (none left out): the tallies are whole once applied,
+    # and ``sync_state.spec_hash`` is what they were counted under.
+    tallies_whole: bool = False
     invitations_queue: tuple[InvitationRequest, ...] = ()
     sync_state: SyncState = field(default_factory=SyncState)
     # The DirectoryState.version these changes were computed from: applied only over that very

@@ -841,7 +841,7 @@ SCOPE_ALL_WITH_FILTERS_RULE = (
 # it when a release changes that. It is part of ``sync_hash``, so the first sync after such an
 # upgrade is Full and maps every user again; incremental syncs leave the rows of users nothing
 # moved under as the last sync mapped them (sync/plan.py).
-MAPPING_VERSION = 2
+MAPPING_VERSION = 3  # 3: the mirror keeps outsiders' employment values (sync/plan.py)
 # Libraries whose data decides what users map to (phone numbers; countries and states): their
 # versions are part of ``sync_hash`` too, so an upgrade of either maps every user again.
 MAPPING_LIBRARIES = ("phonenumbers", "pycountry")

@@ -58,10 +58,14 @@ from okta_hris.sync.membership_log import LOG_FILTER, MembershipLog, settle_memb
 from okta_hris.sync.plan import (
     OktaSnapshot,
     Premapped,
+    RestOfOrg,
     SyncPlan,
+    WholeStateNeeded,
     compute_plan,
+    group_names,
     is_minimal,
     premap,
+    rest_of,
 )
 
 logger = logging.getLogger(__name__)
@@ -218,6 +222,7 @@ class _Fetcher:
         self.users_fetched = 0
         self.stale_kept = 0  # users Okta answered older than the mirror holds (kept the mirror's)
         self.premapped: Premapped | None = None  # users mapped while members were listed
+        self._relisted: _Members = {}  # groups whose members this sync listed
 
     def _advance(self, listing: str, count: int) -> None:
         if self.progress is not None:
@@ -380,7 +385,9 @@ class _Fetcher:
             stop.set()  # a listing failed: the thread stops within a batch
         return users
 
-    async def incremental(self, state: DirectoryState, watermark: datetime) -> OktaSnapshot:
+    async def incremental_reads(self, watermark: datetime) -> _IncrementalReads:
+        """What an incremental sync reads from Okta whatever it reads from the directory: the
+        users changed since the watermark, the team groups, and the System Log."""
         since = watermark.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
         async with _failing_fast() as group:
             users_task = group.create_task(self.users(f'lastUpdated gt "{since}"'))
@@ -390,13 +397,26 @@ class _Fetcher:
             # Date is whole seconds, so the estimate trails by up to one: a little past it.
             until = self.client.okta_now() + DATE_RESOLUTION
             log_task = group.create_task(self.membership_log(watermark, until))
-        changed_users, log = users_task.result(), log_task.result()
+        log = log_task.result()
         if log.distrust is not None:
             logger.warning(
                 "System Log not used for memberships (%s): listing every group that moved%s",
                 log.distrust,
                 "; users deleted in Okta show at the next full sync" if log.unreadable else "",
             )
+        return _IncrementalReads(users_task.result(), groups, log)
+
+    async def relisted(self, group_ids: Iterable[str]) -> _Members:
+        """The members of ``group_ids`` listed from Okta, each group at most once a sync."""
+        group_ids = list(group_ids)
+        missing = [g for g in group_ids if g not in self._relisted]
+        if missing or not group_ids:
+            self._relisted.update(await self.members(missing))
+        return {g: self._relisted[g] for g in group_ids}
+
+    async def incremental(self, state: DirectoryState, reads: _IncrementalReads) -> OktaSnapshot:
+        """The org from the whole mirror in ``state`` and what ``reads`` found changed."""
+        groups, log = reads.groups, reads.log
         # Groups are listed whole (one cheap page for most orgs) so that renamed and deleted
         # groups show; members are listed only where the log cannot vouch for the change.
         settled = settle_members(groups, state.okta_groups, state.okta_members, log)
@@ -406,10 +426,10 @@ class _Fetcher:
             len(settled.relist),
             len(groups),
         )
-        relisted = await self.members(settled.relist)
+        relisted = await self.relisted(settled.relist)
         deleted = frozenset(log.deleted_users)
         users = dict(state.okta_users)
-        users.update((u.id, u) for u in changed_users)
+        users.update((u.id, u) for u in reads.changed_users)
         for user_id in deleted:
             users.pop(user_id, None)
         members = {
@@ -417,6 +437,68 @@ class _Fetcher:
             for gid in groups
         }
         return OktaSnapshot(users=users, groups=groups, members=members)
+
+    async def changed_only(
+        self, directory: Directory, integration: str, head: DirectoryState, reads: _IncrementalReads
+    ) -> _ChangedOnly | None:
+        """The users an incremental sync found changed, and their part of the directory,
+        read without loading the rest: those Okta's listing returned, those the System Log
+        names, the members a relisted group gained or lost, and the rows of teams that may
+        lose their last in-scope member. The rest of the org is counted in SQL
+        (``RestOfOrg``). None when that cannot stand for the whole org (a team group added,
+        removed or renamed; tallies that do not add up): plan with the whole state."""
+        groups, log = reads.groups, reads.log
+        if group_names(head.okta_groups) != group_names(groups):
+            return None
+        changed = {u.id: u for u in reads.changed_users}
+        deleted = frozenset(log.deleted_users)
+        logged = log.named_users | deleted
+        mirror_logged = await asyncio.to_thread(directory.mirror_members, integration, users=logged)
+        settled = settle_members(groups, head.okta_groups, mirror_logged, log)
+        relisted = await self.relisted(settled.relist)
+        mirrored = await asyncio.to_thread(
+            directory.mirror_members, integration, groups=settled.relist
+        )
+        moved: set[str] = set()
+        for group_id, now_members in relisted.items():
+            moved.update(now_members ^ mirrored.get(group_id, frozenset()))
+        touched = set(changed) | logged | moved
+        part = await asyncio.to_thread(read_changed_part, directory, integration, head, touched)
+        if part is None:
+            logger.warning(
+                "Incremental sync of %s: the directory's tallies do not add up; reading it whole",
+                integration,
+            )
+            return None
+        state, rest, active_rows = part
+        read = set(state.employees) | set(state.okta_users) | touched
+        users: dict[str, OktaUserRecord] = {}
+        for user_id in read - deleted:
+            record = changed.get(user_id) or state.okta_users.get(user_id)
+            if record is not None:
+                users[user_id] = record
+        members: _Members = {}
+        for group_id in groups:
+            if group_id in relisted:
+                now_members = relisted[group_id] & read
+            else:
+                # The mirror's members among the users read, with the log's word on those it
+                # names (settled from the mirror's members among them).
+                now_members = (state.okta_members.get(group_id, frozenset()) - logged) | (
+                    settled.members.get(group_id, frozenset())
+                )
+            members[group_id] = now_members - deleted
+        logger.debug(
+            "Incremental sync of %s: %d System Log events, %d of %d groups listed, %d users "
+            "read from the directory",
+            integration,
+            log.events_read,
+            len(settled.relist),
+            len(groups),
+            len(read),
+        )
+        snapshot = OktaSnapshot(users=users, groups=groups, members=members)
+        return _ChangedOnly(state, snapshot, rest, active_rows)
 
     async def targeted(self, state: DirectoryState, events: EventBatch) -> OktaSnapshot:
         """The mirror, updated with what some events named: each user read by id (a 404: the
@@ -464,6 +546,47 @@ class _Fetcher:
             for gid in groups
         }
         return OktaSnapshot(users=users, groups=groups, members=members)
+
+
+def read_changed_part(
+    directory: Directory, integration: str, head: DirectoryState, touched: Iterable[str]
+) -> tuple[DirectoryState, RestOfOrg, int] | None:
+    """The directory's part for a sync that touches only ``touched`` users: ``head`` (a
+    ``Directory.load_head``) with their rows and mirror, plus the rows of the teams that may
+    lose their last in-scope member (out of scope, frozen: a team going unused is dropped
+    from them); the rest of the org's counts; and how many employees are active. None when
+    the stored tallies do not add up."""
+    touched = set(touched)
+    state = directory.load_users(integration, touched, head)
+    totals = directory.org_totals(integration)
+    in_scope_left = dict(totals.in_scope_members)
+    for group_id, user_ids in state.okta_members.items():
+        in_scope_left[group_id] = in_scope_left.get(group_id, 0) - sum(
+            1 for u in user_ids if state.tallies.get(u, (False, ""))[0]
+        )
+    doubtful = [g for g in state.teams if in_scope_left.get(g, 0) <= 0]
+    extra = directory.employees_in_teams(integration, doubtful) - touched
+    if extra:
+        state = directory.load_users(integration, extra, state)
+    rest = rest_of(totals, state)
+    return None if rest is None else (state, rest, totals.active_rows)
+
+
+@dataclass(frozen=True)
+class _IncrementalReads:
+    changed_users: list[OktaUserRecord]
+    groups: dict[str, OktaGroupRecord]
+    log: MembershipLog
+
+
+@dataclass(frozen=True)
+class _ChangedOnly:
+    """An incremental sync's part of the directory and of Okta, and the rest's counts."""
+
+    state: DirectoryState
+    snapshot: OktaSnapshot
+    rest: RestOfOrg
+    active_rows: int
 
 
 def _group_moved(state: DirectoryState, group: OktaGroupRecord) -> bool:
@@ -646,15 +769,21 @@ async def _plan(
 ) -> PlannedSync:
     started = attempt.started
     clock = _PhaseClock()
-    state = await asyncio.to_thread(directory.load_state, request.integration)
-    clock.lap("load")
+    spec_hash = request.spec.sync_hash()
+    state = await asyncio.to_thread(directory.load_head, request.integration)
     mode = choose_mode(
         _without_future_times(request.integration, state.sync_state, started),
-        request.spec.sync_hash(),
+        spec_hash,
         request.force_full,
         started,
         request.events,
     )
+    # An incremental sync reads only the users that changed when the last apply counted
+    # everyone under this spec (the tallies); any other sync reads the whole directory.
+    changed_only = mode == "Incremental" and state.tallies_hash == spec_hash
+    if not changed_only:
+        state = await asyncio.to_thread(directory.load_state, request.integration)
+    clock.lap("load")
     base_url = (
         check_okta_url_override(request.okta_url)
         if request.okta_url
@@ -662,6 +791,8 @@ async def _plan(
     )
     attempt.mode = mode
     factory = client_factory or functools.partial(OktaClient, max_retries=settings.okta_max_retries)
+    plan: SyncPlan | None = None
+    active_before: int | None = None
     async with factory(base_url, request.token) as client:
         fetcher = _Fetcher(client, request.spec, progress)
         if progress is not None:
@@ -674,7 +805,20 @@ async def _plan(
                 snapshot = await fetcher.targeted(state, request.events)
             else:
                 assert state.sync_state.watermark is not None
-                snapshot = await fetcher.incremental(state, state.sync_state.watermark)
+                reads = await fetcher.incremental_reads(state.sync_state.watermark)
+                if changed_only:
+                    plan, active_before, state = await _plan_changed_only(
+                        request, directory, fetcher, state, reads
+                    )
+                if plan is None:
+                    if changed_only:
+                        state = await asyncio.to_thread(directory.load_state, request.integration)
+                    snapshot = await fetcher.incremental(state, reads)
+            if plan is None:
+                await fetcher.unknown_members(snapshot)
+                # Before planning: a team entry naming no group fails the sync here (UnknownTeam).
+                filters = resolve_filters(request.spec, snapshot.groups, state.okta_groups)
+                await fetcher.whole_profiles(snapshot, filters)
         finally:
             attempt.stats = SyncStats(
                 fetched=fetcher.users_fetched,
@@ -684,23 +828,19 @@ async def _plan(
                 rate_limit_wait_seconds=round(client.stats.rate_limit_wait_seconds, 3),
             )
         fetch_start = client.first_response_date or started
-        await fetcher.unknown_members(snapshot)
-        # Before planning: a team entry naming no group fails the sync here (UnknownTeam).
-        filters = resolve_filters(request.spec, snapshot.groups, state.okta_groups)
-        await fetcher.whole_profiles(snapshot, filters)
-        attempt.stats = replace(attempt.stats, api_requests=client.stats.requests)
     clock.lap("fetch")
-    now = _now()
-    plan = compute_plan(
-        request.spec,
-        request.integration,
-        state,
-        snapshot,
-        now,
-        filters,
-        trust_rows=mode != "Full",
-        premapped=fetcher.premapped,
-    )
+    now = plan.changes.synced_at if plan is not None else _now()
+    if plan is None:
+        plan = compute_plan(
+            request.spec,
+            request.integration,
+            state,
+            snapshot,
+            now,
+            filters,
+            trust_rows=mode != "Full",
+            premapped=fetcher.premapped,
+        )
     for warning in plan.warnings:
         logger.warning("Sync of %s: %s", request.integration, warning.message)
     next_state = _next_state(request, state.sync_state, mode, fetch_start, now)
@@ -740,7 +880,8 @@ async def _plan(
         skipped=plan.skipped,
     )
     attempt.stats = stats
-    active_before = sum(1 for row in state.employees.values() if row.active)
+    if active_before is None:
+        active_before = sum(1 for row in state.employees.values() if row.active)
     limit = request.spec.safety.limit(active_before)
     would_deactivate = len(plan.deactivated)
     held = would_deactivate > limit and request.approved_deactivations != would_deactivate
@@ -760,6 +901,42 @@ async def _plan(
         else None,
         timings=clock.laps,
     )
+
+
+async def _plan_changed_only(
+    request: SyncRequest,
+    directory: Directory,
+    fetcher: _Fetcher,
+    head: DirectoryState,
+    reads: _IncrementalReads,
+) -> tuple[SyncPlan | None, int | None, DirectoryState]:
+    """The plan of an incremental sync from the changed users' part of the directory
+    (``_Fetcher.changed_only``), with the active employees before it; (None, None, head)
+    when only the whole state can plan it."""
+    part = await fetcher.changed_only(directory, request.integration, head, reads)
+    if part is None:
+        return None, None, head
+    snapshot = part.snapshot
+    await fetcher.unknown_members(snapshot)
+    filters = resolve_filters(request.spec, snapshot.groups, part.state.okta_groups)
+    await fetcher.whole_profiles(snapshot, filters)
+    try:
+        plan = compute_plan(
+            request.spec,
+            request.integration,
+            part.state,
+            snapshot,
+            _now(),
+            filters,
+            trust_rows=True,
+            rest=part.rest,
+        )
+    except WholeStateNeeded as why:
+        logger.info(
+            "Incremental sync of %s reads the whole directory: %s", request.integration, why
+        )
+        return None, None, head
+    return plan, part.active_rows, part.state
 
 
 class _PhaseClock:

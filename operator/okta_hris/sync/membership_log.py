@@ -175,6 +175,11 @@ class MembershipLog:
     def events_read(self) -> int:
         return self._read
 
+    @property
+    def named_users(self) -> frozenset[str]:
+        """The users whose memberships ``folded`` changes (in any group)."""
+        return frozenset(user for pairs in self._pairs.values() for user in pairs)
+
 
 @dataclass(frozen=True)
 class Settlement:

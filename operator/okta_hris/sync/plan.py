@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import difflib
 import functools
+import json
 import threading
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -22,6 +23,7 @@ from okta_hris.domain.changes import (
     DirectoryState,
     OktaGroupRecord,
     OktaUserRecord,
+    OrgTotals,
     PlanWarning,
 )
 from okta_hris.domain.employees import Employee, EmployeeRow, Team
@@ -50,7 +52,8 @@ from okta_hris.sync.mapping import (
 
 # What the mirror keeps of a user who has never been in scope (SPEC §9 privacy): what the
 # filters read, and nothing that names or locates a person. The employment attribute's name
-# comes from the spec and is added to these.
+# comes from the spec and is added to these: an employment filter reads it, and whether any
+# user has it at all decides whether employment values are kept (``keep_employment``).
 MINIMAL_PROFILE_KEYS: tuple[str, ...] = ("countryCode",)
 # Marks a minimised profile; Okta attribute names start with a letter, so none is this.
 MINIMAL_MARK = "_minimal"
@@ -83,6 +86,125 @@ def premap(
             break
         mapped[user.id] = (user, map_profile(user, spec))
     return mapped
+
+
+# The set filters in the order a tally's mask lists them.
+CLAUSES: tuple[str, ...] = ("countries", "teams", "status", "employment")
+
+
+@dataclass(frozen=True)
+class UserTally:
+    """What one user added to a plan's counts. Stored per mirrored user (``okta_user_tallies``)
+    so that a sync that reads only the users that changed can sum everyone else's in SQL
+    (``RestOfOrg``) and still report what a plan of everyone reports."""
+
+    in_scope: bool
+    kept: tuple[bool, ...]  # per CLAUSES: the clause keeps the user on its own (set filters)
+    quality: DataQuality  # counted for active in-scope employees only
+    with_employment: bool  # the user has a value for the employment attribute
+    employment: tuple[str, ...]  # sorted loose keys of those values
+
+    def text(self) -> str:
+        """The stored form: digits, then the keys as ASCII JSON (any value, NUL included,
+        stays storable)."""
+        q = self.quality
+        digits = "".join("1" if k else "0" for k in self.kept)
+        digits += f"{q.invalid_phones}{q.unknown_countries}{q.incomplete_addresses}"
+        digits += "1" if self.with_employment else "0"
+        return digits + json.dumps(list(self.employment), ensure_ascii=True)
+
+    @classmethod
+    def parse(cls, in_scope: bool, text: str) -> UserTally:
+        n = len(CLAUSES)
+        return cls(
+            in_scope=in_scope,
+            kept=tuple(c == "1" for c in text[:n]),
+            quality=DataQuality(int(text[n]), int(text[n + 1]), int(text[n + 2])),
+            with_employment=text[n + 3] == "1",
+            employment=tuple(json.loads(text[n + 4 :])),
+        )
+
+
+@dataclass(frozen=True)
+class RestOfOrg:
+    """The counts of the users a plan does not see: everyone but the users a sync read
+    (those that changed, and rows that lose a team), from ``OrgTotals`` less what the read
+    users' stored tallies say. Their rows all stand as they are (``unchanged``)."""
+
+    users: int = 0
+    matched: int = 0
+    kept: tuple[int, ...] = (0,) * len(CLAUSES)
+    quality: DataQuality = field(default_factory=DataQuality)
+    with_employment: int = 0
+    employment_seen: frozenset[str] = frozenset()
+    used: frozenset[str] = frozenset()  # groups with an in-scope member among them
+    group_members: dict[str, int] = field(default_factory=dict)  # members among them, by group
+    rows: int = 0
+    # Whether, counting the read users as they were, nobody had the employment attribute: a
+    # plan that finds otherwise now must see every row (``keep_employment`` flipped).
+    employment_was_missing: bool = False
+
+
+class WholeStateNeeded(Exception):
+    """A plan of some users cannot stand for a plan of everyone: plan with the whole state."""
+
+
+def rest_of(totals: OrgTotals, state: DirectoryState) -> RestOfOrg | None:
+    """``totals`` less what the users in ``state`` (read by ``Directory.load_users``) added;
+    None when their tallies do not account for them (a mirrored user without one)."""
+    if any(user_id not in state.tallies for user_id in state.okta_users):
+        return None
+    counts = dict(totals.tallies)
+    all_with_employment = sum(
+        n for (_, text), n in counts.items() if UserTally.parse(False, text).with_employment
+    )
+    for in_scope, text in state.tallies.values():
+        left = counts.get((in_scope, text), 0) - 1
+        if left < 0:
+            return None
+        counts[(in_scope, text)] = left
+    users = matched = with_employment = 0
+    kept = [0] * len(CLAUSES)
+    quality = DataQuality()
+    seen: set[str] = set()
+    for (in_scope, text), n in counts.items():
+        if n == 0:
+            continue
+        tally = UserTally.parse(in_scope, text)
+        users += n
+        matched += n if in_scope else 0
+        kept = [k + (n if on else 0) for k, on in zip(kept, tally.kept, strict=True)]
+        quality += DataQuality(
+            tally.quality.invalid_phones * n,
+            tally.quality.unknown_countries * n,
+            tally.quality.incomplete_addresses * n,
+        )
+        with_employment += n if tally.with_employment else 0
+        seen.update(tally.employment)
+    in_scope_members = dict(totals.in_scope_members)
+    group_members = dict(totals.group_members)
+    for group_id, user_ids in state.okta_members.items():
+        group_members[group_id] = group_members.get(group_id, 0) - len(user_ids)
+        in_scope_members[group_id] = in_scope_members.get(group_id, 0) - sum(
+            1 for u in user_ids if state.tallies.get(u, (False, ""))[0]
+        )
+    if any(n < 0 for n in (*group_members.values(), *in_scope_members.values())):
+        return None
+    rows = totals.rows - len(state.employees)
+    if rows < 0:
+        return None
+    return RestOfOrg(
+        users=users,
+        matched=matched,
+        kept=tuple(kept),
+        quality=quality,
+        with_employment=with_employment,
+        employment_seen=frozenset(seen),
+        used=frozenset(g for g, n in in_scope_members.items() if n > 0),
+        group_members=group_members,
+        rows=rows,
+        employment_was_missing=sum(totals.tallies.values()) > 0 and all_with_employment == 0,
+    )
 
 
 @dataclass
@@ -201,6 +323,9 @@ class _PlanBuilder:
     okta_groups_delete: list[str] = field(default_factory=list)
     okta_members_add: list[tuple[str, str]] = field(default_factory=list)
     okta_members_remove: list[tuple[str, str]] = field(default_factory=list)
+    tallies_upsert: list[tuple[str, bool, str]] = field(default_factory=list)
+    tallies_delete: list[str] = field(default_factory=list)
+    tallies_whole: bool = False
     # Rows leaving scope, settled once the used teams are known: (row, memberships, status,
     # lastUpdated).
     leaving: list[tuple[EmployeeRow, frozenset[str], str, datetime]] = field(default_factory=list)
@@ -221,6 +346,9 @@ class _PlanBuilder:
             okta_groups_delete=tuple(self.okta_groups_delete),
             okta_members_add=tuple(self.okta_members_add),
             okta_members_remove=tuple(self.okta_members_remove),
+            tallies_upsert=tuple(self.tallies_upsert),
+            tallies_delete=tuple(self.tallies_delete),
+            tallies_whole=self.tallies_whole,
         )
         return SyncPlan(
             changes=changes,
@@ -276,6 +404,7 @@ def compute_plan(
     *,
     trust_rows: bool = False,
     premapped: Premapped | None = None,
+    rest: RestOfOrg | None = None,
 ) -> SyncPlan:
     """Every write of one sync. ``filters`` are the spec's, resolved against
     ``snapshot.groups`` (raises ``UnknownTeam`` when resolving them here fails).
@@ -283,13 +412,21 @@ def compute_plan(
     ``trust_rows`` (an incremental sync: the spec is the one the rows were synced with) lets
     a row stand for the employee a user maps to when nothing it was mapped from moved (see
     ``_RowsOfLastSync``), instead of mapping every user again; a full sync maps everyone.
-    ``premapped``: users mapped already (``premap``), while the sync was still listing."""
+    ``premapped``: users mapped already (``premap``), while the sync was still listing.
+
+    ``rest``: ``state`` and ``snapshot`` hold only some users (those an incremental sync
+    found changed, and rows that may lose a team); ``rest`` counts everyone else, whose rows
+    all stand. The plan is then the one of the whole org. Raises ``WholeStateNeeded`` when
+    it cannot be: a team group was added, removed or renamed, or the employment attribute
+    appeared or went from the whole org."""
     if filters is None:
         filters = resolve_filters(spec, snapshot.groups, state.okta_groups)
     plan = changes = _PlanBuilder(integration, now)
     snapshot, skipped = _leave_out_unstorable(plan, snapshot)
     user_groups = snapshot.user_groups
-    last_sync = _RowsOfLastSync.of(state, snapshot) if trust_rows else None
+    last_sync = _RowsOfLastSync.of(state, snapshot) if trust_rows or rest else None
+    if rest is not None and last_sync is None:
+        raise WholeStateNeeded("a team group was added, removed or renamed")
     # A left-out user's row keeps its teams: as far as this sync goes, nothing happened to them.
     membership_target: dict[str, frozenset[str]] = {
         okta_id: frozenset(g for g in state.memberships.get(okta_id, ()) if g in snapshot.groups)
@@ -297,7 +434,23 @@ def compute_plan(
         if okta_id in state.employees
     }
     attribute = spec.mapping.employment_attribute
-    keep_employment = _employment_attribute_missing(snapshot, attribute)
+    with_employment = {
+        user_id
+        for user_id, user in snapshot.users.items()
+        if employment_values(user.profile, attribute)
+    }
+    if rest is None:
+        keep_employment = bool(snapshot.users) and not with_employment
+    else:
+        keep_employment = (
+            rest.users + len(snapshot.users) > 0
+            and not rest.with_employment
+            and not with_employment
+        )
+        if keep_employment != rest.employment_was_missing:
+            raise WholeStateNeeded("the employment attribute appeared or went")
+        plan.matched, plan.unchanged = rest.matched, rest.rows
+        plan.data_quality = rest.quality
     if keep_employment and filters.employment_include:
         raise EmploymentAttributeMissing(
             f"no Okta user has the profile attribute {describe_value(attribute)} "
@@ -312,14 +465,25 @@ def compute_plan(
                 "(spec.mapping.employmentAttribute); employment values are left as they were",
             )
         )
-    kept = _ClauseCounter(filters, spec)
+    kept = _ClauseCounter(filters, spec, rest)
+    tallies = _Tallies(state)
 
     for user in snapshot.users.values():
         group_ids = user_groups.get(user.id, set())
         facts = filters.facts(user, group_ids)
-        kept.count(facts)
+        mask = kept.count(facts)
         existing = state.employees.get(user.id)
         if not filters.keeps(facts):
+            tallies.add(
+                user.id,
+                UserTally(
+                    False,
+                    mask,
+                    DataQuality(),
+                    user.id in with_employment,
+                    tuple(sorted(facts.employment)),
+                ),
+            )
             if existing is not None:
                 # Out of scope: the row stays, inactive, and we stop syncing the person's details.
                 memberships = state.memberships.get(user.id, frozenset())
@@ -334,8 +498,14 @@ def compute_plan(
             and existing.teams == team_names
             and last_sync.mapped(existing, user, group_ids, keep_employment, attribute)
         ):
-            if existing.active:
-                plan.data_quality += quality_of(user, existing)
+            quality = quality_of(user, existing) if existing.active else DataQuality()
+            plan.data_quality += quality
+            tallies.add(
+                user.id,
+                UserTally(
+                    True, mask, quality, user.id in with_employment, tuple(sorted(facts.employment))
+                ),
+            )
             plan.unchanged += 1
             continue
         mapped = premapped.get(user.id) if premapped is not None else None
@@ -346,8 +516,14 @@ def compute_plan(
         if keep_employment:
             kept_value = existing.employment_status if existing is not None else None
             desired = desired.model_copy(update={"employment_status": kept_value})
-        if desired.active:
-            plan.data_quality += quality_of(user, desired)
+        quality = quality_of(user, desired) if desired.active else DataQuality()
+        plan.data_quality += quality
+        tallies.add(
+            user.id,
+            UserTally(
+                True, mask, quality, user.id in with_employment, tuple(sorted(facts.employment))
+            ),
+        )
         if existing is None:
             row = _row(desired, integration, now, now, now)
             changes.employees_create.append(row)
@@ -368,23 +544,36 @@ def compute_plan(
             memberships = state.memberships.get(okta_id, frozenset())
             plan.leaving.append((existing, memberships, DELETED_STATUS, existing.okta_last_updated))
 
-    used = _used_teams(snapshot, membership_target, filters)
+    used = _used_teams(snapshot, membership_target, filters, rest)
     _freeze_teams(plan, used, snapshot)
     _plan_teams(changes, state, snapshot, used)
     _plan_memberships(changes, state, used, membership_target)
-    employment_filtered = bool(filters.employment_include or filters.employment_exclude)
-    _plan_mirror(
-        changes,
-        state,
-        snapshot,
-        membership_target,
-        attribute if employment_filtered else None,
-        skipped,
-    )
+    _plan_mirror(changes, state, snapshot, membership_target, attribute, skipped)
     plan.warnings.extend(_unmatched_employment(spec, filters, kept.employment_seen))
     plan.teams = len(used)
-    plan.filters = kept.report(snapshot, plan.matched)
+    plan.filters = kept.report(snapshot, plan.matched, rest)
+    plan.tallies_upsert, plan.tallies_delete = tallies.changes(snapshot, skipped)
+    plan.tallies_whole = not skipped
     return plan.build()
+
+
+class _Tallies:
+    """Each user's tally as this plan counts it, against the one stored."""
+
+    def __init__(self, state: DirectoryState) -> None:
+        self.stored = state.tallies
+        self.upsert: list[tuple[str, bool, str]] = []
+
+    def add(self, user_id: str, tally: UserTally) -> None:
+        text = tally.text()
+        if self.stored.get(user_id) != (tally.in_scope, text):
+            self.upsert.append((user_id, tally.in_scope, text))
+
+    def changes(
+        self, snapshot: OktaSnapshot, skipped: frozenset[str]
+    ) -> tuple[list[tuple[str, bool, str]], list[str]]:
+        gone = sorted(set(self.stored) - snapshot.users.keys() - skipped)
+        return self.upsert, gone
 
 
 class _RowsOfLastSync:
@@ -410,7 +599,7 @@ class _RowsOfLastSync:
         """None when a team group was added, removed, renamed or retyped since the last sync
         (filters name groups: they may resolve differently), else the mirror's memberships by
         user."""
-        if _group_names(state.okta_groups) != _group_names(snapshot.groups):
+        if group_names(state.okta_groups) != group_names(snapshot.groups):
             return None
         index: dict[str, set[str]] = defaultdict(set)
         for group_id, user_ids in state.okta_members.items():
@@ -439,7 +628,8 @@ class _RowsOfLastSync:
         )
 
 
-def _group_names(groups: dict[str, OktaGroupRecord]) -> dict[str, tuple[str, str]]:
+def group_names(groups: Mapping[str, OktaGroupRecord]) -> dict[str, tuple[str, str]]:
+    """Each team group's (type, name): what filters resolve against."""
     return {group_id: (group.type, group.name) for group_id, group in groups.items()}
 
 
@@ -497,21 +687,15 @@ def _leave_out_unstorable(
     )
 
 
-def _employment_attribute_missing(snapshot: OktaSnapshot, attribute: str) -> bool:
-    """True when users were synced and not one of them has the attribute (a misspelling,
-    most likely): then employment values are kept rather than nulled."""
-    if not snapshot.users:
-        return False
-    return not any(employment_values(u.profile, attribute) for u in snapshot.users.values())
-
-
 class _ClauseCounter:
     """How many users each set filter keeps on its own, for the plan's filter lines."""
 
-    def __init__(self, filters: ResolvedFilters, spec: OktaIntegrationSpec) -> None:
+    def __init__(
+        self, filters: ResolvedFilters, spec: OktaIntegrationSpec, rest: RestOfOrg | None
+    ) -> None:
         self.filters = filters
         self.spec = spec
-        self.users = 0
+        self.users = rest.users if rest is not None else 0
         checks = {
             "countries": (filters.countries_include, filters.countries_exclude),
             "teams": (filters.teams_include, filters.teams_exclude),
@@ -530,24 +714,32 @@ class _ClauseCounter:
             for name, sides in checks.items()
             if any(sides) and not filters.scope_all
         ]
-        self.kept = {name: 0 for name, _ in self.tests}
-        self.employment_seen: set[str] = set()  # loose keys of every employment value seen
+        rested = dict(zip(CLAUSES, rest.kept, strict=True)) if rest is not None else {}
+        self.kept = {name: rested.get(name, 0) for name, _ in self.tests}
+        # loose keys of every employment value seen
+        self.employment_seen: set[str] = set(rest.employment_seen) if rest is not None else set()
 
-    def count(self, facts: ScopeFacts) -> None:
+    def count(self, facts: ScopeFacts) -> tuple[bool, ...]:
+        """Count one user; which set filters keep them on their own (per CLAUSES)."""
         self.users += 1
         self.employment_seen.update(facts.employment)
-        for name, keeps in self.tests:
-            if keeps(facts):
+        keeps_of = {name: keeps(facts) for name, keeps in self.tests}
+        for name, keeps_it in keeps_of.items():
+            if keeps_it:
                 self.kept[name] += 1
+        return tuple(keeps_of.get(name, False) for name in CLAUSES)
 
-    def report(self, snapshot: OktaSnapshot, matched: int) -> FilterReport:
+    def report(self, snapshot: OktaSnapshot, matched: int, rest: RestOfOrg | None) -> FilterReport:
         entries = self.filters.team_entries
         group_ids = sorted({g for e in entries for g in e.group_ids})
+        others = rest.group_members if rest is not None else {}
         return FilterReport(
             scope_all=self.filters.scope_all,
             users=self.users,
             team_entries=entries,
-            group_members=tuple((g, len(snapshot.members.get(g, frozenset()))) for g in group_ids),
+            group_members=tuple(
+                (g, len(snapshot.members.get(g, frozenset())) + others.get(g, 0)) for g in group_ids
+            ),
             kept=tuple((name, self._written(name), n) for name, n in self.kept.items()),
             matched=matched,
         )
@@ -590,11 +782,16 @@ def _unmatched_employment(
 
 
 def _used_teams(
-    snapshot: OktaSnapshot, target: dict[str, frozenset[str]], filters: ResolvedFilters
+    snapshot: OktaSnapshot,
+    target: dict[str, frozenset[str]],
+    filters: ResolvedFilters,
+    rest: RestOfOrg | None,
 ) -> frozenset[str]:
     """The teams the directory holds (SPEC §9): groups with at least one in-scope member,
     minus the excluded ones."""
     used = {g for group_ids in target.values() for g in group_ids if g in snapshot.groups}
+    if rest is not None:
+        used.update(g for g in rest.used if g in snapshot.groups)
     return frozenset(used - filters.teams_exclude)
 
 
@@ -668,8 +865,8 @@ def _plan_memberships(
 
 
 def minimal_profile(profile: dict[str, Any], employment_attribute: str | None) -> dict[str, Any]:
-    """What the mirror keeps of a user never in scope: the values the filters read (the
-    employment attribute only when an employment filter reads it), and the mark."""
+    """What the mirror keeps of a user never in scope: the values the filters read (and
+    ``keep_employment``: the employment attribute), and the mark."""
     keys = (*MINIMAL_PROFILE_KEYS, *((employment_attribute,) if employment_attribute else ()))
     return {key: profile[key] for key in keys if key in profile} | {MINIMAL_MARK: True}
 
