@@ -14,7 +14,9 @@ import asyncio
 import logging
 import random
 import re
+import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -34,7 +36,7 @@ WHOLE = "people-ops/whole"
 SPECS = {
     "all": spec(),
     "countries": spec(sync={"scope": "Filtered"}, filters={"countries": {"include": ["US"]}}),
-    "teams": spec(
+    "status": spec(
         sync={"scope": "Filtered"},
         filters={"status": {"exclude": ["Inactive"]}, "countries": {"exclude": ["FR"]}},
     ),
@@ -182,6 +184,53 @@ def test_the_changed_part_plans_what_the_whole_state_plans(
                 schema.okta_user_tallies,
             ):
                 assert rows(directory, table, PART) == rows(directory, table, WHOLE), table.name
+
+
+def test_a_team_going_unused_leaves_the_rows_out_of_scope_that_held_it(
+    sandbox: Sandbox, directory: Directory
+) -> None:
+    """Its last in-scope members leave the team; a member who left scope earlier (row frozen,
+    teams kept) is untouched by this sync, yet their row must drop the team: the rows holding
+    a team that may go unused are read too."""
+    spec_ = SPECS["countries"]
+    with httpx.Client(
+        base_url=sandbox.url, headers={"Authorization": f"SSWS {sandbox.token}"}
+    ) as okta:
+        groups = okta.get("/api/v1/groups", params={"filter": 'type eq "OKTA_GROUP"'}).json()
+        team = next(
+            g for g in groups if len(okta.get(f"/api/v1/groups/{g['id']}/users").json()) >= 3
+        )
+        members = [u["id"] for u in okta.get(f"/api/v1/groups/{team['id']}/users").json()]
+        frozen, *others = members
+        for user_id in members:  # all in scope, to begin with
+            okta.post(f"/api/v1/users/{user_id}", json={"profile": {"countryCode": "US"}})
+        for integration in (PART, WHOLE):
+            sync(sandbox, directory, integration, spec_)
+        okta.post(f"/api/v1/users/{frozen}", json={"profile": {"countryCode": "FR"}})
+        for integration in (PART, WHOLE):
+            stale_tallies(directory, WHOLE)
+            sync(sandbox, directory, integration, spec_)
+        [row] = [r for r in directory.list_employees(integration=PART) if r.okta_id == frozen]
+        assert not row.active and team["profile"]["name"] in row.teams
+        # The next sync's window starts after that change (not a margin before), so nothing
+        # about the frozen user is read again from Okta.
+        with directory.engine.begin() as connection:
+            connection.execute(
+                sa.update(schema.integrations)
+                .where(schema.integrations.c.integration.in_([PART, WHOLE]))
+                .values(watermark=datetime.now(UTC))
+            )
+        time.sleep(0.01)
+        for user_id in others:
+            okta.delete(f"/api/v1/groups/{team['id']}/users/{user_id}").raise_for_status()
+        part = sync(sandbox, directory, PART, spec_)
+        stale_tallies(directory, WHOLE)
+        whole = sync(sandbox, directory, WHOLE, spec_)
+    assert report_of(part) == report_of(whole)
+    [row] = [r for r in directory.list_employees(integration=PART) if r.okta_id == frozen]
+    assert team["profile"]["name"] not in row.teams
+    for table in (schema.employees, schema.employee_teams, schema.teams):
+        assert rows(directory, table, PART) == rows(directory, table, WHOLE), table.name
 
 
 def test_a_directory_without_tallies_is_read_whole_once_then_in_part(
