@@ -801,7 +801,7 @@ def _apply(connection: Connection, changes: DirectoryChanges) -> None:
         okta_user_tallies,
         integration,
         ("okta_id",),
-        [(okta_id,) for okta_id in (*changes.tallies_delete, *changes.okta_users_delete)],
+        [(okta_id,) for okta_id in sorted({*changes.tallies_delete, *changes.okta_users_delete})],
     )
     upsert(
         connection,

@@ -808,7 +808,7 @@ async def _plan(
                 reads = await fetcher.incremental_reads(state.sync_state.watermark)
                 if changed_only:
                     plan, active_before, state = await _plan_changed_only(
-                        request, directory, fetcher, state, reads
+                        request, directory, fetcher, state, reads, clock
                     )
                 if plan is None:
                     if changed_only:
@@ -909,6 +909,7 @@ async def _plan_changed_only(
     fetcher: _Fetcher,
     head: DirectoryState,
     reads: _IncrementalReads,
+    clock: _PhaseClock,
 ) -> tuple[SyncPlan | None, int | None, DirectoryState]:
     """The plan of an incremental sync from the changed users' part of the directory
     (``_Fetcher.changed_only``), with the active employees before it; (None, None, head)
@@ -920,6 +921,7 @@ async def _plan_changed_only(
     await fetcher.unknown_members(snapshot)
     filters = resolve_filters(request.spec, snapshot.groups, part.state.okta_groups)
     await fetcher.whole_profiles(snapshot, filters)
+    clock.lap("fetch")
     try:
         plan = compute_plan(
             request.spec,
@@ -936,6 +938,8 @@ async def _plan_changed_only(
             "Incremental sync of %s reads the whole directory: %s", request.integration, why
         )
         return None, None, head
+    finally:
+        clock.lap("plan")
     return plan, part.active_rows, part.state
 
 
@@ -945,8 +949,9 @@ class _PhaseClock:
         self._last = time.perf_counter()
 
     def lap(self, phase: str) -> None:
+        """The time since the last lap goes to ``phase`` (added, when it had some already)."""
         now = time.perf_counter()
-        self.laps[phase] = round(now - self._last, 3)
+        self.laps[phase] = round(self.laps.get(phase, 0.0) + now - self._last, 3)
         self._last = now
 
 
