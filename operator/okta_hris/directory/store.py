@@ -29,6 +29,7 @@ from types import TracebackType
 from typing import Any, Self, cast
 
 from sqlalchemy import (
+    ColumnElement,
     Connection,
     Exists,
     RowMapping,
@@ -154,16 +155,16 @@ class Directory(Store):
     ) -> dict[str, frozenset[str]]:
         """The mirror's members (group id -> user ids) of ``groups``, or the memberships of
         ``users`` only."""
-        column = okta_group_members.c.okta_group_id if groups is not None else None
+        member = okta_group_members.c
+        key = member.okta_group_id if groups is not None else member.okta_id
         keys = sorted(set(groups if groups is not None else users or ()))
         pairs: list[tuple[str, str]] = []
         with self._reading(f"cannot read the directory of {integration}") as connection:
             for chunk in _chunks(keys):
-                key = column if column is not None else okta_group_members.c.okta_id
                 pairs.extend(
                     connection.execute(
-                        select(okta_group_members.c.okta_group_id, okta_group_members.c.okta_id)
-                        .where(okta_group_members.c.integration == integration)
+                        select(member.okta_group_id, member.okta_id)
+                        .where(member.integration == integration)
                         .where(key.in_(chunk))
                     )
                 )
@@ -539,50 +540,42 @@ def _load_users(
     memberships: list[tuple[str, str]] = []
     members: list[tuple[str, str]] = []
     invited: set[str] = set()
+
+    def of_chunk(table: Table, chunk: Sequence[str], *columns: ColumnElement[Any]) -> Select[Any]:
+        return (
+            select(*columns or (table,))
+            .where(table.c.integration == integration)
+            .where(table.c.okta_id.in_(chunk))
+        )
+
     for chunk in _chunks(user_ids):
-        for row in _rows_of(
-            connection,
-            select(employees)
-            .where(employees.c.integration == integration)
-            .where(employees.c.okta_id.in_(chunk)),
-        ):
+        for row in _rows_of(connection, of_chunk(employees, chunk)):
             state.employees[row["okta_id"]] = _employee_from_row(row)
-        for row in _rows_of(
-            connection,
-            select(okta_users)
-            .where(okta_users.c.integration == integration)
-            .where(okta_users.c.okta_id.in_(chunk)),
-        ):
+        for row in _rows_of(connection, of_chunk(okta_users, chunk)):
             state.okta_users[row["okta_id"]] = _okta_user_from_row(row)
         memberships.extend(
             connection.execute(
-                select(employee_teams.c.okta_id, employee_teams.c.okta_group_id)
-                .where(employee_teams.c.integration == integration)
-                .where(employee_teams.c.okta_id.in_(chunk))
+                of_chunk(
+                    employee_teams, chunk, employee_teams.c.okta_id, employee_teams.c.okta_group_id
+                )
             )
         )
         members.extend(
             connection.execute(
-                select(okta_group_members.c.okta_group_id, okta_group_members.c.okta_id)
-                .where(okta_group_members.c.integration == integration)
-                .where(okta_group_members.c.okta_id.in_(chunk))
+                of_chunk(
+                    okta_group_members,
+                    chunk,
+                    okta_group_members.c.okta_group_id,
+                    okta_group_members.c.okta_id,
+                )
             )
         )
+        tallies = okta_user_tallies.c
         for okta_id, in_scope, tally in connection.execute(
-            select(
-                okta_user_tallies.c.okta_id, okta_user_tallies.c.in_scope, okta_user_tallies.c.tally
-            )
-            .where(okta_user_tallies.c.integration == integration)
-            .where(okta_user_tallies.c.okta_id.in_(chunk))
+            of_chunk(okta_user_tallies, chunk, tallies.okta_id, tallies.in_scope, tallies.tally)
         ):
             state.tallies[okta_id] = (bool(in_scope), tally)
-        invited.update(
-            connection.scalars(
-                select(invitations.c.okta_id)
-                .where(invitations.c.integration == integration)
-                .where(invitations.c.okta_id.in_(chunk))
-            )
-        )
+        invited.update(connection.scalars(of_chunk(invitations, chunk, invitations.c.okta_id)))
     state.memberships = {**state.memberships, **_grouped(memberships)}
     merged = {group_id: set(ids) for group_id, ids in state.okta_members.items()}
     for group_id, user_id in members:

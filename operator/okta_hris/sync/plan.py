@@ -472,18 +472,11 @@ def compute_plan(
         group_ids = user_groups.get(user.id, set())
         facts = filters.facts(user, group_ids)
         mask = kept.count(facts)
+        has_employment = user.id in with_employment
+        employment = tuple(sorted(facts.employment))
         existing = state.employees.get(user.id)
         if not filters.keeps(facts):
-            tallies.add(
-                user.id,
-                UserTally(
-                    False,
-                    mask,
-                    DataQuality(),
-                    user.id in with_employment,
-                    tuple(sorted(facts.employment)),
-                ),
-            )
+            tallies.add(user.id, UserTally(False, mask, DataQuality(), has_employment, employment))
             if existing is not None:
                 # Out of scope: the row stays, inactive, and we stop syncing the person's details.
                 memberships = state.memberships.get(user.id, frozenset())
@@ -500,12 +493,7 @@ def compute_plan(
         ):
             quality = quality_of(user, existing) if existing.active else DataQuality()
             plan.data_quality += quality
-            tallies.add(
-                user.id,
-                UserTally(
-                    True, mask, quality, user.id in with_employment, tuple(sorted(facts.employment))
-                ),
-            )
+            tallies.add(user.id, UserTally(True, mask, quality, has_employment, employment))
             plan.unchanged += 1
             continue
         mapped = premapped.get(user.id) if premapped is not None else None
@@ -518,12 +506,7 @@ def compute_plan(
             desired = desired.model_copy(update={"employment_status": kept_value})
         quality = quality_of(user, desired) if desired.active else DataQuality()
         plan.data_quality += quality
-        tallies.add(
-            user.id,
-            UserTally(
-                True, mask, quality, user.id in with_employment, tuple(sorted(facts.employment))
-            ),
-        )
+        tallies.add(user.id, UserTally(True, mask, quality, has_employment, employment))
         if existing is None:
             row = _row(desired, integration, now, now, now)
             changes.employees_create.append(row)
