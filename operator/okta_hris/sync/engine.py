@@ -53,7 +53,7 @@ from okta_hris.okta import (
 from okta_hris.resource.spec import OktaIntegrationSpec
 from okta_hris.settings import Settings, check_okta_url_override
 from okta_hris.sync.filters import ResolvedFilters, resolve_filters
-from okta_hris.sync.mapping import clean_text
+from okta_hris.sync.mapping import clean_text, storable_id, storable_json
 from okta_hris.sync.membership_log import LOG_FILTER, MembershipLog, settle_members
 from okta_hris.sync.plan import (
     OktaSnapshot,
@@ -189,8 +189,15 @@ def choose_mode(
 
 
 def _user_record(user: OktaUser | OktaUserFields) -> OktaUserRecord:
+    """The user as the mirror stores them (``storable_json``: no NUL, no lone surrogate, no
+    NaN, bounded depth): planned from the very profile a later sync reads back, a user maps,
+    filters and counts alike whichever of them reads it."""
+    profile = storable_json(user.profile)
     return OktaUserRecord(
-        id=user.id, status=user.status, last_updated=user.last_updated, profile=user.profile
+        id=user.id,
+        status=user.status,
+        last_updated=user.last_updated,
+        profile=profile if isinstance(profile, dict) else {},
     )
 
 
@@ -453,11 +460,15 @@ class _Fetcher:
         changed = {u.id: u for u in reads.changed_users}
         deleted = frozenset(log.deleted_users)
         logged = log.named_users | deleted
-        mirror_logged = await asyncio.to_thread(directory.mirror_members, integration, users=logged)
+        # An id the directory cannot store is in none of its rows (and cannot be looked up):
+        # such a user is left out by the plan, as from the whole state.
+        mirror_logged = await asyncio.to_thread(
+            directory.mirror_members, integration, users=filter(storable_id, logged)
+        )
         settled = settle_members(groups, head.okta_groups, mirror_logged, log)
         relisted = await self.relisted(settled.relist)
         mirrored = await asyncio.to_thread(
-            directory.mirror_members, integration, groups=settled.relist
+            directory.mirror_members, integration, groups=filter(storable_id, settled.relist)
         )
         moved: set[str] = set()
         for group_id, now_members in relisted.items():
@@ -557,7 +568,8 @@ def read_changed_part(
     from them); the rest of the org's counts; and how many employees are active. None when
     the stored tallies do not add up."""
     touched = set(touched)
-    state = directory.load_users(integration, touched, head)
+    # An id the directory cannot store has no row to read (nor can it be looked up).
+    state = directory.load_users(integration, filter(storable_id, touched), head)
     totals = directory.org_totals(integration)
     in_scope_left = dict(totals.in_scope_members)
     for group_id, user_ids in state.okta_members.items():
