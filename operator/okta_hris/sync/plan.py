@@ -424,7 +424,7 @@ def compute_plan(
     plan = changes = _PlanBuilder(integration, now)
     snapshot, skipped = _leave_out_unstorable(plan, snapshot)
     user_groups = snapshot.user_groups
-    last_sync = _RowsOfLastSync.of(state, snapshot) if trust_rows or rest else None
+    last_sync = _RowsOfLastSync.of(state, snapshot) if trust_rows or rest is not None else None
     if rest is not None and last_sync is None:
         raise WholeStateNeeded("a team group was added, removed or renamed")
     # A left-out user's row keeps its teams: as far as this sync goes, nothing happened to them.
