@@ -25,21 +25,12 @@ from okta_hris.sync.mapping import MAX_READ
 from tests.sync.test_engine import quick_client, spec
 from tests.sync.test_incremental_changed_part import (
     PART,
+    TABLES,
     WHOLE,
     report_of,
     rows,
     stale_tallies,
     sync,
-)
-
-TABLES = (
-    schema.employees,
-    schema.employee_teams,
-    schema.teams,
-    schema.okta_users,
-    schema.okta_groups,
-    schema.okta_group_members,
-    schema.okta_user_tallies,
 )
 
 
