@@ -29,6 +29,7 @@ from sqlalchemy import (
     TypeDecorator,
     text,
 )
+from sqlalchemy.types import TypeEngine
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -62,12 +63,25 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-INTEGRATION = String(253 + 1 + 253)
+def key_text(length: int) -> TypeEngine[str]:
+    """A column of ids and integration names, compared byte by byte on PostgreSQL too.
+
+    Keys are compared on every index insert and lookup: under the database's own collation
+    (en_US.UTF-8, even C.UTF-8) each comparison is a locale-aware ``strcoll``, which measured
+    a third of inserting 400,000 memberships. The "C" collation compares bytes, orders ids
+    as SQLite and Python do, and is the same equality for the ASCII ids Okta issues
+    (migration 0006).
+    """
+    return String(length).with_variant(String(length, collation="C"), "postgresql")
+
+
+INTEGRATION_LENGTH = 253 + 1 + 253
+INTEGRATION = key_text(INTEGRATION_LENGTH)
 # The widest Okta id and user status the directory stores. A longer one from Okta is never cut
 # (two users could share a row): sync/mapping.py leaves that user or group out of the sync.
 OKTA_ID_LENGTH = 64
 OKTA_STATUS_LENGTH = 32
-OKTA_ID = String(OKTA_ID_LENGTH)
+OKTA_ID = key_text(OKTA_ID_LENGTH)
 OKTA_STATUS = String(OKTA_STATUS_LENGTH)
 
 integrations = Table(
