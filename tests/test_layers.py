@@ -19,6 +19,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "operator" / "okta_hris"
 # A module may import the package's own modules of a lower layer, or of its own folder.
 LAYERS: dict[str, int] = {
     "errors": 0,
+    "memory": 0,
     "domain": 1,
     "resource": 2,
     "settings": 2,

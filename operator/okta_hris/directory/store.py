@@ -82,6 +82,7 @@ from okta_hris.domain.changes import (
 from okta_hris.domain.employees import EmployeeRow, Team
 from okta_hris.domain.invitations import InvitationCounts
 from okta_hris.errors import DirectoryError, SyncInProgress
+from okta_hris.memory import collection_paused
 
 logger = logging.getLogger(__name__)
 
@@ -124,6 +125,7 @@ class Directory(Store):
 
     # -- the sync engine's reads and writes ---------------------------------------------------
 
+    @collection_paused()  # 100,000 users' rows, records and memberships (okta_hris.memory)
     def load_state(self, integration: str) -> DirectoryState:
         """Everything the engine diffs against, read from one snapshot in a few queries."""
         with self._reading(f"cannot read the directory of {integration}") as connection:
@@ -189,6 +191,7 @@ class Directory(Store):
         with self._reading(f"cannot count the directory of {integration}") as connection:
             return _org_totals(connection, integration)
 
+    @collection_paused()
     def apply(self, changes: DirectoryChanges, run: SyncRunRecord | None = None) -> None:
         """Write one sync's changes, and its ``sync_runs`` row, in one transaction: all of them
         or, on any error, none."""

@@ -379,7 +379,9 @@ class _Fetcher:
             members_task = group.create_task(groups_and_members())
         groups, members = members_task.result()
         users = users_task.result()
-        return OktaSnapshot(users={u.id: u for u in users}, groups=groups, members=members)
+        return OktaSnapshot(
+            users={u.id: u for u in users}, groups=groups, members=members, stored_profiles=True
+        )
 
     async def _users_mapped(self, search: str) -> list[OktaUserRecord]:
         users = await self.users(search)
@@ -443,7 +445,7 @@ class _Fetcher:
             gid: (relisted[gid] if gid in relisted else settled.members[gid]) - deleted
             for gid in groups
         }
-        return OktaSnapshot(users=users, groups=groups, members=members)
+        return OktaSnapshot(users=users, groups=groups, members=members, stored_profiles=True)
 
     async def changed_only(
         self, directory: Directory, integration: str, head: DirectoryState, reads: _IncrementalReads
@@ -508,7 +510,7 @@ class _Fetcher:
             len(groups),
             len(read),
         )
-        snapshot = OktaSnapshot(users=users, groups=groups, members=members)
+        snapshot = OktaSnapshot(users=users, groups=groups, members=members, stored_profiles=True)
         return _ChangedOnly(state, snapshot, rest, active_rows)
 
     async def targeted(self, state: DirectoryState, events: EventBatch) -> OktaSnapshot:
@@ -556,7 +558,7 @@ class _Fetcher:
             gid: relisted.get(gid, state.okta_members.get(gid, frozenset())) - gone
             for gid in groups
         }
-        return OktaSnapshot(users=users, groups=groups, members=members)
+        return OktaSnapshot(users=users, groups=groups, members=members, stored_profiles=True)
 
 
 def read_changed_part(

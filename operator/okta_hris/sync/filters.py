@@ -77,13 +77,20 @@ class ResolvedFilters:
     employment_attribute: str = "userType"
     team_entries: tuple[TeamEntry, ...] = ()
 
-    def facts(self, user: OktaUserRecord, group_ids: Iterable[str]) -> ScopeFacts:
+    def facts(
+        self,
+        user: OktaUserRecord,
+        group_ids: Iterable[str],
+        employment: tuple[str, ...] | None = None,
+    ) -> ScopeFacts:
+        """``employment``: ``employment_values`` of the user's ``employment_attribute``, when
+        the caller has read them already."""
+        if employment is None:
+            employment = employment_values(user.profile, self.employment_attribute)
         return ScopeFacts(
             status=status_class(user.status),
             country=normalise_country(user.profile.get("countryCode")),  # as map_user reads it
-            employment=frozenset(
-                loose_key(v) for v in employment_values(user.profile, self.employment_attribute)
-            ),
+            employment=frozenset(loose_key(v) for v in employment),
             group_ids=frozenset(group_ids),
         )
 

@@ -29,6 +29,7 @@ from okta_hris.domain.changes import (
 from okta_hris.domain.employees import Employee, EmployeeRow, Team
 from okta_hris.domain.okta import DELETED_STATUS
 from okta_hris.errors import EmploymentAttributeMissing
+from okta_hris.memory import collection_paused
 from okta_hris.resource.spec import OktaIntegrationSpec
 from okta_hris.resource.validation import describe_value
 from okta_hris.sync.filters import (
@@ -214,6 +215,10 @@ class OktaSnapshot:
     users: dict[str, OktaUserRecord] = field(default_factory=dict)
     groups: dict[str, OktaGroupRecord] = field(default_factory=dict)
     members: dict[str, frozenset[str]] = field(default_factory=dict)  # group id -> user ids
+    # Every profile is as the mirror stores it (``storable_json`` of it is itself): the
+    # engine's snapshots, of records built by ``_user_record`` and read from the mirror. The
+    # plan then writes the mirror without walking each profile again (4 s at 100,000 users).
+    stored_profiles: bool = False
 
     @functools.cached_property
     def user_groups(self) -> dict[str, set[str]]:
@@ -394,6 +399,7 @@ def _row(
     )
 
 
+@collection_paused()  # every user's row, tally and mirror record (okta_hris.memory)
 def compute_plan(
     spec: OktaIntegrationSpec,
     integration: str,
@@ -434,11 +440,14 @@ def compute_plan(
         if okta_id in state.employees
     }
     attribute = spec.mapping.employment_attribute
-    with_employment = {
-        user_id
+    # Each user's employment values, read once: whether anyone has them decides the plan's
+    # first step, and the filters read them again for each user.
+    employment_of = {
+        user_id: values
         for user_id, user in snapshot.users.items()
-        if employment_values(user.profile, attribute)
+        if (values := employment_values(user.profile, attribute))
     }
+    with_employment = employment_of.keys()
     if rest is None:
         keep_employment = bool(snapshot.users) and not with_employment
     else:
@@ -470,7 +479,11 @@ def compute_plan(
 
     for user in snapshot.users.values():
         group_ids = user_groups.get(user.id, set())
-        facts = filters.facts(user, group_ids)
+        facts = filters.facts(
+            user,
+            group_ids,
+            employment_of.get(user.id, ()) if filters.employment_attribute == attribute else None,
+        )
         mask = kept.count(facts)
         has_employment = user.id in with_employment
         employment = tuple(sorted(facts.employment))
@@ -665,6 +678,7 @@ def _leave_out_unstorable(
                 for gid, members in snapshot.members.items()
                 if gid in groups
             },
+            stored_profiles=snapshot.stored_profiles,
         ),
         skipped,
     )
@@ -882,11 +896,13 @@ def _plan_mirror(
         mirrored = state.okta_users.get(user_id)
         if mirrored == user:  # what was stored is storable: no need to look (most users)
             continue
-        profile = storable_json(user.profile)
-        if profile is not user.profile:
-            user = user.model_copy(update={"profile": profile})
-        if mirrored != user:
-            upserts.append(user)
+        if not snapshot.stored_profiles:
+            profile = storable_json(user.profile)
+            if profile is not user.profile:
+                user = user.model_copy(update={"profile": profile})
+            if mirrored == user:
+                continue
+        upserts.append(user)
     changes.okta_users_upsert = upserts
     changes.okta_users_delete = sorted(set(state.okta_users) - set(snapshot.users) - skipped)
     changes.okta_groups_upsert = [

@@ -1,0 +1,84 @@
+"""``collection_paused``: no cyclic collection inside, the collector as it was after."""
+
+from __future__ import annotations
+
+import gc
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from okta_hris.memory import collection_paused
+
+
+@pytest.fixture(autouse=True)
+def _collector_restored() -> Iterator[None]:
+    enabled = gc.isenabled()
+    yield
+    (gc.enable if enabled else gc.disable)()
+
+
+def test_nothing_is_collected_inside_and_the_collector_runs_again_after() -> None:
+    gc.enable()
+    collections: list[int] = []
+
+    def count(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            collections.append(info["generation"])
+
+    gc.callbacks.append(count)
+    try:
+        with collection_paused():
+            assert not gc.isenabled()
+            garbage = [[] for _ in range(100_000)]  # enough allocations for many collections
+            del garbage
+            assert collections == []
+        assert gc.isenabled()
+        garbage = [[] for _ in range(100_000)]
+        assert collections != []
+    finally:
+        gc.callbacks.remove(count)
+
+
+def test_a_collector_turned_off_before_stays_off() -> None:
+    gc.disable()
+    with collection_paused():
+        pass
+    assert not gc.isenabled()
+
+
+def test_nested_and_concurrent_steps_share_one_pause() -> None:
+    gc.enable()
+    inside = threading.Barrier(2)
+    leave = threading.Event()
+    states: list[bool] = []
+
+    def other_step() -> None:
+        with collection_paused():
+            inside.wait()
+            leave.wait()
+        states.append(gc.isenabled())
+
+    worker = threading.Thread(target=other_step)
+    worker.start()
+    with collection_paused():
+        inside.wait()
+        with collection_paused():  # nested: ending it does not end the others
+            pass
+        assert not gc.isenabled()
+    assert not gc.isenabled()  # the other thread's step still runs
+    leave.set()
+    worker.join()
+    assert states == [True] and gc.isenabled()
+
+
+def test_an_exception_inside_ends_the_pause() -> None:
+    gc.enable()
+
+    @collection_paused()
+    def failing() -> None:
+        raise ValueError("boom")
+
+    with pytest.raises(ValueError, match="boom"):
+        failing()
+    assert gc.isenabled()
