@@ -35,6 +35,7 @@ def test_nothing_is_collected_inside_and_the_collector_runs_again_after() -> Non
             assert collections == []
         assert gc.isenabled()
         garbage = [[] for _ in range(100_000)]
+        del garbage
         assert collections != []
     finally:
         gc.callbacks.remove(count)
