@@ -42,6 +42,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import gc
 import io
 import json
 import math
@@ -73,9 +74,27 @@ INCREMENTAL, NAIVE = "incremental, SQLite", "naive official SDK (extrapolated)"
 # -- the children: one sync, or the naive SDK way ------------------------------------------------
 
 
+class CollectionTimer:
+    """Seconds the cyclic garbage collector ran, and how many full collections it made."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.full = 0
+        self._start = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._start = time.perf_counter()
+            return
+        self.seconds += time.perf_counter() - self._start
+        self.full += info["generation"] == 2
+
+
 def child_sync(database: str, okta_url: str, profile: bool) -> dict[str, Any]:
     """One sync as ``sync_10k.py`` runs it; its figures as JSON for the parent."""
     profiler = cProfile.Profile() if profile else None
+    collections = CollectionTimer()
+    gc.callbacks.append(collections)
     with Directory.open(database) as directory:
         cpu = time.process_time()  # every thread's: the apply runs in one of its own
         if profiler is not None:
@@ -89,6 +108,8 @@ def child_sync(database: str, okta_url: str, profile: bool) -> dict[str, Any]:
         "wall_s": seconds,
         "cpu_s": time.process_time() - cpu,
         "timings": dict(report.timings),
+        "gc_s": collections.seconds,
+        "gc_full": collections.full,
         "client_requests": stats.api_requests,
         "rate_limit_waits": stats.rate_limit_waits,
         "rate_limit_wait_s": stats.rate_limit_wait_seconds,
@@ -278,7 +299,8 @@ def describe_sync(run: Run) -> str:
     phases = ", ".join(f"{phase} {seconds:.1f} s" for phase, seconds in child["timings"].items())
     buckets = ", ".join(f"{bucket} {ok:,}" + (f" (+{refused} 429)" if refused else "")
                         for bucket, (ok, refused) in sorted(run.requests.items()))  # fmt: skip
-    return (f"{run.name}: {phases}; CPU {child['cpu_s']:.1f} s; "
+    return (f"{run.name}: {phases}; CPU {child['cpu_s']:.1f} s, of which garbage collection "
+            f"{child['gc_s']:.1f} s ({child['gc_full']} full); "
             f"{child['rate_limit_waits']} rate-limit waits ({child['rate_limit_wait_s']:.1f} s); "
             f"requests by bucket: {buckets} (our client counted {child['client_requests']:,})")  # fmt: skip
 

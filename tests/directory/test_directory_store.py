@@ -677,3 +677,14 @@ def test_concurrent_applies_of_one_integration_run_one_after_the_other(
     state = directory.load_state(INTEGRATION)
     assert state.employees["00u-new"].display_name == "From the first sync"
     assert state.sync_state.spec_hash == "first"
+
+
+def test_mirror_group_sizes_count_each_groups_members_of_this_integration(
+    directory: Directory,
+) -> None:
+    pairs = [("00g-a", "00u-1"), ("00g-a", "00u-2"), ("00g-b", "00u-1")]
+    directory.apply(changes(okta_members_add=pairs))
+    directory.apply(changes(integration="other/beta", okta_members_add=[("00g-a", "00u-9")]))
+    assert directory.mirror_group_sizes(INTEGRATION) == {"00g-a": 2, "00g-b": 1}
+    directory.apply(changes(okta_members_remove=[("00g-b", "00u-1")]))
+    assert directory.mirror_group_sizes(INTEGRATION) == {"00g-a": 2}

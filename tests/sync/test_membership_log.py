@@ -169,6 +169,35 @@ def test_a_group_with_more_events_than_the_cap_is_listed() -> None:
     assert (members, relist) == ({"g2": frozenset({"u1"})}, {"g1"})
 
 
+def test_a_large_group_with_more_events_than_the_cap_but_fewer_than_members_is_folded() -> None:
+    # Listing a group costs a page per 1,000 members: a big group that merely moved a lot is
+    # folded from the events already read, not listed again.
+    moved = T0 + timedelta(minutes=5)
+    log = window(max_events_per_group=3)
+    log.record([removed(f"u{n}", "g1", moved - n * MS) for n in range(4)])
+    log.record([removed(f"u{n}", "g2", moved - n * MS) for n in range(5)])
+    log.record([added("new", "g2", moved)])
+    mirror = {
+        "g1": frozenset(f"u{n}" for n in range(10)),
+        "g2": frozenset(f"u{n}" for n in range(5)),
+    }
+    members, relist = settle({gid: group(gid, moved) for gid in mirror}, mirror, log)
+    assert members == {"g1": frozenset(f"u{n}" for n in range(4, 10))}
+    assert relist == {"g2"}  # six events for five members: a bulk change, listed
+
+
+def test_the_sizes_given_stand_for_the_members_of_groups_read_in_part() -> None:
+    moved = T0 + timedelta(minutes=5)
+    log = window(max_events_per_group=3)
+    for gid in ("big", "small"):
+        log.record([removed(f"u{n}", gid, moved - n * MS) for n in range(4)])
+    part = {gid: frozenset({"u0"}) for gid in ("big", "small")}  # the logged users' pairs
+    now = {gid: group(gid, moved) for gid in part}
+    settled = settle_members(now, {gid: group(gid) for gid in part}, part, log, {"big": 50})
+    assert settled.members == {"big": frozenset()}
+    assert settled.relist == ("small",)  # no size known: none in the mirror
+
+
 @pytest.mark.parametrize(
     "log",
     [

@@ -172,6 +172,17 @@ class Directory(Store):
                 )
         return _grouped(pairs)
 
+    def mirror_group_sizes(self, integration: str) -> dict[str, int]:
+        """How many members the mirror holds of each group (groups without any left out)."""
+        member = okta_group_members.c
+        with self._reading(f"cannot read the directory of {integration}") as connection:
+            rows = connection.execute(
+                select(member.okta_group_id, func.count())
+                .where(member.integration == integration)
+                .group_by(member.okta_group_id)
+            )
+            return {group_id: int(count) for group_id, count in rows}
+
     def employees_in_teams(self, integration: str, group_ids: Iterable[str]) -> set[str]:
         """The okta ids of the employees with a membership in any of ``group_ids``."""
         found: set[str] = set()

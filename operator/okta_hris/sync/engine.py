@@ -467,7 +467,8 @@ class _Fetcher:
         mirror_logged = await asyncio.to_thread(
             directory.mirror_members, integration, users=filter(storable_id, logged)
         )
-        settled = settle_members(groups, head.okta_groups, mirror_logged, log)
+        sizes = await asyncio.to_thread(directory.mirror_group_sizes, integration)
+        settled = settle_members(groups, head.okta_groups, mirror_logged, log, sizes)
         relisted = await self.relisted(settled.relist)
         mirrored = await asyncio.to_thread(
             directory.mirror_members, integration, groups=filter(storable_id, settled.relist)

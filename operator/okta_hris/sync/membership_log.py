@@ -48,8 +48,10 @@ LOG_FILTER = " or ".join(f'eventType eq "{event_type}"' for event_type in LOG_EV
 
 # Okta keeps the System Log for 90 days: a window that starts earlier has lost events.
 LOG_RETENTION = timedelta(days=90)
-# Past this many events in one window a group had a bulk change (a group rule, an import):
-# its listing is exact and costs a page per 1,000 members.
+# Past this many events in one window, and more events than members, a group had a bulk
+# change (a group rule re-run, an import): its listing is exact and costs fewer pages (one per
+# 1,000 members) than its events took. A large group that merely moved a lot (a 50,000-member
+# group with 1,100 changes, 50 pages to list) is folded from the log like any other.
 MAX_EVENTS_PER_GROUP = 1000
 # Pairs held for all groups at once; past it the log is dropped (the moved groups are listed),
 # so a flood of events cannot grow the sync's memory without bound.
@@ -136,9 +138,6 @@ class MembershipLog:
         latest = self._latest.get(group_id)
         if latest is None or event.published > latest:
             self._latest[group_id] = event.published
-        if count > self.max_events_per_group:
-            self._held -= len(self._pairs.pop(group_id, {}))
-            return
         pairs = self._pairs.setdefault(group_id, {})
         change = _Membership(event.published, self._read, event.event_type == MEMBERSHIP_ADDED)
         known = pairs.get(user_id)
@@ -151,11 +150,16 @@ class MembershipLog:
         if known is None or (change.published, change.order) > (known.published, known.order):
             pairs[user_id] = change
 
-    def explains(self, group: OktaGroupRecord, members: frozenset[str]) -> bool:
+    def explains(
+        self, group: OktaGroupRecord, members: frozenset[str], size: int | None = None
+    ) -> bool:
         """Whether the log accounts for the group's membership as Okta last changed it:
         an event about it (or the deletion of one of its ``members``) at least as late as its
-        ``lastMembershipUpdated``."""
-        if group.id in self._doubtful or self._events.get(group.id, 0) > self.max_events_per_group:
+        ``lastMembershipUpdated``, and not a bulk change (``MAX_EVENTS_PER_GROUP``).
+        ``size``: how many members the group had, when ``members`` are only some of them."""
+        events = self._events.get(group.id, 0)
+        bulk = events > max(self.max_events_per_group, len(members) if size is None else size)
+        if group.id in self._doubtful or bulk:
             return False
         if group.last_membership_updated is None:  # it had one: not an answer to check against
             return False
@@ -195,8 +199,12 @@ def settle_members(
     mirror_groups: Mapping[str, OktaGroupRecord],
     mirror_members: Mapping[str, frozenset[str]],
     log: MembershipLog,
+    sizes: Mapping[str, int] | None = None,
 ) -> Settlement:
     """Decide, for each group Okta listed now, where its members come from.
+
+    ``sizes``: each group's member count in the mirror, when ``mirror_members`` holds only
+    some of them (an incremental sync reads the memberships of the users the log names).
 
     With a log that cannot be trusted this is what incremental syncs did before the log: list
     every group that moved (membership or profile), keep the others' members. Deleted users
@@ -218,7 +226,7 @@ def settle_members(
         elif known.last_membership_updated == group.last_membership_updated:
             # Unchanged, or only renamed (``lastUpdated`` moved): the mirror's members stand.
             members[group_id] = mirrored
-        elif log.explains(group, mirrored):
+        elif log.explains(group, mirrored, None if sizes is None else sizes.get(group_id, 0)):
             members[group_id] = log.folded(group_id, mirrored)
         else:
             relist.append(group_id)
