@@ -10,10 +10,11 @@ collation, so each comparison of an index insert or lookup went through the loca
 as bytes, which is the same equality for Okta's ASCII ids and the same order SQLite and
 Python give. SQLite compares bytes already: nothing changes there.
 
-A table a view or rule of the database's other users reads cannot have its column types
-changed (PostgreSQL refuses it). Such a table keeps its collation, which is slower but still
-correct, and a warning names it; dropping the view, running the operator once and making the
-view again changes it.
+PostgreSQL refuses to change the type of a column that something else uses: a view or rule,
+a row-level security policy, a trigger's WHEN clause, a publication's row filter, a generated
+column. Each table is altered in a savepoint of its own; one that PostgreSQL refuses keeps its
+collation (slower, still correct), and a warning names it, the reason and the statement to
+run once the column is free.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import logging
 from collections.abc import Sequence
 
 from alembic import op
-from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 revision: str = "0006"
 down_revision: str | None = "0005"
@@ -66,36 +67,24 @@ def downgrade() -> None:
 
 
 def _collate(collation: str) -> None:
-    if op.get_bind().dialect.name != "postgresql":
+    connection = op.get_bind()
+    if connection.dialect.name != "postgresql":
         return
-    viewed = _tables_read_by_views()
     for table, columns in KEY_COLUMNS.items():
-        if table in viewed:
-            log.warning(
-                "the directory table %s keeps its collation: a view or rule reads it "
-                "(its keys compare slower; drop the view, restart the operator, make it again)",
-                table,
-            )
-            continue
-        op.execute(
-            f"ALTER TABLE {table} "
-            + ", ".join(
-                f"ALTER COLUMN {name} TYPE VARCHAR({length}) COLLATE {collation}"
-                for name, length in columns.items()
-            )
+        statement = f"ALTER TABLE {table} " + ", ".join(
+            f"ALTER COLUMN {name} TYPE VARCHAR({length}) COLLATE {collation}"
+            for name, length in columns.items()
         )
-
-
-def _tables_read_by_views() -> set[str]:
-    """The tables of ``KEY_COLUMNS`` in the current schema that a view or rule depends on."""
-    rows = op.get_bind().execute(
-        text(
-            "SELECT DISTINCT t.relname FROM pg_depend d "
-            "JOIN pg_rewrite r ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid "
-            "JOIN pg_class t ON d.refclassid = 'pg_class'::regclass AND d.refobjid = t.oid "
-            "WHERE r.ev_class <> t.oid AND t.relnamespace = current_schema()::regnamespace "
-            "AND t.relname = ANY(:tables)"
-        ),
-        {"tables": list(KEY_COLUMNS)},
-    )
-    return {row[0] for row in rows}
+        try:
+            # Its own savepoint: a table PostgreSQL will not alter leaves the others to do.
+            with connection.begin_nested():
+                connection.exec_driver_sql(statement)
+        except DBAPIError as exc:
+            reason = str(exc.orig).splitlines()[0] if exc.orig is not None else str(exc)
+            log.warning(
+                "the directory table %s keeps its collation (%s): its keys compare slower. "
+                "Once nothing else uses those columns, run: %s",
+                table,
+                reason,
+                statement,
+            )
