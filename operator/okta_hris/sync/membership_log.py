@@ -138,17 +138,38 @@ class MembershipLog:
         latest = self._latest.get(group_id)
         if latest is None or event.published > latest:
             self._latest[group_id] = event.published
+        if group_id in self._doubtful:  # listed whatever its events say
+            return
         pairs = self._pairs.setdefault(group_id, {})
         change = _Membership(event.published, self._read, event.event_type == MEMBERSHIP_ADDED)
         known = pairs.get(user_id)
         if known is None:
-            self._held += 1
-            if self._held + len(self._events) + len(self._doubtful) > self.max_pairs:
-                self.overflowed = True
-                self._pairs.clear()
+            while self._held + 1 + len(self._events) + len(self._doubtful) > self.max_pairs:
+                if not self._list_largest_bulk_group():
+                    self.overflowed = True
+                    self._pairs.clear()
+                    return
+            if group_id in self._doubtful:  # this very group made room
                 return
+            self._held += 1
         if known is None or (change.published, change.order) > (known.published, known.order):
             pairs[user_id] = change
+
+    def _list_largest_bulk_group(self) -> bool:
+        """Make room by giving up the folded pairs of the group past the events cap that holds
+        the most (it is listed instead): a bulk change of a few groups must not make the
+        whole log overflow. False when no such group holds any."""
+        bulk = [
+            g
+            for g, count in self._events.items()
+            if count > self.max_events_per_group and self._pairs.get(g)
+        ]
+        if not bulk:
+            return False
+        largest = max(bulk, key=lambda g: len(self._pairs[g]))
+        self._held -= len(self._pairs.pop(largest))
+        self._doubtful.add(largest)
+        return True
 
     def explains(
         self, group: OktaGroupRecord, members: frozenset[str], size: int | None = None
