@@ -25,6 +25,7 @@ from okta_hris.sandbox import Fault, RateLimitConfig, Sandbox
 from okta_hris.settings import Settings
 from okta_hris.sync.engine import SyncReport, SyncRequest, apply_plan, plan_sync, run_sync
 from okta_hris.sync.mapping import map_user
+from okta_hris.sync.plan import compute_plan
 from tests.support.directory import recent_runs
 
 KEY = "people-ops/acme"
@@ -420,3 +421,26 @@ def test_member_listings_do_not_wait_for_the_users_listing(
     assert member_listings and len(users_pages) == 5
     assert max(member_listings) < users_pages[-1]
     assert report.stats.created == 1000
+
+
+def test_plans_are_computed_off_the_event_loop(
+    sandbox: Sandbox, directory: Directory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Seconds of CPU at 100k users: on the loop, the operator's other syncs, Kopf and the
+    # liveness probe would wait for it.
+    from okta_hris.sync import engine
+
+    on_loop: list[bool] = []
+
+    def recording(*args: Any, **kwargs: Any) -> Any:
+        try:
+            asyncio.get_running_loop()
+            on_loop.append(True)
+        except RuntimeError:
+            on_loop.append(False)
+        return compute_plan(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "compute_plan", recording)
+    assert sync(sandbox, directory).mode == "Full"
+    assert sync(sandbox, directory).mode == "Incremental"  # planned from the changed part
+    assert on_loop == [False, False]

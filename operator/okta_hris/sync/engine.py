@@ -846,7 +846,10 @@ async def _plan(
     clock.lap("fetch")
     now = plan.changes.synced_at if plan is not None else _now()
     if plan is None:
-        plan = compute_plan(
+        # In a worker thread: seconds of CPU at 100k users, during which the event loop (the
+        # operator's other syncs, Kopf, the liveness probe) keeps its turns.
+        plan = await asyncio.to_thread(
+            compute_plan,
             request.spec,
             request.integration,
             state,
@@ -938,7 +941,8 @@ async def _plan_changed_only(
     await fetcher.whole_profiles(snapshot, filters)
     clock.lap("fetch")
     try:
-        plan = compute_plan(
+        plan = await asyncio.to_thread(
+            compute_plan,
             request.spec,
             request.integration,
             part.state,
