@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -238,3 +239,20 @@ def test_the_log_filter_takes_not(empty_http: httpx.Client, history: list[Event]
 def test_invalid_dates_in_the_log_filter_are_e0000030(empty_http: httpx.Client) -> None:
     response = empty_http.get("/api/v1/logs", params={"filter": 'published gt "noon"'})
     assert (response.status_code, response.json()["errorCode"]) == (400, "E0000030")
+
+
+def test_the_date_header_and_the_events_share_the_orgs_clock(
+    empty_sandbox: Sandbox, empty_http: httpx.Client
+) -> None:
+    # The org stamps each change a millisecond after the last: a burst of writes runs its
+    # clock ahead of the wall. Okta has one clock, so a client that reads the log until the
+    # Date it was answered (a sync's ``until``) must find the event just written.
+    clock = empty_sandbox._org.clock
+    for _ in range(5000):  # five seconds ahead of the wall
+        clock.now()
+    make_user(empty_http, "Eve")
+    answered = parsedate_to_datetime(empty_http.get("/api/v1/users/me").headers["Date"])
+    until = answered + timedelta(seconds=1)  # the Date has whole seconds
+    window = {"since": format_time(answered - timedelta(hours=1)), "until": format_time(until)}
+    events = list_all(empty_http, "/api/v1/logs", window)
+    assert "user.lifecycle.create" in {e["eventType"] for e in events}

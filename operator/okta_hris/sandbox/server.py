@@ -84,6 +84,7 @@ class _Runtime:
     faults: FaultInjector
     latency: float
     keep_requests: int
+    clock: Clock  # the org's: its Date headers and its timestamps are one clock, as Okta's
     requests: list[RecordedRequest] = field(default_factory=list)
     in_flight: int = 0
 
@@ -155,12 +156,12 @@ async def _pipeline(request: web.Request, handler: Handler) -> web.StreamRespons
         limiter = runtime.limiter
         if runtime.in_flight >= limiter.config.concurrency and limiter.config.enabled:
             response = _error_response(errors.concurrency_limited())
-            _stamp(response, limiter.concurrency_refusal(), request_id)
+            _stamp(response, limiter.concurrency_refusal(), request_id, runtime.clock)
             return response
         runtime.in_flight += 1
         try:
             response = await _serve(request, handler, runtime, bucket)
-            _stamp(response, _response_rate(request), request_id)
+            _stamp(response, _response_rate(request), request_id, runtime.clock)
             return response
         finally:
             runtime.in_flight -= 1
@@ -230,12 +231,17 @@ def _fault_response(
     return _error_response(_STATUS_FAULTS[fault.kind]())
 
 
-def _stamp(response: web.StreamResponse, rate: RateLimitState, request_id: str) -> None:
+def _stamp(
+    response: web.StreamResponse, rate: RateLimitState, request_id: str, clock: Clock
+) -> None:
     headers = response.headers
     for name, value in rate.headers().items():
         headers[name] = value
     headers["X-Okta-Request-Id"] = request_id
-    headers["Date"] = formatdate(usegmt=True)
+    # The org's clock, not the wall's: it stamps each change a millisecond after the last, so
+    # under a burst of writes it runs ahead of the wall, and a Date from the wall put the
+    # latest events past a client's ``until`` (a sync right after relisted their groups).
+    headers["Date"] = formatdate(clock.peek().timestamp(), usegmt=True)
 
 
 class Sandbox:
@@ -328,6 +334,7 @@ async def start_sandbox(config: SandboxConfig) -> Sandbox:
         faults=FaultInjector(config.faults, config.fault_seed),
         latency=config.latency,
         keep_requests=config.recorded_requests,
+        clock=clock,
     )
     app = web.Application(middlewares=[_pipeline], client_max_size=4 * 1024 * 1024)
     app[API] = api = ApiState.for_org(org)
