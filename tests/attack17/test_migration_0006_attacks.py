@@ -17,6 +17,7 @@ from sqlalchemy import text
 from okta_hris.directory import Directory
 from tests.directory.directory_samples import INTEGRATION, changes, employee
 from tests.directory.test_directory_migration_0006 import key_collations, migrate
+from tests.support.threads import at_once
 
 pytestmark = pytest.mark.postgres
 
@@ -102,27 +103,15 @@ def test_the_statement_the_warning_gives_makes_the_keys_c_once_the_view_is_gone(
 
 def test_two_replicas_upgrading_at_once_both_open_and_keep_the_rows(postgres_url: str) -> None:
     """Pin: the advisory lock orders the two upgrades; neither fails, the rows stay."""
-    import threading
-
     with Directory.open(postgres_url, migrate=False) as directory:
         migrate(directory.engine, "0005")
         directory.apply(changes(employees_create=[employee("00ua"), employee("00uB")]))
-    errors: list[BaseException] = []
-    barrier = threading.Barrier(3)
 
     def replica() -> None:
-        try:
-            barrier.wait()
-            with Directory.open(postgres_url) as opened:
-                assert set(opened.load_state(INTEGRATION).employees) == {"00ua", "00uB"}
-        except BaseException as exc:
-            errors.append(exc)
+        with Directory.open(postgres_url) as opened:
+            assert set(opened.load_state(INTEGRATION).employees) == {"00ua", "00uB"}
 
-    threads = [threading.Thread(target=replica) for _ in range(3)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
+    errors = at_once(replica)
     assert errors == []
     with Directory.open(postgres_url) as directory:
         assert set(key_collations(directory.engine).values()) == {"C"}

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -19,6 +17,7 @@ from okta_hris.directory.database import (
 )
 from okta_hris.directory.schema import metadata
 from okta_hris.errors import DirectoryError
+from tests.support.threads import at_once
 
 from .directory_samples import INTEGRATION, changes, employee
 
@@ -46,22 +45,7 @@ def test_upgrade_is_idempotent_and_keeps_the_data(database_url: str) -> None:
 
 def test_replicas_starting_at_once_migrate_once(database_url: str) -> None:
     # Without the migration lock both would create the tables and one would fail.
-    start = threading.Barrier(3)
-    errors: list[BaseException] = []
-
-    def start_replica() -> None:
-        start.wait()
-        try:
-            Directory.open(database_url).close()
-        except BaseException as exc:
-            errors.append(exc)
-
-    replicas = [threading.Thread(target=start_replica) for _ in range(3)]
-    for replica in replicas:
-        replica.start()
-    for replica in replicas:
-        replica.join()
-
+    errors = at_once(lambda: Directory.open(database_url).close())
     assert errors == []
     with (
         Directory.open(database_url, migrate=False) as directory,
