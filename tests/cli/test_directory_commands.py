@@ -10,6 +10,7 @@ for values no generator writes, from the store's own ``apply``.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 from datetime import UTC, datetime
@@ -299,7 +300,7 @@ def test_json_and_csv_hold_every_column_of_the_directory(database_url: str) -> N
     every_field_directory(database_url)
     expected = {
         name: [*value] if isinstance(value, tuple) else value
-        for name, value in EVERY_FIELD.model_dump().items()
+        for name, value in dataclasses.asdict(EVERY_FIELD).items()
     }
     expected.update(
         {name: "2026-03-02T09:30:00Z" for name, value in expected.items() if value == T0}

@@ -7,6 +7,7 @@ upgrade then runs the way the operator runs it at start-up, through ``Directory.
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -442,18 +443,17 @@ def test_the_store_reads_and_writes_an_upgraded_directory(database_url: str) -> 
         )
 
         # A Full sync's re-mapping: every new field set, on the old row and on a new one.
-        mapped = ann.model_copy(
-            update={
-                "first_name": "Ann",
-                "last_name": "Müller",
-                "personal_email": "ann@home.example",
-                "title": "Engineer",
-                "department": "R&D",
-                "employee_number": "0042",
-                "manager": "Grace Hopper",
-                "state_code": "DE-BE",
-                "last_synced_at": T0 + timedelta(hours=1),
-            }
+        mapped = dataclasses.replace(
+            ann,
+            first_name="Ann",
+            last_name="Müller",
+            personal_email="ann@home.example",
+            title="Engineer",
+            department="R&D",
+            employee_number="0042",
+            manager="Grace Hopper",
+            state_code="DE-BE",
+            last_synced_at=T0 + timedelta(hours=1),
         )
         newcomer = employee("00u-new", state_code="GB-ENG", country_code="GB")
         for row in (mapped, newcomer):

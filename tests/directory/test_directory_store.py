@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from datetime import UTC, timedelta
 
@@ -94,7 +95,7 @@ def test_round_trip_of_every_table_and_field(directory: Directory) -> None:
         teams=(),
     )
     # Every field is set in one row: a column the store forgot would not read back equal.
-    assert None not in full.model_dump().values()
+    assert None not in dataclasses.asdict(full).values()
     user = OktaUserRecord(
         id="00u-zoë",
         status="SUSPENDED",
@@ -230,7 +231,7 @@ def test_update_rewrites_every_column_but_first_synced_at(directory: Directory) 
     )
 
     stored = directory.load_state(INTEGRATION).employees["00u-bob"]
-    assert stored == changed.model_copy(update={"first_synced_at": T0})
+    assert stored == dataclasses.replace(changed, first_synced_at=T0)
     assert directory.load_state(INTEGRATION).employees["00u-ann"] == employee(
         "00u-ann", teams=("Développement", "Engineering")
     )
@@ -292,8 +293,8 @@ def test_okta_mirror_add_update_and_remove(directory: Directory) -> None:
         f"00g-{g}": frozenset({"00u-0", "00u-1", "00u-2"}) for g in range(3)
     }
 
-    renamed = groups[0].model_copy(update={"name": "Group zero", "last_updated": T0 + timedelta(1)})
-    suspended = users[1].model_copy(update={"status": "SUSPENDED", "profile": {"n": "one"}})
+    renamed = dataclasses.replace(groups[0], name="Group zero", last_updated=T0 + timedelta(1))
+    suspended = dataclasses.replace(users[1], status="SUSPENDED", profile={"n": "one"})
     directory.apply(
         changes(
             okta_users_upsert=[suspended],
@@ -406,7 +407,7 @@ def test_failed_apply_leaves_every_table_as_it_was(directory: Directory) -> None
         synced_at=later,
         teams_upsert=[
             Team(okta_group_id="00g-new", name="New"),
-            ENGINEERING.model_copy(update={"name": "Renamed"}),
+            dataclasses.replace(ENGINEERING, name="Renamed"),
         ],
         teams_delete=["00g-dev"],
         memberships_remove=[("00u-bob", "00g-eng")],
@@ -593,7 +594,7 @@ def test_ten_thousand_employees_in_one_apply(directory: Directory) -> None:
     directory.apply(
         changes(
             synced_at=later,
-            employees_update=[row.model_copy(update={"last_synced_at": later}) for row in rows],
+            employees_update=[dataclasses.replace(row, last_synced_at=later) for row in rows],
         )
     )
 
@@ -661,7 +662,7 @@ def test_concurrent_applies_of_one_integration_run_one_after_the_other(
         _wait_until_blocked(directory, worker)
         connection.execute(
             employees.insert().values(
-                **employee("00u-new", display_name="From the first sync").model_dump()
+                **dataclasses.asdict(employee("00u-new", display_name="From the first sync"))
                 | {"teams": []}
             )
         )

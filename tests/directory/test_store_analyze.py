@@ -4,6 +4,8 @@ PostgreSQL, so that the next sync's deletes and updates are not planned for an e
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from sqlalchemy import Connection, text
 
@@ -86,7 +88,7 @@ def test_updates_and_removals_count_as_rows_written(directory: Directory) -> Non
     directory.apply(
         changes(
             employees_update=[
-                e.model_copy(update={"title": "Staff"}) for e in loaded.employees_create
+                dataclasses.replace(e, title="Staff") for e in loaded.employees_create
             ],
             memberships_remove=loaded.memberships_add,
         )

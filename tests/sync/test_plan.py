@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 
@@ -81,8 +82,8 @@ def test_only_okta_last_updated_moving_does_not_rewrite(applied: Apply) -> None:
         DirectoryState(),
         compute_plan(make_spec(), KEY, DirectoryState(), snapshot([user("00u1")]), NOW).changes,
     )
-    moved = user("00u1").model_copy(
-        update={"last_updated": LATER, "profile": {**user("00u1").profile, "costCenter": "CC-1"}}
+    moved = dataclasses.replace(
+        user("00u1"), last_updated=LATER, profile={**user("00u1").profile, "costCenter": "CC-1"}
     )
     plan = compute_plan(make_spec(), KEY, state, snapshot([moved]), LATER)
     assert plan.changes.employees_update == ()

@@ -79,7 +79,7 @@ from okta_hris.domain.changes import (
     SyncRunRecord,
     SyncState,
 )
-from okta_hris.domain.employees import EmployeeRow, Team
+from okta_hris.domain.employees import EmployeeRow, Team, field_values
 from okta_hris.domain.invitations import InvitationCounts
 from okta_hris.errors import DirectoryError, SyncInProgress
 from okta_hris.memory import collection_paused
@@ -668,7 +668,7 @@ def _okta_user_from_row(row: Mapping[str, Any]) -> OktaUserRecord:
 def _employee_from_row(row: Mapping[str, Any] | RowMapping) -> EmployeeRow:
     values = dict(row)
     values["teams"] = tuple(values["teams"])
-    return EmployeeRow.model_validate(values)
+    return EmployeeRow(**values)
 
 
 def _grouped(pairs: Iterable[tuple[str, str]]) -> dict[str, frozenset[str]]:
@@ -921,10 +921,8 @@ def _rows_written(changes: DirectoryChanges) -> dict[Table, int]:
 
 
 def _employee_values(row: EmployeeRow) -> Mapping[str, Any]:
-    # The model's own field values, not a copy: a frozen model holds nothing else there, and
-    # iterating the model (``dict(row)``) measured 18 µs a row, a second at 100,000 employees.
     # ``teams`` is a tuple, which the JSON column writes as the same array a list would be.
-    return row.__dict__
+    return field_values(row)
 
 
 def _update_employees(connection: Connection, rows: Sequence[EmployeeRow]) -> None:

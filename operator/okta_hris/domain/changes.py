@@ -10,8 +10,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
-
 from okta_hris.domain.employees import EmployeeRow, Team
 from okta_hris.domain.invitations import InvitationCounts, InvitationRequest
 
@@ -20,10 +18,11 @@ SyncMode = Literal["Full", "Incremental", "Event"]
 SyncOutcome = Literal["succeeded", "failed", "held", "planned"]
 
 
-class OktaUserRecord(BaseModel):
+# The mirror's records are slotted dataclasses, as employees are (domain/employees.py): one
+# per Okta user, kept for the whole sync.
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OktaUserRecord:
     """What the last sync saw of one Okta user (the mirror that makes incremental syncs exact)."""
-
-    model_config = ConfigDict(frozen=True)
 
     id: str
     status: str
@@ -31,10 +30,9 @@ class OktaUserRecord(BaseModel):
     profile: dict[str, Any]
 
 
-class OktaGroupRecord(BaseModel):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OktaGroupRecord:
     """What the last sync saw of one Okta group of a configured type."""
-
-    model_config = ConfigDict(frozen=True)
 
     id: str
     type: str

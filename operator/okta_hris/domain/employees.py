@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import operator
+from collections.abc import Callable
+from dataclasses import dataclass, fields
 from datetime import datetime
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+# Plain frozen dataclasses with slots, not pydantic models: a sync holds one of each per user
+# (100,000 and more), and a model keeps a dict of its values and a set of the fields given
+# (1.7 kB for an employee; 0.3 kB with slots). Every value is the engine's own, made by the
+# mapping or read from the directory: there is nothing to validate.
 
 
-class Employee(BaseModel):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Employee:
     """The synced fields of one directory row (SPEC §1), as the engine wants them now."""
-
-    model_config = ConfigDict(frozen=True)
 
     okta_id: str
     okta_status: str
@@ -37,6 +43,7 @@ class Employee(BaseModel):
     okta_last_updated: datetime
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
 class EmployeeRow(Employee):
     """A directory row: the synced fields plus bookkeeping."""
 
@@ -46,9 +53,23 @@ class EmployeeRow(Employee):
     deactivated_at: datetime | None = None
 
 
-class Team(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Team:
     okta_group_id: str
     name: str
     description: str | None = None
+
+
+def field_values(record: Employee | Team) -> dict[str, Any]:
+    """The record's fields by name: ``dataclasses.asdict`` without its deep copy (a row's
+    values are all immutable)."""
+    cls = type(record)
+    found = _GETTERS.get(cls)
+    if found is None:
+        names = tuple(f.name for f in fields(cls))
+        found = _GETTERS[cls] = (names, operator.attrgetter(*names))
+    names, values = found
+    return dict(zip(names, values(record), strict=True))
+
+
+_GETTERS: dict[type[Any], tuple[tuple[str, ...], Callable[[Any], tuple[Any, ...]]]] = {}

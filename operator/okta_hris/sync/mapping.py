@@ -35,6 +35,7 @@ phone numbers, because the operator re-maps the same values for every user on ev
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import gettext
 import math
@@ -470,7 +471,7 @@ def map_user(
 
 def with_teams(employee: Employee, team_names: Iterable[str]) -> Employee:
     """``employee`` (of ``map_profile``) in the teams named."""
-    return employee.model_copy(update={"teams": tuple(sorted(set(team_names)))})
+    return dataclasses.replace(employee, teams=tuple(sorted(set(team_names))))
 
 
 def map_profile(user: OktaUserRecord, spec: OktaIntegrationSpec) -> Employee:

@@ -7,6 +7,7 @@ sync's fetch) and returns every write the sync must make, with the counts and na
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import functools
 import json
@@ -26,7 +27,7 @@ from okta_hris.domain.changes import (
     OrgTotals,
     PlanWarning,
 )
-from okta_hris.domain.employees import Employee, EmployeeRow, Team
+from okta_hris.domain.employees import Employee, EmployeeRow, Team, field_values
 from okta_hris.domain.okta import DELETED_STATUS
 from okta_hris.errors import EmploymentAttributeMissing
 from okta_hris.memory import collection_paused
@@ -65,7 +66,7 @@ SKIPPED_NAMED = 10
 # Fields whose change rewrites a row; okta_last_updated alone moves for attributes we do not
 # sync (a title, a password change) and must not cause a write.
 COMPARED_FIELDS: tuple[str, ...] = tuple(
-    name for name in Employee.model_fields if name not in ("okta_id", "okta_last_updated")
+    f.name for f in dataclasses.fields(Employee) if f.name not in ("okta_id", "okta_last_updated")
 )
 
 
@@ -391,7 +392,7 @@ def _row(
     deactivated: datetime | None,
 ) -> EmployeeRow:
     return EmployeeRow(
-        **employee.model_dump(),
+        **field_values(employee),
         integration=integration,
         first_synced_at=first,
         last_synced_at=now,
@@ -519,7 +520,7 @@ def compute_plan(
             desired = map_user(user, team_names, spec)
         if keep_employment:
             kept_value = existing.employment_status if existing is not None else None
-            desired = desired.model_copy(update={"employment_status": kept_value})
+            desired = dataclasses.replace(desired, employment_status=kept_value)
         quality = quality_of(user, desired) if desired.active else DataQuality()
         plan.data_quality += quality
         tallies.add(user.id, UserTally(True, mask, quality, has_employment, employment))
@@ -817,15 +818,14 @@ def _freeze_teams(plan: _PlanBuilder, used: frozenset[str], snapshot: OktaSnapsh
         if not existing.active and existing.okta_status == okta_status and existing.teams == teams:
             plan.unchanged += 1
             continue
-        row = existing.model_copy(
-            update={
-                "active": False,
-                "okta_status": okta_status,
-                "okta_last_updated": okta_last_updated,
-                "teams": teams,
-                "last_synced_at": now,
-                "deactivated_at": existing.deactivated_at if not existing.active else now,
-            }
+        row = dataclasses.replace(
+            existing,
+            active=False,
+            okta_status=okta_status,
+            okta_last_updated=okta_last_updated,
+            teams=teams,
+            last_synced_at=now,
+            deactivated_at=existing.deactivated_at if not existing.active else now,
         )
         plan.employees_update.append(row)
         change = EmployeeChange(existing.okta_id, existing.display_name, _differing(existing, row))
@@ -893,8 +893,8 @@ def _plan_mirror(
     upserts: list[OktaUserRecord] = []
     for user_id, user in snapshot.users.items():
         if user_id not in has_row:
-            user = user.model_copy(
-                update={"profile": minimal_profile(user.profile, employment_attribute)}
+            user = dataclasses.replace(
+                user, profile=minimal_profile(user.profile, employment_attribute)
             )
         mirrored = state.okta_users.get(user_id)
         if mirrored == user:  # what was stored is storable: no need to look (most users)
@@ -902,7 +902,7 @@ def _plan_mirror(
         if not snapshot.stored_profiles:
             profile = storable_json(user.profile)
             if profile is not user.profile:
-                user = user.model_copy(update={"profile": profile})
+                user = dataclasses.replace(user, profile=profile)
             if mirrored == user:
                 continue
         upserts.append(user)
