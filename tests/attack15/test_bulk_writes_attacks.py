@@ -4,7 +4,6 @@ conflicts and a production role's privileges."""
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta, timezone
@@ -416,7 +415,7 @@ def test_an_ordinary_second_apply_runs_no_statement_that_fails_on_the_server(
         )
         later = when + timedelta(hours=1)
         for changed in ([users[0]], users):
-            changed = [dataclasses.replace(u, last_updated=later) for u in changed]
+            changed = [u.replace(last_updated=later) for u in changed]
             directory.apply(
                 DirectoryChanges(integration=NEW, synced_at=when, okta_users_upsert=tuple(changed))
             )

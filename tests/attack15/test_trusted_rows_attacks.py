@@ -3,7 +3,6 @@ else than mapping everyone (``compute_plan(...)``) for the same state and snapsh
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import timedelta
 
 from okta_hris.directory import Directory
@@ -33,7 +32,7 @@ def _in_engineering(directory: Directory, record: OktaUserRecord) -> None:
 
 def _unstorable(record: OktaUserRecord) -> OktaUserRecord:
     """The record as Okta answers it an hour later, with a status no sync can store."""
-    return dataclasses.replace(record, status="NOT_A_STATUS", last_updated=T0 + timedelta(hours=1))
+    return record.replace(status="NOT_A_STATUS", last_updated=T0 + timedelta(hours=1))
 
 
 def _incremental_plans(directory: Directory, snapshot: OktaSnapshot) -> tuple[SyncPlan, SyncPlan]:

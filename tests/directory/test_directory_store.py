@@ -294,7 +294,7 @@ def test_okta_mirror_add_update_and_remove(directory: Directory) -> None:
     }
 
     renamed = dataclasses.replace(groups[0], name="Group zero", last_updated=T0 + timedelta(1))
-    suspended = dataclasses.replace(users[1], status="SUSPENDED", profile={"n": "one"})
+    suspended = users[1].replace(status="SUSPENDED", profile={"n": "one"})
     directory.apply(
         changes(
             okta_users_upsert=[suspended],

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 
@@ -82,8 +81,8 @@ def test_only_okta_last_updated_moving_does_not_rewrite(applied: Apply) -> None:
         DirectoryState(),
         compute_plan(make_spec(), KEY, DirectoryState(), snapshot([user("00u1")]), NOW).changes,
     )
-    moved = dataclasses.replace(
-        user("00u1"), last_updated=LATER, profile={**user("00u1").profile, "costCenter": "CC-1"}
+    moved = user("00u1").replace(
+        last_updated=LATER, profile={**user("00u1").profile, "costCenter": "CC-1"}
     )
     plan = compute_plan(make_spec(), KEY, state, snapshot([moved]), LATER)
     assert plan.changes.employees_update == ()

@@ -99,9 +99,7 @@ class History:
                 continue
             status, profile = what if isinstance(what, tuple) else ("ACTIVE", {})
             record = user(uid, status, **profile)
-            self.users[uid] = dataclasses.replace(
-                record, last_updated=T0 + timedelta(hours=self.step)
-            )
+            self.users[uid] = record.replace(last_updated=T0 + timedelta(hours=self.step))
         if change["members"] is not None:
             self.members = {g: frozenset(m) for g, m in zip(GROUPS, change["members"], strict=True)}
         if change["rename"]:
@@ -117,7 +115,7 @@ def incremental_snapshot(history: History, mirror: dict[str, OktaUserRecord]) ->
     users = {}
     for uid, record in history.users.items():
         kept = mirror.get(uid)
-        if kept is not None and kept == dataclasses.replace(record, profile=kept.profile):
+        if kept is not None and kept == record.replace(profile=kept.profile):
             users[uid] = record if is_minimal(kept) else kept
         else:
             users[uid] = record

@@ -140,6 +140,15 @@ def read_json(text: str | bytes) -> Any:
         return json.loads(text)
 
 
+def write_json(value: Any) -> str:
+    """A JSON column's text: ``msgspec.Raw`` is JSON already encoded (a mirror's profile, held
+    as its canonical bytes: domain/profiles.py), written as it is; any other value is encoded
+    by the standard library, as SQLAlchemy does by default."""
+    if isinstance(value, msgspec.Raw):
+        return bytes(value).decode()
+    return json.dumps(value)
+
+
 def create_directory_engine(url: URL, *, read_only: bool = False) -> Engine:
     """An engine with the directory's connection settings; connects lazily.
 
@@ -151,6 +160,7 @@ def create_directory_engine(url: URL, *, read_only: bool = False) -> Engine:
         # Parameters are employees' personal data: keep them out of exceptions and logs.
         "hide_parameters": True,
         "json_deserializer": read_json,
+        "json_serializer": write_json,
     }
     backend = url.get_backend_name()
     if backend == "sqlite":

@@ -28,6 +28,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, cast
 
+import msgspec
 from sqlalchemy import (
     ColumnElement,
     Connection,
@@ -872,7 +873,7 @@ def _apply_okta_mirror(connection: Connection, changes: DirectoryChanges) -> Non
                 "okta_id": user.id,
                 "status": user.status,
                 "last_updated": user.last_updated,
-                "profile": user.profile,
+                "profile": msgspec.Raw(user.profile_json),  # written as it is
             }
             for user in changes.okta_users_upsert
         ),

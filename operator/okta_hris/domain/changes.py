@@ -6,28 +6,99 @@ and hands it to ``Directory.apply``, which writes it in one transaction.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
 from okta_hris.domain.employees import EmployeeRow, Team
 from okta_hris.domain.invitations import InvitationCounts, InvitationRequest
+from okta_hris.domain.profiles import decode_profile, encode_profile
 
 # Event: a targeted sync of the users and groups some Okta Event Hook events named (SPEC §11).
 SyncMode = Literal["Full", "Incremental", "Event"]
 SyncOutcome = Literal["succeeded", "failed", "held", "planned"]
 
 
-# The mirror's records are slotted dataclasses, as employees are (domain/employees.py): one
-# per Okta user, kept for the whole sync.
-@dataclass(frozen=True, slots=True, kw_only=True)
 class OktaUserRecord:
-    """What the last sync saw of one Okta user (the mirror that makes incremental syncs exact)."""
+    """What the last sync saw of one Okta user (the mirror that makes incremental syncs exact).
+
+    Immutable, with its profile kept as canonical JSON bytes (domain/profiles.py): a sync holds
+    one record per Okta user. ``profile`` decodes them, a new dict at each read; a record is
+    made from a profile that is cleaned to what the mirror stores, so every record is
+    storable as it is."""
+
+    __slots__ = ("id", "last_updated", "profile_json", "status")
 
     id: str
     status: str
     last_updated: datetime
-    profile: dict[str, Any]
+    profile_json: bytes
+
+    def __init__(
+        self, *, id: str, status: str, last_updated: datetime, profile: Mapping[str, Any]
+    ) -> None:
+        self._set(id, status, last_updated, encode_profile(profile))
+
+    @classmethod
+    def _of(cls, id: str, status: str, last_updated: datetime, data: bytes) -> OktaUserRecord:
+        record = cls.__new__(cls)
+        record._set(id, status, last_updated, data)
+        return record
+
+    def _set(self, id: str, status: str, last_updated: datetime, data: bytes) -> None:
+        setter = object.__setattr__
+        setter(self, "id", id)
+        setter(self, "status", status)
+        setter(self, "last_updated", last_updated)
+        setter(self, "profile_json", data)
+
+    @property
+    def profile(self) -> dict[str, Any]:
+        return decode_profile(self.profile_json)
+
+    def replace(
+        self,
+        *,
+        status: str | None = None,
+        last_updated: datetime | None = None,
+        profile: Mapping[str, Any] | None = None,
+    ) -> OktaUserRecord:
+        """This record with the values given changed (the profile cleaned as in a new one)."""
+        return OktaUserRecord._of(
+            self.id,
+            self.status if status is None else status,
+            self.last_updated if last_updated is None else last_updated,
+            self.profile_json if profile is None else encode_profile(profile),
+        )
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"OktaUserRecord is immutable: cannot set {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"OktaUserRecord is immutable: cannot delete {name!r}")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, OktaUserRecord):
+            return NotImplemented
+        return (
+            self.profile_json == other.profile_json
+            and self.id == other.id
+            and self.status == other.status
+            and self.last_updated == other.last_updated
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.id, self.status, self.last_updated, self.profile_json))
+
+    def __repr__(self) -> str:
+        return (
+            f"OktaUserRecord(id={self.id!r}, status={self.status!r}, "
+            f"last_updated={self.last_updated!r}, profile={self.profile!r})"
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return OktaUserRecord._of, (self.id, self.status, self.last_updated, self.profile_json)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

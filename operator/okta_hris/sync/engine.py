@@ -53,7 +53,7 @@ from okta_hris.okta import (
 from okta_hris.resource.spec import OktaIntegrationSpec
 from okta_hris.settings import Settings, check_okta_url_override
 from okta_hris.sync.filters import ResolvedFilters, resolve_filters
-from okta_hris.sync.mapping import clean_text, storable_id, storable_json
+from okta_hris.sync.mapping import clean_text, storable_id
 from okta_hris.sync.membership_log import LOG_FILTER, MembershipLog, settle_members
 from okta_hris.sync.plan import (
     OktaSnapshot,
@@ -190,14 +190,10 @@ def choose_mode(
 
 def _user_record(user: OktaUser | OktaUserFields) -> OktaUserRecord:
     """The user as the mirror stores them (``storable_json``: no NUL, no lone surrogate, no
-    NaN, bounded depth): planned from the very profile a later sync reads back, a user maps,
-    filters and counts alike whichever of them reads it."""
-    profile = storable_json(user.profile)
+    NaN, bounded depth, as every record is): planned from the very profile a later sync reads
+    back, a user maps, filters and counts alike whichever of them reads it."""
     return OktaUserRecord(
-        id=user.id,
-        status=user.status,
-        last_updated=user.last_updated,
-        profile=profile if isinstance(profile, dict) else {},
+        id=user.id, status=user.status, last_updated=user.last_updated, profile=user.profile
     )
 
 
@@ -379,9 +375,7 @@ class _Fetcher:
             members_task = group.create_task(groups_and_members())
         groups, members = members_task.result()
         users = users_task.result()
-        return OktaSnapshot(
-            users={u.id: u for u in users}, groups=groups, members=members, stored_profiles=True
-        )
+        return OktaSnapshot(users={u.id: u for u in users}, groups=groups, members=members)
 
     async def _users_mapped(self, search: str) -> list[OktaUserRecord]:
         users = await self.users(search)
@@ -445,7 +439,7 @@ class _Fetcher:
             gid: (relisted[gid] if gid in relisted else settled.members[gid]) - deleted
             for gid in groups
         }
-        return OktaSnapshot(users=users, groups=groups, members=members, stored_profiles=True)
+        return OktaSnapshot(users=users, groups=groups, members=members)
 
     async def changed_only(
         self, directory: Directory, integration: str, head: DirectoryState, reads: _IncrementalReads
@@ -511,7 +505,7 @@ class _Fetcher:
             len(groups),
             len(read),
         )
-        snapshot = OktaSnapshot(users=users, groups=groups, members=members, stored_profiles=True)
+        snapshot = OktaSnapshot(users=users, groups=groups, members=members)
         return _ChangedOnly(state, snapshot, rest, active_rows)
 
     async def targeted(self, state: DirectoryState, events: EventBatch) -> OktaSnapshot:
@@ -559,7 +553,7 @@ class _Fetcher:
             gid: relisted.get(gid, state.okta_members.get(gid, frozenset())) - gone
             for gid in groups
         }
-        return OktaSnapshot(users=users, groups=groups, members=members, stored_profiles=True)
+        return OktaSnapshot(users=users, groups=groups, members=members)
 
 
 def read_changed_part(

@@ -21,11 +21,8 @@ another status. A user whose id the directory cannot store (empty, longer than
 Okta status is *unstorable*: the sync leaves that one user out (plan.py), and a group whose id
 cannot be stored likewise. Every other value fits its column by the rules above.
 
-The mirror keeps profiles as JSON (``storable_json``): what no JSON column takes is changed
-there, the same on SQLite and PostgreSQL. NaN and infinities (PostgreSQL's JSON refuses them)
-and integers too long to write become null, NUL and lone surrogates are removed (as mapping
-removes them: a user maps from the mirror as from Okta's answer), and objects nested deeper
-than ``MAX_DEPTH`` become null.
+The mirror keeps profiles as JSON (``storable_json``, domain/profiles.py): what no JSON column
+takes is changed there, the same on SQLite and PostgreSQL.
 
 Country and state codes come from pycountry (ISO 3166-1 and 3166-2), names also in the
 languages of ``LANGUAGES`` through pycountry's gettext catalogues, matched ignoring case,
@@ -58,7 +55,6 @@ MAX_LINE = 1024  # characters of a single-line value
 MAX_STREET = 4096  # characters of a street address, line breaks included (Okta's postalAddress)
 MAX_ELEMENTS = 100  # elements read from a list-valued attribute
 MAX_READ = 65536  # characters read of any one value: bounds the work a hostile value costs
-MAX_DEPTH = 32  # levels of nested objects and lists the mirror keeps of a profile value
 # The languages in which state and country names are recognised, besides ISO's own spelling.
 LANGUAGES = ("en", "de", "fr", "es", "it", "pt", "nl", "pl", "sv", "da", "ja")
 
@@ -67,7 +63,6 @@ _INVISIBLE = re.compile("[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f\ud800-\udfff]")
 # Become a space in single-line text: tab, line and page breaks, the separators of str.splitlines.
 _BREAKS = re.compile("[\t\n\x0b\x0c\r\x1c-\x1f\x85\u2028\u2029]")
 # What no database's JSON text may hold: NUL (PostgreSQL) and lone surrogates (no UTF-8).
-_NOT_JSON_TEXT = re.compile("[\x00\ud800-\udfff]")
 # Codes in pycountry's subdivision names, as in "Wales [Cymru GB-CYM]".
 _CODE_IN_NAME = re.compile(r"\b[A-Z]{2}-[A-Z0-9]{1,3}\b")
 
@@ -157,39 +152,6 @@ def _given(value: Any) -> bool:
     if isinstance(value, list | dict):
         return any(_given(v) for v in (value.values() if isinstance(value, dict) else value))
     return True
-
-
-# -- the mirror's JSON ---------------------------------------------------------------------------
-
-
-def _json_text(text: str) -> str:
-    if _NOT_JSON_TEXT.search(text) is None:  # the common case: nothing to do
-        return text
-    return _NOT_JSON_TEXT.sub("", text)
-
-
-def storable_json(value: Any, depth: int = 0) -> Any:
-    """``value`` as every database's JSON column stores it (module docstring); the very same
-    object when nothing needs changing, so that comparing with the mirror stays cheap."""
-    if isinstance(value, str):
-        return _json_text(value)
-    if value is None or isinstance(value, bool):
-        return value
-    if isinstance(value, int):
-        return value if _scalar_text(value) is not None else None
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if depth >= MAX_DEPTH or not isinstance(value, list | dict):
-        return None
-    if isinstance(value, list):
-        items = [storable_json(item, depth + 1) for item in value]
-        same = all(new is old for new, old in zip(items, value, strict=True))
-        return value if same else items
-    cleaned = {_json_text(str(k)): storable_json(v, depth + 1) for k, v in value.items()}
-    same = len(cleaned) == len(value) and all(
-        key in value and cleaned[key] is value[key] for key in cleaned
-    )
-    return value if same else cleaned
 
 
 # -- ids and statuses ---------------------------------------------------------------------------

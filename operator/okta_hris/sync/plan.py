@@ -47,7 +47,6 @@ from okta_hris.sync.mapping import (
     quality_of,
     shown_id,
     storable_id,
-    storable_json,
     unstorable,
     with_teams,
 )
@@ -216,10 +215,6 @@ class OktaSnapshot:
     users: dict[str, OktaUserRecord] = field(default_factory=dict)
     groups: dict[str, OktaGroupRecord] = field(default_factory=dict)
     members: dict[str, frozenset[str]] = field(default_factory=dict)  # group id -> user ids
-    # Every profile is as the mirror stores it (``storable_json`` of it is itself): the
-    # engine's snapshots, of records built by ``_user_record`` and read from the mirror. The
-    # plan then writes the mirror without walking each profile again (4 s at 100,000 users).
-    stored_profiles: bool = False
 
     @functools.cached_property
     def user_groups(self) -> dict[str, set[str]]:
@@ -682,7 +677,6 @@ def _leave_out_unstorable(
                 for gid, members in snapshot.members.items()
                 if gid in groups
             },
-            stored_profiles=snapshot.stored_profiles,
         ),
         skipped,
     )
@@ -893,19 +887,10 @@ def _plan_mirror(
     upserts: list[OktaUserRecord] = []
     for user_id, user in snapshot.users.items():
         if user_id not in has_row:
-            user = dataclasses.replace(
-                user, profile=minimal_profile(user.profile, employment_attribute)
-            )
-        mirrored = state.okta_users.get(user_id)
-        if mirrored == user:  # what was stored is storable: no need to look (most users)
-            continue
-        if not snapshot.stored_profiles:
-            profile = storable_json(user.profile)
-            if profile is not user.profile:
-                user = dataclasses.replace(user, profile=profile)
-            if mirrored == user:
-                continue
-        upserts.append(user)
+            user = user.replace(profile=minimal_profile(user.profile, employment_attribute))
+        # Every record holds its profile as the mirror stores it (domain/profiles.py).
+        if state.okta_users.get(user_id) != user:
+            upserts.append(user)
     changes.okta_users_upsert = upserts
     changes.okta_users_delete = sorted(set(state.okta_users) - set(snapshot.users) - skipped)
     changes.okta_groups_upsert = [
