@@ -12,6 +12,7 @@ import contextlib
 import functools
 import logging
 import re
+import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
@@ -192,8 +193,13 @@ def _user_record(user: OktaUser | OktaUserFields) -> OktaUserRecord:
     """The user as the mirror stores them (``storable_json``: no NUL, no lone surrogate, no
     NaN, bounded depth, as every record is): planned from the very profile a later sync reads
     back, a user maps, filters and counts alike whichever of them reads it."""
+    # Ids interned, here and in member listings: a user's id is then one string however many
+    # groups list them (400,000 memberships at 100,000 users).
     return OktaUserRecord(
-        id=user.id, status=user.status, last_updated=user.last_updated, profile=user.profile
+        id=sys.intern(user.id),
+        status=user.status,
+        last_updated=user.last_updated,
+        profile=user.profile,
     )
 
 
@@ -254,7 +260,7 @@ class _Fetcher:
         async def one(group_id: str) -> tuple[str, frozenset[str]]:
             ids: set[str] = set()
             async for page in self.client.list_group_member_ids(group_id):
-                ids.update(page)
+                ids.update(map(sys.intern, page))
             self._advance("memberships", 1)
             return group_id, frozenset(ids)
 
