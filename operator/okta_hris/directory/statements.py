@@ -117,13 +117,13 @@ def update_rows(
     converted = _converted(connection, table, rows)
     if converted is None:
         return 0
-    names, values = converted
+    names = converted.names
     key = primary_key(table)
     quote = connection.dialect.identifier_preparer.quote
     target = quote(table.name)
     assigned = [name for name in names if name not in key]
-    if _stages(connection, values):
-        with _staged(connection, table, names, values) as stage:
+    if _stages(connection, converted):
+        with _staged(connection, table, names, converted) as stage:
             result = connection.exec_driver_sql(
                 f"UPDATE {target} SET "
                 + ", ".join(f"{quote(n)} = s.{quote(n)}" for n in assigned)
@@ -132,17 +132,21 @@ def update_rows(
             )
             return int(result.rowcount)
     mark = _placeholder(connection)
-    positions = [names.index(name) for name in (*assigned, *key)]
-    result = connection.exec_driver_sql(
+    positions = operator.itemgetter(*(names.index(name) for name in (*assigned, *key)))
+    statement = (
         f"UPDATE {target} SET "
         + ", ".join(f"{quote(n)} = {mark}" for n in assigned)
         + " WHERE "
-        + " AND ".join(f"{quote(k)} = {mark}" for k in key),
-        [tuple(row[i] for i in positions) for row in values],
+        + " AND ".join(f"{quote(k)} = {mark}" for k in key)
     )
-    if len(values) > 1 and not connection.dialect.supports_sane_multi_rowcount:
-        return None
-    return int(result.rowcount)
+    updated: int | None = 0
+    for chunk in converted.chunks():
+        result = connection.exec_driver_sql(statement, [positions(row) for row in chunk])
+        if len(chunk) > 1 and not connection.dialect.supports_sane_multi_rowcount:
+            updated = None
+        elif updated is not None:
+            updated += int(result.rowcount)
+    return updated
 
 
 def delete_keys(
@@ -159,21 +163,19 @@ def delete_keys(
     )
     if converted is None:
         return
-    values = converted[1]
     quote = connection.dialect.identifier_preparer.quote
     target = quote(table.name)
-    if _stages(connection, values):
-        with _staged(connection, table, list(names), values) as stage:
+    if _stages(connection, converted):
+        with _staged(connection, table, list(names), converted) as stage:
             connection.exec_driver_sql(
                 f"DELETE FROM {target} USING {stage} AS s WHERE "
                 + " AND ".join(f"{target}.{quote(n)} = s.{quote(n)}" for n in names)
             )
         return
     mark = _placeholder(connection)
-    connection.exec_driver_sql(
-        f"DELETE FROM {target} WHERE " + " AND ".join(f"{quote(n)} = {mark}" for n in names),
-        values,
-    )
+    statement = f"DELETE FROM {target} WHERE " + " AND ".join(f"{quote(n)} = {mark}" for n in names)
+    for chunk in converted.chunks():
+        connection.exec_driver_sql(statement, chunk)
 
 
 def analyze(connection: Connection, tables: Iterable[Table]) -> None:
@@ -193,18 +195,13 @@ def _insert(
     converted = _converted(connection, table, rows)
     if converted is None:
         return
-    names, values = converted
+    names = converted.names
     key = primary_key(table)
-    if conflict == "update":
-        # One statement cannot update a row twice (PostgreSQL refuses it): the last one wins,
-        # as it would row by row.
-        positions = [names.index(name) for name in key]
-        values = list({tuple(row[i] for i in positions): row for row in values}.values())
     quote = connection.dialect.identifier_preparer.quote
     target = quote(table.name)
     columns = ", ".join(quote(name) for name in names)
     if conflict == "fail" and _copies(connection, table):
-        _copy(connection, f"{target} ({columns})", values)
+        _copy(connection, f"{target} ({columns})", converted)
         return
     assigned = [name for name in names if name not in key]
     on_conflict = ""
@@ -216,16 +213,22 @@ def _insert(
             )
         else:
             on_conflict += "NOTHING"
-    if conflict != "fail" and _stages(connection, values):
-        with _staged(connection, table, names, values) as stage:
+    if conflict != "fail" and _stages(connection, converted):
+        staged: Iterable[tuple[Any, ...]] = converted
+        if conflict == "update":
+            # One statement cannot update a row twice (PostgreSQL refuses it): the last one
+            # wins, as it does row by row.
+            positions = operator.itemgetter(*(names.index(name) for name in key))
+            staged = {positions(row): row for row in converted}.values()
+        with _staged(connection, table, names, staged) as stage:
             connection.exec_driver_sql(
                 f"INSERT INTO {target} ({columns}) SELECT {columns} FROM {stage}{on_conflict}"
             )
         return
     marks = ", ".join(_placeholder(connection) for _ in names)
-    connection.exec_driver_sql(
-        f"INSERT INTO {target} ({columns}) VALUES ({marks}){on_conflict}", values
-    )
+    statement = f"INSERT INTO {target} ({columns}) VALUES ({marks}){on_conflict}"
+    for chunk in converted.chunks():
+        connection.exec_driver_sql(statement, chunk)
 
 
 def _placeholder(connection: Connection) -> str:
@@ -265,9 +268,10 @@ def _copies(connection: Connection, table: Table) -> bool:
     return table.name not in _server_allows(connection).row_security
 
 
-def _stages(connection: Connection, values: list[tuple[Any, ...]]) -> bool:
-    """Whether this many rows go through a staging table (PostgreSQL, TEMPORARY allowed)."""
-    if connection.dialect.name != "postgresql" or len(values) < STAGED_ROWS:
+def _stages(connection: Connection, rows: _Converted) -> bool:
+    """Whether these rows go through a staging table (PostgreSQL, TEMPORARY allowed, at least
+    ``STAGED_ROWS`` of them)."""
+    if connection.dialect.name != "postgresql" or len(rows.head) < STAGED_ROWS:
         return False
     return _server_allows(connection).temporary_tables
 
@@ -277,13 +281,37 @@ _NOTHING = object()
 _PROCESSORS: dict[tuple[str, str, tuple[str, ...]], list[Callable[[Any], Any] | None]] = {}
 
 
+@dataclass
+class _Converted:
+    """Rows as the driver takes them (``_converted``): the column names, the first
+    ``STAGED_ROWS`` rows converted, and the others converted as they are read, so that no
+    write holds every row's values at once (100,000 employees of 27 columns)."""
+
+    names: list[str]
+    head: list[tuple[Any, ...]]
+    rest: Iterator[tuple[Any, ...]]
+
+    def __iter__(self) -> Iterator[tuple[Any, ...]]:
+        return itertools.chain(self.head, self.rest)
+
+    def chunks(self) -> Iterator[list[tuple[Any, ...]]]:
+        """The rows in lists of at most ``CHUNK_ROWS``, one ``executemany`` each."""
+        rows = iter(self)
+        while chunk := list(itertools.islice(rows, CHUNK_ROWS)):
+            yield chunk
+
+
+# Rows a write converts and sends at a time where it cannot stream them (executemany).
+CHUNK_ROWS = 5000
+
+
 def _converted(
     connection: Connection, table: Table, rows: Iterable[Mapping[str, Any]]
-) -> tuple[list[str], list[tuple[Any, ...]]] | None:
-    """The rows (each with the first one's columns) as the driver takes them, and their column
-    names; None for no rows. Each value is converted by its column's type for this dialect, as
-    SQLAlchemy's own statements would (UTC datetimes, JSON text, booleans). Rows may come one
-    by one: only the compact tuples are kept, never every row's mapping at once."""
+) -> _Converted | None:
+    """The rows (each with the first one's columns) as the driver takes them; None for no
+    rows. Each value is converted by its column's type for this dialect, as SQLAlchemy's own
+    statements would (UTC datetimes, JSON text, booleans). Rows may come one by one and are
+    converted as they are read: a value a column refuses is a ``StatementError`` there."""
     iterator = iter(rows)
     first = next(iterator, None)
     if first is None:
@@ -297,17 +325,25 @@ def _converted(
             table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names
         ]
         _PROCESSORS[cache_key] = processors
+    converted = _each_converted(names, processors, itertools.chain((first,), iterator))
+    return _Converted(names, list(itertools.islice(converted, STAGED_ROWS)), converted)
+
+
+def _each_converted(
+    names: list[str],
+    processors: list[Callable[[Any], Any] | None],
+    rows: Iterator[Mapping[str, Any]],
+) -> Iterator[tuple[Any, ...]]:
     converting = [(i, p) for i, p in enumerate(processors) if p is not None]
     # Each column's last value and what it became: a value shared by consecutive rows (the
     # sync's time on every row, None) is converted once, not once a row.
     seen: list[Any] = [_NOTHING] * len(names)
     made: list[Any] = [None] * len(names)
     fields = operator.itemgetter(*names) if len(names) > 1 else lambda row: (row[names[0]],)
-    values = []
     try:
-        for row in itertools.chain((first,), iterator):
+        for row in rows:
             if not converting:
-                values.append(fields(row))
+                yield fields(row)
                 continue
             value = list(fields(row))
             for i, process in converting:
@@ -317,15 +353,14 @@ def _converted(
                 else:
                     value[i] = made[i] = process(given)
                     seen[i] = given
-            values.append(tuple(value))
+            yield tuple(value)
     except (TypeError, ValueError) as exc:  # a value the column's type refuses, as SQLAlchemy says
         raise StatementError(str(exc), None, None, exc, hide_parameters=True) from exc
-    return names, values
 
 
 @contextmanager
 def _staged(
-    connection: Connection, table: Table, names: list[str], values: list[tuple[Any, ...]]
+    connection: Connection, table: Table, names: list[str], values: Iterable[tuple[Any, ...]]
 ) -> Iterator[str]:
     """A temporary table of ``table``'s ``names`` columns (their types, no constraints) holding
     ``values``, for one set-based statement; dropped after it (and at commit whatever
@@ -343,7 +378,7 @@ def _staged(
     connection.exec_driver_sql(f"DROP TABLE {stage}")
 
 
-def _copy(connection: Connection, target: str, values: list[tuple[Any, ...]]) -> None:
+def _copy(connection: Connection, target: str, values: Iterable[tuple[Any, ...]]) -> None:
     """``COPY target FROM STDIN`` of ``values`` on the connection's own transaction."""
     statement = f"COPY {target} FROM STDIN"
     driver = connection.connection.driver_connection

@@ -1,0 +1,97 @@
+"""Bulk writes convert and send their rows as they read them (statements.py ``_Converted``):
+batches past ``CHUNK_ROWS`` and ``STAGED_ROWS`` keep the semantics of one write whole."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from okta_hris.directory import Directory, schema, statements
+from okta_hris.directory.statements import CHUNK_ROWS, STAGED_ROWS, Store
+from okta_hris.errors import DirectoryError
+from tests.attack15.test_bulk_writes_attacks import _employee
+
+KEY = "acme/streamed"
+MANY = 2 * CHUNK_ROWS + 7  # three chunks, the last one short
+assert MANY > STAGED_ROWS
+
+
+def team(group_id: str, name: str) -> dict[str, Any]:
+    return {"integration": KEY, "okta_group_id": group_id, "name": name, "description": None}
+
+
+def names(directory: Directory) -> dict[str, str]:
+    with directory.engine.connect() as connection:
+        rows = connection.execute(sa.select(schema.teams.c.okta_group_id, schema.teams.c.name))
+        return {group_id: name for group_id, name in rows}
+
+
+@pytest.fixture
+def directory(database_url: str) -> Iterator[Directory]:
+    with Directory.open(database_url) as opened:
+        yield opened
+
+
+def test_an_upsert_naming_keys_again_in_later_chunks_keeps_the_last(directory: Directory) -> None:
+    def batch() -> Iterator[dict[str, Any]]:  # read once, as the store's generators are
+        for n in range(MANY):
+            yield team(f"00g{n % CHUNK_ROWS}", f"first {n}")
+        yield team("00g0", "last")
+
+    with directory.engine.begin() as connection:
+        statements.upsert(connection, schema.teams, batch())
+    stored = names(directory)
+    assert len(stored) == CHUNK_ROWS
+    assert stored["00g0"] == "last"
+    assert stored["00g1"] == f"first {2 * CHUNK_ROWS + 1}"  # its third and last row
+    assert stored[f"00g{CHUNK_ROWS - 1}"] == f"first {2 * CHUNK_ROWS - 1}"
+
+
+def test_updates_and_deletes_across_chunks_touch_each_row_once(directory: Directory) -> None:
+    with directory.engine.begin() as connection:
+        statements.insert_rows(
+            connection, schema.teams, (team(f"00g{n}", "old") for n in range(MANY))
+        )
+        updated = statements.update_rows(
+            connection, schema.teams, (team(f"00g{n}", "new") for n in range(MANY))
+        )
+        statements.delete_keys(
+            connection,
+            schema.teams,
+            KEY,
+            ("okta_group_id",),
+            ((f"00g{n}",) for n in range(0, MANY, 2)),
+        )
+    assert updated in (MANY, None)  # None: a driver that cannot count an executemany
+    stored = names(directory)
+    assert set(stored) == {f"00g{n}" for n in range(1, MANY, 2)}
+    assert set(stored.values()) == {"new"}
+
+
+@pytest.mark.parametrize("write", ["insert_rows", "insert_missing", "upsert"])
+def test_a_refused_value_in_the_last_chunk_leaves_nothing_of_the_first(
+    directory: Directory, write: str
+) -> None:
+    """The value is converted (and refused) after whole chunks were sent, or mid-COPY: the
+    transaction fails as one clean line, and nothing of the batch is kept."""
+
+    def batch() -> Iterator[dict[str, Any]]:
+        for n in range(MANY):
+            yield _employee(KEY, f"00u{n}", f"Jane Doe {n}")
+        yield _employee(
+            KEY, "00ubad", "Jane Doe", okta_last_updated=datetime(2026, 1, 1)
+        )  # naive: refused
+
+    store = Store(directory.engine)
+    with pytest.raises(DirectoryError) as caught, store._writing("apply") as connection:
+        getattr(statements, write)(connection, schema.employees, batch())
+    assert "\n" not in str(caught.value) and "Jane" not in str(caught.value)
+    with directory.engine.connect() as connection:
+        assert (
+            connection.execute(sa.select(sa.func.count()).select_from(schema.employees)).scalar()
+            == 0
+        )
