@@ -95,3 +95,37 @@ def test_a_refused_value_in_the_last_chunk_leaves_nothing_of_the_first(
             connection.execute(sa.select(sa.func.count()).select_from(schema.employees)).scalar()
             == 0
         )
+
+
+def members(directory: Directory) -> list[tuple[str, str, str]]:
+    table = schema.okta_group_members
+    with directory.engine.connect() as connection:
+        rows = connection.execute(
+            sa.select(table.c.integration, table.c.okta_group_id, table.c.okta_id).order_by(
+                *table.primary_key.columns
+            )
+        )
+        return [tuple(row) for row in rows]
+
+
+def test_pairs_go_straight_into_a_table_without_the_integration_and_count_once(
+    directory: Directory,
+) -> None:
+    """The first write of an integration's pairs (COPY straight into the table on PostgreSQL)
+    takes each distinct pair once; a later one (through the conflict check) adds the new ones
+    beside what is there, also beside another integration's rows."""
+    columns = ("okta_group_id", "okta_id")
+    first = [("00g2", "00u1"), ("00g1", "00u2"), ("00g2", "00u1")] * STAGED_ROWS
+    first += [(f"00g{n}", "00u9") for n in range(STAGED_ROWS)]
+    with directory.engine.begin() as connection:
+        statements.insert_pairs(connection, schema.okta_group_members, "other", columns, first)
+        statements.insert_pairs(connection, schema.okta_group_members, KEY, columns, first)
+    expected = sorted({(KEY, g, u) for g, u in first})
+    assert [m for m in members(directory) if m[0] == KEY] == expected
+    later = [("00g2", "00u1"), ("00g3", "00u3"), ("00g3", "00u3")] * STAGED_ROWS
+    with directory.engine.begin() as connection:
+        statements.insert_pairs(connection, schema.okta_group_members, KEY, columns, later)
+    assert [m for m in members(directory) if m[0] == KEY] == sorted(
+        {*expected, (KEY, "00g3", "00u3")}
+    )
+    assert len([m for m in members(directory) if m[0] == "other"]) == len(expected)

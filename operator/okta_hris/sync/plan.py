@@ -222,11 +222,11 @@ class OktaSnapshot:
         once fetched; only users may still be completed). Frozen sets, which the plan keeps
         as each user's memberships as they are (``frozenset`` of one is itself): a third of
         a set's size for the few groups most users are in."""
-        index: dict[str, set[str]] = defaultdict(set)
+        index: dict[str, list[str]] = defaultdict(list)  # a group lists each member once
         for group_id, user_ids in self.members.items():
             if group_id in self.groups:
                 for user_id in user_ids:
-                    index[user_id].add(group_id)
+                    index[user_id].append(group_id)
         return {user_id: frozenset(group_ids) for user_id, group_ids in index.items()}
 
 
@@ -560,9 +560,11 @@ class _Tallies:
     def __init__(self, state: DirectoryState) -> None:
         self.stored = state.tallies
         self.upsert: list[tuple[str, bool, str]] = []
+        self._texts: dict[str, str] = {}  # most users' tallies read alike: one string each
 
     def add(self, user_id: str, tally: UserTally) -> None:
         text = tally.text()
+        text = self._texts.setdefault(text, text)
         if self.stored.get(user_id) != (tally.in_scope, text):
             self.upsert.append((user_id, tally.in_scope, text))
 
