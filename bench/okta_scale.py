@@ -26,8 +26,9 @@ One run prints one table, a row per run, all against the same org:
   windows, so it goes at the pace the limit allows, as the whole would). The SDK lists users
   as Okta's default listing does, without the deprovisioned ones.
 
-Each run is a child process of its own, so its peak RSS is its own (``ru_maxrss`` from
-``wait4``); its wall is the sync's, from the call to the report (the child's start-up and
+Each run is a child process of its own, so its peak RSS is its own (``VmHWM`` of the child's
+process image, read by the child as it ends: ``ru_maxrss`` would count the parent's RSS at
+the fork, which after the changes are written holds every employee); its wall is the sync's, from the call to the report (the child's start-up and
 imports are not in it). The rate-limit bound is the least time Okta's limits allow for the requests the
 sandbox counted: a bucket's window opens with its first request, so n requests to a bucket of
 L per window need at least ⌊(n - 1) / L⌋ windows after the first; the bound is the largest over
@@ -48,6 +49,7 @@ import json
 import math
 import os
 import pstats
+import resource
 import subprocess
 import sys
 import tempfile
@@ -117,6 +119,7 @@ def child_sync(database: str, okta_url: str, profile: bool) -> dict[str, Any]:
         "created": stats.created,
         "updated": stats.updated,
         "profile": profile_text(profiler) if profiler is not None else None,
+        "peak_rss_mib": peak_rss_mib(),
     }
 
 
@@ -160,7 +163,7 @@ def child_naive(okta_url: str, sample: int) -> dict[str, Any]:
         asked = min(sample, len(users))
         return {"users": len(users), "asked": asked, "memberships": memberships,
                 "list_s": listed - started, "groups_s": finished - listed,
-                "cpu_s": time.process_time()}  # fmt: skip
+                "cpu_s": time.process_time(), "peak_rss_mib": peak_rss_mib()}  # fmt: skip
 
     return asyncio.run(run())
 
@@ -193,6 +196,15 @@ def rate_limit_bound(requests: dict[str, tuple[int, int]], limits: RateLimitConf
     return max(windows, default=0) * limits.window
 
 
+def peak_rss_mib() -> float:
+    """This process image's peak RSS (``VmHWM``: since its exec, unlike ``ru_maxrss``)."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def run_child(*arguments: str) -> tuple[dict[str, Any], float]:
     """This script as a child with ``arguments``: its JSON and its peak RSS in MiB."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
@@ -203,7 +215,8 @@ def run_child(*arguments: str) -> tuple[dict[str, Any], float]:
             lines = err.read().decode(errors="replace").strip().splitlines() or ["no output"]
             raise SystemExit(f"{arguments[0]} exited with {status}: {lines[-1]}")
         out.seek(0)
-        return json.loads(out.read()), usage.ru_maxrss / 1024
+        found = json.loads(out.read())
+        return found, found.get("peak_rss_mib", usage.ru_maxrss / 1024)
 
 
 def measure_sync(

@@ -1,5 +1,5 @@
-"""Pin: with ``OktaSnapshot.stored_profiles`` the plan no longer cleans profiles itself; every
-record of an engine snapshot must then be cleaned where it is built (``_user_record``). A
+"""Pin: the plan does not clean profiles itself; every record is cleaned where it is built
+(``OktaUserRecord`` holds ``storable_json`` of its profile, domain/profiles.py). A
 NUL, a lone surrogate, NaN and deep nesting in a profile, through a Full sync then an
 Incremental one (the changed part and the whole state), never reach the mirror raw."""
 
