@@ -20,6 +20,7 @@ integrations touch disjoint rows and do not wait for each other on PostgreSQL.
 from __future__ import annotations
 
 import logging
+import sys
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -477,7 +478,10 @@ def _load_state(connection: Connection, integration: str) -> DirectoryState:
         return _rows_of(connection, select(table).where(table.c.integration == integration))
 
     state = _load_head(connection, integration)
-    state.employees = {row["okta_id"]: _employee_from_row(row) for row in rows(employees)}
+    shared = _Shared()
+    state.employees = {
+        row.okta_id: row for row in (_employee_from_row(r, shared) for r in rows(employees))
+    }
     state.memberships = _grouped(
         connection.execute(
             select(employee_teams.c.okta_id, employee_teams.c.okta_group_id).where(
@@ -485,7 +489,9 @@ def _load_state(connection: Connection, integration: str) -> DirectoryState:
             )
         )
     )
-    state.okta_users = {row["okta_id"]: _okta_user_from_row(row) for row in rows(okta_users)}
+    state.okta_users = {
+        user.id: user for user in (_okta_user_from_row(row) for row in rows(okta_users))
+    }
     state.okta_members = _grouped(
         connection.execute(
             select(okta_group_members.c.okta_group_id, okta_group_members.c.okta_id).where(
@@ -494,7 +500,7 @@ def _load_state(connection: Connection, integration: str) -> DirectoryState:
         )
     )
     state.tallies = {
-        okta_id: (bool(in_scope), tally)
+        sys.intern(okta_id): (bool(in_scope), shared(tally))
         for okta_id, in_scope, tally in connection.execute(
             select(
                 okta_user_tallies.c.okta_id, okta_user_tallies.c.in_scope, okta_user_tallies.c.tally
@@ -564,11 +570,14 @@ def _load_users(
             .where(table.c.okta_id.in_(chunk))
         )
 
+    shared = _Shared()
     for chunk in _chunks(user_ids):
         for row in _rows_of(connection, of_chunk(employees, chunk)):
-            state.employees[row["okta_id"]] = _employee_from_row(row)
+            employee = _employee_from_row(row, shared)
+            state.employees[employee.okta_id] = employee
         for row in _rows_of(connection, of_chunk(okta_users, chunk)):
-            state.okta_users[row["okta_id"]] = _okta_user_from_row(row)
+            user = _okta_user_from_row(row)
+            state.okta_users[user.id] = user
         memberships.extend(
             connection.execute(
                 of_chunk(
@@ -658,25 +667,66 @@ def _chunks(keys: Sequence[str]) -> Iterator[Sequence[str]]:
         yield keys[start : start + IN_CHUNK]
 
 
+# A load holds every employee, mirror record and membership of an integration (100,000 and
+# more), and the driver gives each value of each row as an object of its own. Ids are
+# interned (as the engine interns those Okta sends: a loaded user and the same user fetched
+# share one id string), and the employee columns whose values repeat across rows (a status,
+# a country, a team's name, the sync's times) hold one object per distinct value and load.
+_SHARED_COLUMNS = (
+    "integration",
+    "okta_status",
+    "employment_status",
+    "title",
+    "department",
+    "manager",
+    "country_code",
+    "state",
+    "state_code",
+    "city",
+    "first_synced_at",
+    "last_synced_at",
+    "deactivated_at",
+)
+
+
+class _Shared:
+    """One object per distinct value (of text and times: values equal only when alike)."""
+
+    def __init__(self) -> None:
+        self._seen: dict[Any, Any] = {}
+
+    def __call__(self, value: Any) -> Any:
+        return value if value is None else self._seen.setdefault(value, value)
+
+
 def _okta_user_from_row(row: Mapping[str, Any]) -> OktaUserRecord:
     return OktaUserRecord(
-        id=row["okta_id"],
+        id=sys.intern(row["okta_id"]),
         status=row["status"],
         last_updated=row["last_updated"],
         profile=row["profile"],
     )
 
 
-def _employee_from_row(row: Mapping[str, Any] | RowMapping) -> EmployeeRow:
+def _employee_from_row(
+    row: Mapping[str, Any] | RowMapping, shared: _Shared | None = None
+) -> EmployeeRow:
     values = dict(row)
-    values["teams"] = tuple(values["teams"])
+    values["okta_id"] = sys.intern(values["okta_id"])
+    if shared is None:
+        values["teams"] = tuple(values["teams"])
+    else:
+        for name in _SHARED_COLUMNS:
+            values[name] = shared(values[name])
+        values["teams"] = shared(tuple(shared(team) for team in values["teams"]))
     return EmployeeRow(**values)
 
 
 def _grouped(pairs: Iterable[tuple[str, str]]) -> dict[str, frozenset[str]]:
+    intern = sys.intern
     grouped: defaultdict[str, set[str]] = defaultdict(set)
     for key, value in pairs:
-        grouped[key].add(value)
+        grouped[intern(key)].add(intern(value))
     return {key: frozenset(values) for key, values in grouped.items()}
 
 
