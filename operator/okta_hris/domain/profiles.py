@@ -9,18 +9,26 @@ A sync holds one profile per Okta user (100,000 and more) from the listing to th
 write, and a decoded profile of 17 attributes costs 2 kB (a dict and a string object per
 value); the same profile as JSON bytes costs a third of that. The bytes are canonical (keys
 sorted at every level), so two records hold equal bytes exactly when their profiles are the
-same JSON, whichever order Okta sent them in or PostgreSQL's ``jsonb`` gave them back.
+same JSON, whichever order Okta sent them in or an earlier release stored them in (the
+standard library's ``json.dumps``, in Okta's order). Exact JSON: ``1``, ``1.0`` and ``true``
+differ, as ``-0.0`` and ``0.0`` do.
+
+Integers are kept up to ``MAX_INTEGER_DIGITS`` characters, the sign included (as the Okta
+client reads them, and as msgspec's decoder takes them back); longer ones become null.
 """
 
 from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from typing import Any
 
 import msgspec
 
 MAX_DEPTH = 32  # levels of nested objects and lists the mirror keeps of a profile value
+# Python's default limit for reading an integer (sys.int_info.default_max_str_digits).
+MAX_INTEGER_DIGITS = 4300
 
 _NOT_JSON_TEXT = re.compile("[\x00\ud800-\udfff]")
 _ENCODER = msgspec.json.Encoder(order="sorted")
@@ -53,6 +61,8 @@ def storable_json(value: Any, depth: int = 0) -> Any:
 
 def encode_profile(profile: Any) -> bytes:
     """The canonical bytes of ``storable_json(profile)``; a profile that is no object is {}."""
+    if isinstance(profile, Mapping) and not isinstance(profile, dict):
+        profile = dict(profile)  # a read-only view, a ChainMap: its items, as a dict's
     storable = storable_json(profile)
     return _ENCODER.encode(storable if isinstance(storable, dict) else {})
 
@@ -70,7 +80,6 @@ def _json_text(text: str) -> str:
 
 def _writable(number: int) -> bool:
     try:
-        str(number)
+        return len(str(number)) <= MAX_INTEGER_DIGITS
     except ValueError:  # more digits than sys.get_int_max_str_digits()
         return False
-    return True

@@ -43,6 +43,7 @@ import msgspec
 from pydantic import BaseModel, SecretStr, ValidationError
 
 from okta_hris import __version__
+from okta_hris.domain.profiles import MAX_INTEGER_DIGITS
 from okta_hris.domain.text import one_line
 from okta_hris.errors import (
     OktaApiError,
@@ -94,8 +95,6 @@ MAX_EMPTY_PAGES = 3
 # Waits at least this long are worth telling a person about (INFO, and ``on_wait``); shorter
 # ones happen all the time in a busy window and are only logged at DEBUG.
 NOTICEABLE_WAIT = 1.0
-# Python's default limit for reading an integer (sys.int_info.default_max_str_digits).
-MAX_INTEGER_DIGITS = 4300
 # Okta's own error text is hostile input: one line, no control characters, bounded.
 MAX_OKTA_TEXT = 300
 

@@ -231,6 +231,9 @@ class _Fetcher:
         self.users_fetched = 0
         self.stale_kept = 0  # users Okta answered older than the mirror holds (kept the mirror's)
         self.premapped: Premapped | None = None  # users mapped while members were listed
+        # The mirror's records, when loaded: a listed user equal to theirs is kept as that
+        # one object, so a full sync of a populated directory holds most profiles once.
+        self.known: Mapping[str, OktaUserRecord] = {}
         self._relisted: _Members = {}  # groups whose members this sync listed
 
     def _advance(self, listing: str, count: int) -> None:
@@ -239,8 +242,12 @@ class _Fetcher:
 
     async def users(self, search: str) -> list[OktaUserRecord]:
         records: list[OktaUserRecord] = []
+        known = self.known
         async for page in self.client.list_user_fields(search=search):
-            records.extend(_user_record(u) for u in page)
+            for user in page:
+                record = _user_record(user)
+                kept = known.get(record.id)
+                records.append(kept if kept is not None and kept == record else record)
             self._advance("users", len(page))
         self.users_fetched += len(records)
         return records
@@ -810,6 +817,7 @@ async def _plan(
     active_before: int | None = None
     async with factory(base_url, request.token) as client:
         fetcher = _Fetcher(client, request.spec, progress)
+        fetcher.known = state.okta_users
         if progress is not None:
             client.on_wait = progress.waiting
         try:
