@@ -8,7 +8,6 @@ import asyncio
 import copy
 import json
 import pickle
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,7 +21,7 @@ from okta_hris.domain.employees import Employee, EmployeeRow, Team
 from okta_hris.settings import Settings
 from okta_hris.sync.engine import SyncReport, SyncRequest, run_sync
 from tests.attack16.test_changed_part_hostile_ids import SPEC, sync
-from tests.sync.hostile_org import HostileOrg, okta_group, okta_user, serve
+from tests.sync.hostile_org import HostileOrg, okta_group, okta_user
 
 T0 = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 KEY = "acme/attack18"
@@ -53,18 +52,6 @@ def full_sync(org: HostileOrg, directory: Directory, integration: str) -> SyncRe
     report = asyncio.run(run_sync(request, directory, Settings()))
     assert report.mode == "Full"
     return report
-
-
-@pytest.fixture
-def directory(database_url: str) -> Iterator[Directory]:
-    with Directory.open(database_url) as opened:
-        yield opened
-
-
-@pytest.fixture
-def org() -> Iterator[HostileOrg]:
-    with serve(HostileOrg()) as served:
-        yield served
 
 
 def captured_applies(monkeypatch: pytest.MonkeyPatch) -> list[DirectoryChanges]:
@@ -146,31 +133,24 @@ def test_rows_of_the_old_format_compare_equal_to_fresh_records(
     assert [u.id for u in applies[-1].okta_users_upsert] == []
 
 
+SYNCED: dict[str, Any] = {
+    "okta_id": "00u1",
+    "okta_status": "ACTIVE",
+    "active": True,
+    "display_name": "A",
+    "teams": ("Eng",),
+    "okta_last_updated": T0,
+}
+
+
 @pytest.mark.parametrize(
     "record",
     [
         OktaUserRecord(id="00u1", status="ACTIVE", last_updated=T0, profile=HOSTILE),
         OktaGroupRecord(id="00g1", type="OKTA_GROUP", name="Eng", last_updated=T0),
         Team(okta_group_id="00g1", name="Eng"),
-        Employee(
-            okta_id="00u1",
-            okta_status="ACTIVE",
-            active=True,
-            display_name="A",
-            teams=("Eng",),
-            okta_last_updated=T0,
-        ),
-        EmployeeRow(
-            okta_id="00u1",
-            okta_status="ACTIVE",
-            active=True,
-            display_name="A",
-            teams=("Eng",),
-            okta_last_updated=T0,
-            integration=KEY,
-            first_synced_at=T0,
-            last_synced_at=T0,
-        ),
+        Employee(**SYNCED),
+        EmployeeRow(**SYNCED, integration=KEY, first_synced_at=T0, last_synced_at=T0),
     ],
     ids=lambda r: type(r).__name__,
 )
