@@ -369,6 +369,8 @@ def measure(users: int, concurrency: int, args: argparse.Namespace) -> Row:
                 HRIS_DATABASE_URL=database_url,
                 HRIS_OKTA_URL=okta_url,
                 HRIS_MAX_CONCURRENT_SYNCS=str(concurrency),
+                # Any free port, as the metrics server's: another run (a test, CI) may hold 8081.
+                HRIS_HOOKS_ADDRESS="127.0.0.1:0",
             )
             started = time.monotonic()
             report, max_rss_kib, samples = run_child(environ, args)
