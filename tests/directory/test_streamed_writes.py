@@ -129,3 +129,50 @@ def test_pairs_go_straight_into_a_table_without_the_integration_and_count_once(
         {*expected, (KEY, "00g3", "00u3")}
     )
     assert len([m for m in members(directory) if m[0] == "other"]) == len(expected)
+
+
+def test_distinct_upserts_go_straight_in_first_then_overwrite(directory: Directory) -> None:
+    """``upsert_distinct`` into a table without the integration's rows (COPY on PostgreSQL)
+    writes every row as given, beside another integration's; a later one overwrites the rows
+    it names and adds the others, through the conflict check."""
+    with directory.engine.begin() as connection:
+        statements.upsert_distinct(
+            connection,
+            schema.teams,
+            "other",
+            ({**team(f"00g{n}", "theirs"), "integration": "other"} for n in range(3)),
+        )
+        statements.upsert_distinct(
+            connection, schema.teams, KEY, (team(f"00g{n}", "first") for n in range(MANY))
+        )
+    stored = names(directory)
+    assert len(stored) == MANY and set(stored.values()) == {"first"}
+    with directory.engine.begin() as connection:
+        statements.upsert_distinct(
+            connection,
+            schema.teams,
+            KEY,
+            (team(f"00g{n}", "second") for n in range(MANY - STAGED_ROWS, MANY + STAGED_ROWS)),
+        )
+    stored = names(directory)
+    assert len(stored) == MANY + STAGED_ROWS
+    assert stored["00g0"] == "first" and stored[f"00g{MANY}"] == "second"
+    assert stored[f"00g{MANY - 1}"] == "second"
+    with directory.engine.connect() as connection:
+        theirs = connection.execute(
+            sa.select(sa.func.count())
+            .select_from(schema.teams)
+            .where(schema.teams.c.integration == "other", schema.teams.c.name == "theirs")
+        ).scalar()
+    assert theirs == 3
+
+
+def test_a_key_given_twice_to_a_first_distinct_upsert_fails_whole(directory: Directory) -> None:
+    """The straight path has no conflict check: a key given twice is the database's own
+    one-line refusal, and nothing of the write stays."""
+    rows = [team(f"00g{n}", "first") for n in range(STAGED_ROWS)] + [team("00g1", "again")]
+    store = Store(directory.engine)
+    with pytest.raises(DirectoryError) as caught, store._writing("apply") as connection:
+        statements.upsert_distinct(connection, schema.teams, KEY, iter(rows))
+    assert "\n" not in str(caught.value)
+    assert names(directory) == {}

@@ -68,7 +68,7 @@ from okta_hris.directory.statements import (
     insert_pairs,
     insert_rows,
     update_rows,
-    upsert,
+    upsert_distinct,
 )
 from okta_hris.domain.changes import (
     DirectoryChanges,
@@ -794,9 +794,10 @@ def _lock_integration(connection: Connection, integration: str) -> int:
 def _apply(connection: Connection, changes: DirectoryChanges) -> None:
     integration = changes.integration
     _apply_okta_mirror(connection, changes)
-    upsert(
+    upsert_distinct(
         connection,
         teams,
+        integration,
         (
             {
                 "integration": integration,
@@ -862,9 +863,10 @@ def _apply(connection: Connection, changes: DirectoryChanges) -> None:
         ("okta_id",),
         [(okta_id,) for okta_id in sorted({*changes.tallies_delete, *changes.okta_users_delete})],
     )
-    upsert(
+    upsert_distinct(
         connection,
         okta_user_tallies,
+        integration,
         (
             {"integration": integration, "okta_id": okta_id, "in_scope": in_scope, "tally": tally}
             for okta_id, in_scope, tally in changes.tallies_upsert
@@ -915,9 +917,10 @@ def _apply_okta_mirror(connection: Connection, changes: DirectoryChanges) -> Non
         ("okta_id",),
         [(okta_id,) for okta_id in changes.okta_users_delete],
     )
-    upsert(
+    upsert_distinct(
         connection,
         okta_users,
+        integration,
         (
             {
                 "integration": integration,
@@ -929,9 +932,10 @@ def _apply_okta_mirror(connection: Connection, changes: DirectoryChanges) -> Non
             for user in changes.okta_users_upsert
         ),
     )
-    upsert(
+    upsert_distinct(
         connection,
         okta_groups,
+        integration,
         (
             {
                 "integration": integration,
