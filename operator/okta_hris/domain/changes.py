@@ -6,10 +6,11 @@ and hands it to ``Directory.apply``, which writes it in one transaction.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import itertools
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, overload
 
 from okta_hris.domain.employees import EmployeeRow, Team
 from okta_hris.domain.invitations import InvitationCounts, InvitationRequest
@@ -18,6 +19,68 @@ from okta_hris.domain.profiles import decode_profile, encode_profile
 # Event: a targeted sync of the users and groups some Okta Event Hook events named (SPEC §11).
 SyncMode = Literal["Full", "Incremental", "Event"]
 SyncOutcome = Literal["succeeded", "failed", "held", "planned"]
+
+
+class Pairs(Sequence[tuple[str, str]]):
+    """Distinct (first, second) pairs in sorted order, held by first: each first once, with
+    its seconds in one tuple. A plan's memberships (400,000 at 100,000 users) take 8 bytes a
+    pair this way, against 64 for a tuple of two in a list; the pairs are made as they are
+    read. Equal to any sequence of the same pairs in the same order."""
+
+    __slots__ = ("_firsts", "_len", "_seconds")
+
+    def __init__(self, grouped: Mapping[str, Iterable[str]] | None = None) -> None:
+        grouped = grouped or {}
+        firsts: list[str] = []
+        seconds: list[tuple[str, ...]] = []
+        for first in sorted(grouped):
+            if them := tuple(sorted(set(grouped[first]))):
+                firsts.append(first)
+                seconds.append(them)
+        self._firsts = tuple(firsts)
+        self._seconds = tuple(seconds)
+        self._len = sum(map(len, seconds))
+
+    def __len__(self) -> int:
+        return self._len
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        for first, seconds in zip(self._firsts, self._seconds, strict=True):
+            for second in seconds:
+                yield first, second
+
+    @overload
+    def __getitem__(self, index: int) -> tuple[str, str]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[tuple[str, str]]: ...
+
+    def __getitem__(self, index: int | slice) -> tuple[str, str] | Sequence[tuple[str, str]]:
+        """By position, in a walk over the pairs: a plan's are read in order, not indexed."""
+        if isinstance(index, slice):
+            return tuple(self)[index]
+        position = index + self._len if index < 0 else index
+        if not 0 <= position < self._len:
+            raise IndexError("pair index out of range")
+        return next(itertools.islice(self, position, None))
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Pairs):
+            return self._firsts == other._firsts and self._seconds == other._seconds
+        if isinstance(other, Sequence) and not isinstance(other, str):
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash((self._firsts, self._seconds))
+
+    def __repr__(self) -> str:
+        if len(self) > REPR_PAIRS:  # a plan's: its size, not 400,000 pairs
+            return f"Pairs(<{len(self)} pairs>)"
+        return f"Pairs({list(self)!r})"
+
+
+REPR_PAIRS = 20
 
 
 class OktaUserRecord:
@@ -225,14 +288,14 @@ class DirectoryChanges:
     employees_update: tuple[EmployeeRow, ...] = ()  # full new values
     teams_upsert: tuple[Team, ...] = ()
     teams_delete: tuple[str, ...] = ()
-    memberships_add: tuple[tuple[str, str], ...] = ()  # (okta_id, group_id)
-    memberships_remove: tuple[tuple[str, str], ...] = ()
+    memberships_add: Sequence[tuple[str, str]] = ()  # (okta_id, group_id)
+    memberships_remove: Sequence[tuple[str, str]] = ()
     okta_users_upsert: tuple[OktaUserRecord, ...] = ()
     okta_users_delete: tuple[str, ...] = ()
     okta_groups_upsert: tuple[OktaGroupRecord, ...] = ()
     okta_groups_delete: tuple[str, ...] = ()
-    okta_members_add: tuple[tuple[str, str], ...] = ()  # (group_id, user_id)
-    okta_members_remove: tuple[tuple[str, str], ...] = ()
+    okta_members_add: Sequence[tuple[str, str]] = ()  # (group_id, user_id)
+    okta_members_remove: Sequence[tuple[str, str]] = ()
     tallies_upsert: tuple[tuple[str, bool, str], ...] = ()  # (okta_id, in scope, tally)
     tallies_delete: tuple[str, ...] = ()
     # Every user of the org was counted (none left out): the tallies are whole once applied,

@@ -13,7 +13,7 @@ import functools
 import json
 import threading
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -25,6 +25,7 @@ from okta_hris.domain.changes import (
     OktaGroupRecord,
     OktaUserRecord,
     OrgTotals,
+    Pairs,
     PlanWarning,
 )
 from okta_hris.domain.employees import Employee, EmployeeRow, Team, field_values
@@ -217,20 +218,20 @@ class OktaSnapshot:
     members: dict[str, frozenset[str]] = field(default_factory=dict)  # group id -> user ids
 
     @functools.cached_property
-    def user_groups(self) -> dict[str, frozenset[str]]:
-        """user id -> the ids of their team groups; built once (groups and members are fixed
-        once fetched; only users may still be completed). Frozen sets, which the plan keeps
-        as each user's memberships as they are (``frozenset`` of one is itself): a third of
-        a set's size for the few groups most users are in."""
+    def user_groups(self) -> dict[str, tuple[str, ...]]:
+        """user id -> the ids of their team groups, sorted; built once (groups and members
+        are fixed once fetched; only users may still be completed). Tuples, which the plan
+        keeps as each user's memberships as they are: a tenth of a frozen set's size for the
+        handful of groups most users are in (a set of five or more has 32 slots)."""
         index: dict[str, list[str]] = defaultdict(list)  # a group lists each member once
-        for group_id, user_ids in self.members.items():
+        for group_id in sorted(self.members):
             if group_id in self.groups:
-                for user_id in user_ids:
+                for user_id in self.members[group_id]:
                     index[user_id].append(group_id)
-        return {user_id: frozenset(group_ids) for user_id, group_ids in index.items()}
+        return {user_id: tuple(group_ids) for user_id, group_ids in index.items()}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FieldChange:
     """One column of an updated row: ``city Berlin → Hamburg``."""
 
@@ -239,7 +240,7 @@ class FieldChange:
     new: Any
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class EmployeeChange:
     """One row the sync writes, for ``okta-hris plan`` and logs."""
 
@@ -318,14 +319,14 @@ class _PlanBuilder:
     employees_update: list[EmployeeRow] = field(default_factory=list)
     teams_upsert: list[Team] = field(default_factory=list)
     teams_delete: list[str] = field(default_factory=list)
-    memberships_add: list[tuple[str, str]] = field(default_factory=list)
-    memberships_remove: list[tuple[str, str]] = field(default_factory=list)
+    memberships_add: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    memberships_remove: dict[str, tuple[str, ...]] = field(default_factory=dict)
     okta_users_upsert: list[OktaUserRecord] = field(default_factory=list)
     okta_users_delete: list[str] = field(default_factory=list)
     okta_groups_upsert: list[OktaGroupRecord] = field(default_factory=list)
     okta_groups_delete: list[str] = field(default_factory=list)
-    okta_members_add: list[tuple[str, str]] = field(default_factory=list)
-    okta_members_remove: list[tuple[str, str]] = field(default_factory=list)
+    okta_members_add: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    okta_members_remove: dict[str, tuple[str, ...]] = field(default_factory=dict)
     tallies_upsert: list[tuple[str, bool, str]] = field(default_factory=list)
     tallies_delete: list[str] = field(default_factory=list)
     tallies_whole: bool = False
@@ -341,14 +342,14 @@ class _PlanBuilder:
             employees_update=tuple(self.employees_update),
             teams_upsert=tuple(self.teams_upsert),
             teams_delete=tuple(self.teams_delete),
-            memberships_add=tuple(self.memberships_add),
-            memberships_remove=tuple(self.memberships_remove),
+            memberships_add=Pairs(self.memberships_add),
+            memberships_remove=Pairs(self.memberships_remove),
             okta_users_upsert=tuple(self.okta_users_upsert),
             okta_users_delete=tuple(self.okta_users_delete),
             okta_groups_upsert=tuple(self.okta_groups_upsert),
             okta_groups_delete=tuple(self.okta_groups_delete),
-            okta_members_add=tuple(self.okta_members_add),
-            okta_members_remove=tuple(self.okta_members_remove),
+            okta_members_add=Pairs(self.okta_members_add),
+            okta_members_remove=Pairs(self.okta_members_remove),
             tallies_upsert=tuple(self.tallies_upsert),
             tallies_delete=tuple(self.tallies_delete),
             tallies_whole=self.tallies_whole,
@@ -433,7 +434,7 @@ def compute_plan(
     if rest is not None and last_sync is None:
         raise WholeStateNeeded("a team group was added, removed or renamed")
     # A left-out user's row keeps its teams: as far as this sync goes, nothing happened to them.
-    membership_target: dict[str, frozenset[str]] = {
+    membership_target: dict[str, Collection[str]] = {
         okta_id: frozenset(g for g in state.memberships.get(okta_id, ()) if g in snapshot.groups)
         for okta_id in skipped
         if okta_id in state.employees
@@ -477,7 +478,7 @@ def compute_plan(
     tallies = _Tallies(state)
 
     for user in snapshot.users.values():
-        group_ids = user_groups.get(user.id, frozenset())
+        group_ids = user_groups.get(user.id, ())
         facts = filters.facts(
             user,
             group_ids,
@@ -495,7 +496,7 @@ def compute_plan(
                 plan.leaving.append((existing, memberships, user.status, user.last_updated))
             continue
         plan.matched += 1
-        membership_target[user.id] = frozenset(group_ids)
+        membership_target[user.id] = group_ids
         team_names = tuple(sorted({snapshot.groups[g].name for g in group_ids}))
         if (
             existing is not None
@@ -589,7 +590,7 @@ class _RowsOfLastSync:
     that sync either).
     """
 
-    def __init__(self, state: DirectoryState, mirror_groups: dict[str, set[str]]) -> None:
+    def __init__(self, state: DirectoryState, mirror_groups: dict[str, tuple[str, ...]]) -> None:
         self.state = state
         self.mirror_groups = mirror_groups
 
@@ -600,25 +601,26 @@ class _RowsOfLastSync:
         user."""
         if group_names(state.okta_groups) != group_names(snapshot.groups):
             return None
-        index: dict[str, set[str]] = defaultdict(set)
-        for group_id, user_ids in state.okta_members.items():
+        index: dict[str, list[str]] = defaultdict(list)  # as ``user_groups``: sorted tuples
+        for group_id in sorted(state.okta_members):
             if group_id in state.okta_groups:
-                for user_id in user_ids:
-                    index[user_id].add(group_id)
-        return cls(state, index)
+                for user_id in state.okta_members[group_id]:
+                    index[user_id].append(group_id)
+        return cls(state, {user_id: tuple(group_ids) for user_id, group_ids in index.items()})
 
     def mapped(
         self,
         row: EmployeeRow,
         user: OktaUserRecord,
-        group_ids: frozenset[str],
+        group_ids: tuple[str, ...],
         keep_employment: bool,
         attribute: str,
     ) -> bool:
+        """``group_ids``: the user's team groups now, sorted (``OktaSnapshot.user_groups``)."""
         mirrored = self.state.okta_users.get(user.id)
         if mirrored is None or not (mirrored is user or mirrored == user):
             return False
-        if self.mirror_groups.get(user.id, set()) != group_ids:
+        if self.mirror_groups.get(user.id, ()) != group_ids:
             return False
         return (
             keep_employment
@@ -782,7 +784,7 @@ def _unmatched_employment(
 
 def _used_teams(
     snapshot: OktaSnapshot,
-    target: dict[str, frozenset[str]],
+    target: Mapping[str, Collection[str]],
     filters: ResolvedFilters,
     rest: RestOfOrg | None,
 ) -> frozenset[str]:
@@ -848,7 +850,7 @@ def _plan_memberships(
     changes: _PlanBuilder,
     state: DirectoryState,
     used: frozenset[str],
-    target: dict[str, frozenset[str]],
+    target: Mapping[str, Collection[str]],
 ) -> None:
     """employee_teams follows Okta for users in scope; rows out of scope keep their last teams
     that the directory still holds."""
@@ -858,8 +860,10 @@ def _plan_memberships(
         if new is None:  # out of scope or gone: frozen
             new = old
         new = frozenset(g for g in new if g in used)
-        changes.memberships_add.extend((okta_id, g) for g in sorted(new - old))
-        changes.memberships_remove.extend((okta_id, g) for g in sorted(old - new))
+        if added := new - old:
+            changes.memberships_add[okta_id] = tuple(added)
+        if removed := old - new:
+            changes.memberships_remove[okta_id] = tuple(removed)
 
 
 def minimal_profile(profile: dict[str, Any], employment_attribute: str | None) -> dict[str, Any]:
@@ -880,7 +884,7 @@ def _plan_mirror(
     changes: _PlanBuilder,
     state: DirectoryState,
     snapshot: OktaSnapshot,
-    target: dict[str, frozenset[str]],
+    target: Mapping[str, Collection[str]],
     employment_attribute: str | None,
     skipped: frozenset[str],
 ) -> None:
@@ -908,5 +912,7 @@ def _plan_mirror(
         # Okta's word even for left-out users: an incremental sync relists a group only when
         # Okta says its membership moved, so a membership kept here would never be corrected.
         new = snapshot.members.get(group_id, frozenset())
-        changes.okta_members_add.extend((group_id, u) for u in sorted(new - old))
-        changes.okta_members_remove.extend((group_id, u) for u in sorted(old - new))
+        if added := new - old:
+            changes.okta_members_add[group_id] = tuple(added)
+        if removed := old - new:
+            changes.okta_members_remove[group_id] = tuple(removed)
