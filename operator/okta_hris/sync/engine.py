@@ -521,15 +521,12 @@ class _Fetcher:
         snapshot = OktaSnapshot(users=users, groups=groups, members=members)
         return _ChangedOnly(state, snapshot, rest, active_rows)
 
-    async def targeted(self, state: DirectoryState, events: EventBatch) -> OktaSnapshot:
-        """The mirror, updated with what some events named: each user read by id (a 404: the
+    async def targeted_reads(self, head: DirectoryState, events: EventBatch) -> _TargetedReads:
+        """What an Event sync reads of Okta: each user the events named, by id (a 404: the
         user was deleted), and when groups were named, the team groups listed and the members
-        re-listed of those named or moved (as an incremental sync would: a group record stored
-        with a moved ``lastMembershipUpdated`` but old members would hide the move from it).
-
-        Events arrive late and out of order: a user Okta answers with an older ``lastUpdated``
-        than the mirror's (a lagging replica) keeps the mirror's record, never regresses.
-        """
+        re-listed of those named or moved since the mirror's records in ``head`` (as an
+        incremental sync would: a group record stored with a moved ``lastMembershipUpdated``
+        but old members would hide the move from it)."""
 
         async def one(user_id: str) -> tuple[str, OktaUserRecord | None]:
             try:
@@ -540,10 +537,30 @@ class _Fetcher:
         async with _failing_fast() as group:
             user_tasks = [group.create_task(one(u)) for u in sorted(events.user_ids)]
             groups_task = group.create_task(self.team_groups()) if events.group_ids else None
-        users = dict(state.okta_users)
+        users = dict(task.result() for task in user_tasks)
+        self.users_fetched += sum(1 for record in users.values() if record is not None)
+        if groups_task is None:
+            return _TargetedReads(users, None, {})
+        groups = groups_task.result()
+        relisted = await self.members(
+            gid
+            for gid, record in groups.items()
+            if gid in events.group_ids or _group_moved(head, record)
+        )
+        return _TargetedReads(users, groups, relisted)
+
+    def _merged(
+        self, mirror: Mapping[str, OktaUserRecord], reads: _TargetedReads
+    ) -> tuple[dict[str, OktaUserRecord], frozenset[str]]:
+        """``mirror`` with the users read by id, and those Okta no longer has.
+
+        Events arrive late and out of order: a user Okta answers with an older ``lastUpdated``
+        than the mirror's (a lagging replica) keeps the mirror's record, never regresses.
+        """
+        users = dict(mirror)
         gone: set[str] = set()
-        for task in user_tasks:
-            user_id, record = task.result()
+        self.stale_kept = 0
+        for user_id, record in reads.users.items():
             known = users.get(user_id)
             if record is None:
                 gone.add(user_id)
@@ -552,21 +569,62 @@ class _Fetcher:
                 self.stale_kept += 1
             else:
                 users[user_id] = record
-        self.users_fetched += len(user_tasks) - len(gone)
-        if groups_task is None:
-            groups, relisted = dict(state.okta_groups), {}
-        else:
-            groups = groups_task.result()
-            relisted = await self.members(
-                gid
-                for gid, record in groups.items()
-                if gid in events.group_ids or _group_moved(state, record)
-            )
+        return users, frozenset(gone)
+
+    def targeted(self, state: DirectoryState, reads: _TargetedReads) -> OktaSnapshot:
+        """The org from the whole mirror in ``state``, updated with what an Event sync read."""
+        users, gone = self._merged(state.okta_users, reads)
+        groups = dict(state.okta_groups) if reads.groups is None else reads.groups
         members = {
-            gid: relisted.get(gid, state.okta_members.get(gid, frozenset())) - gone
+            gid: reads.relisted.get(gid, state.okta_members.get(gid, frozenset())) - gone
             for gid in groups
         }
         return OktaSnapshot(users=users, groups=groups, members=members)
+
+    async def targeted_part(
+        self, directory: Directory, integration: str, head: DirectoryState, reads: _TargetedReads
+    ) -> _ChangedOnly | None:
+        """An Event sync's part of the directory, read without loading the rest (as
+        ``changed_only`` reads an incremental sync's): the users the events named, the
+        members a re-listed group gained or lost, and the rows of teams that may lose their
+        last in-scope member. None when that cannot stand for the whole org."""
+        groups = dict(head.okta_groups) if reads.groups is None else reads.groups
+        if group_names(head.okta_groups) != group_names(groups):
+            return None
+        mirrored = await asyncio.to_thread(
+            directory.mirror_members, integration, groups=filter(storable_id, reads.relisted)
+        )
+        moved: set[str] = set()
+        for group_id, now_members in reads.relisted.items():
+            moved.update(now_members ^ mirrored.get(group_id, frozenset()))
+        touched = set(reads.users) | moved
+        part = await asyncio.to_thread(read_changed_part, directory, integration, head, touched)
+        if part is None:
+            logger.warning(
+                "Event sync of %s: the directory's tallies do not add up; reading it whole",
+                integration,
+            )
+            return None
+        state, rest, active_rows = part
+        read = set(state.employees) | set(state.okta_users) | touched
+        merged, gone = self._merged(state.okta_users, reads)
+        users = {user_id: merged[user_id] for user_id in read if user_id in merged}
+        members: _Members = {}
+        for group_id in groups:
+            if group_id in reads.relisted:
+                now_members = reads.relisted[group_id] & read
+            else:  # the mirror's members among the users read
+                now_members = state.okta_members.get(group_id, frozenset())
+            members[group_id] = now_members - gone
+        logger.debug(
+            "Event sync of %s: %d of %d groups listed, %d users read from the directory",
+            integration,
+            len(reads.relisted),
+            len(groups),
+            len(read),
+        )
+        snapshot = OktaSnapshot(users=users, groups=groups, members=members)
+        return _ChangedOnly(state, snapshot, rest, active_rows)
 
 
 def read_changed_part(
@@ -602,8 +660,16 @@ class _IncrementalReads:
 
 
 @dataclass(frozen=True)
+class _TargetedReads:
+    users: dict[str, OktaUserRecord | None]  # each named user; None: Okta has no such user
+    groups: dict[str, OktaGroupRecord] | None  # the team groups, when the events named groups
+    relisted: _Members  # members of the groups named or moved
+
+
+@dataclass(frozen=True)
 class _ChangedOnly:
-    """An incremental sync's part of the directory and of Okta, and the rest's counts."""
+    """An incremental or Event sync's part of the directory and of Okta, and the rest's
+    counts."""
 
     state: DirectoryState
     snapshot: OktaSnapshot
@@ -800,9 +866,9 @@ async def _plan(
         started,
         request.events,
     )
-    # An incremental sync reads only the users that changed when the last apply counted
-    # everyone under this spec (the tallies); any other sync reads the whole directory.
-    changed_only = mode == "Incremental" and state.tallies_hash == spec_hash
+    # An incremental or Event sync reads only the users that changed when the last apply
+    # counted everyone under this spec (the tallies); a Full sync reads the whole directory.
+    changed_only = mode != "Full" and state.tallies_hash == spec_hash
     if not changed_only:
         state = await asyncio.to_thread(directory.load_state, request.integration)
     clock.lap("load")
@@ -825,7 +891,18 @@ async def _plan(
                 snapshot = await fetcher.full()
             elif mode == "Event":
                 assert request.events is not None
-                snapshot = await fetcher.targeted(state, request.events)
+                targeted = await fetcher.targeted_reads(state, request.events)
+                if changed_only:
+                    part = await fetcher.targeted_part(
+                        directory, request.integration, state, targeted
+                    )
+                    plan, active_before, state = await _plan_part(
+                        request, fetcher, state, part, clock, mode
+                    )
+                if plan is None:
+                    if changed_only:
+                        state = await asyncio.to_thread(directory.load_state, request.integration)
+                    snapshot = fetcher.targeted(state, targeted)
             else:
                 assert state.sync_state.watermark is not None
                 reads = await fetcher.incremental_reads(state.sync_state.watermark)
@@ -941,6 +1018,19 @@ async def _plan_changed_only(
     (``_Fetcher.changed_only``), with the active employees before it; (None, None, head)
     when only the whole state can plan it."""
     part = await fetcher.changed_only(directory, request.integration, head, reads)
+    return await _plan_part(request, fetcher, head, part, clock, "Incremental")
+
+
+async def _plan_part(
+    request: SyncRequest,
+    fetcher: _Fetcher,
+    head: DirectoryState,
+    part: _ChangedOnly | None,
+    clock: _PhaseClock,
+    mode: SyncMode,
+) -> tuple[SyncPlan | None, int | None, DirectoryState]:
+    """The plan of a sync from its ``part`` of the directory, with the active employees
+    before it; (None, None, head) when only the whole state can plan it."""
     if part is None:
         return None, None, head
     snapshot = part.snapshot
@@ -961,9 +1051,7 @@ async def _plan_changed_only(
             rest=part.rest,
         )
     except WholeStateNeeded as why:
-        logger.info(
-            "Incremental sync of %s reads the whole directory: %s", request.integration, why
-        )
+        logger.info("%s sync of %s reads the whole directory: %s", mode, request.integration, why)
         return None, None, head
     finally:
         clock.lap("plan")
