@@ -6,7 +6,6 @@ one new). After each sync the directory holds exactly what Okta does."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from urllib.parse import unquote
 
@@ -15,16 +14,11 @@ import sqlalchemy as sa
 
 from okta_hris.directory import schema
 from okta_hris.directory.store import Directory
-from okta_hris.resource.spec import OktaIntegrationSpec
-from okta_hris.settings import Settings
-from okta_hris.sync.engine import SyncReport, SyncRequest, run_sync
+from tests.attack16.test_changed_part_hostile_ids import sync
 from tests.sync.hostile_org import HostileOrg, okta_group, okta_user, serve
 
 FIRST = "people-ops/first"
 LATER = "people-ops/later"
-SPEC = OktaIntegrationSpec.model_validate(
-    {"okta": {"subdomain": "acme", "tokenSecretRef": {"name": "okta"}}}
-)
 SUFFIXES = ["a", "B", "b", "\u00e9", "e", "E\u0301", "\U0001f600", "1", "10", "Z", "_", "~"]
 # Names as the mirror keeps them (it folds whitespace), with what COPY's text format escapes.
 NAMES = ["Back\\slash", "\\N", "\\.", "a\\tb", "\\\\N", "\U0001f600 Emoji", "C:\\x00"]
@@ -47,11 +41,6 @@ def directory(database_url: str) -> Iterator[Directory]:
 def org() -> Iterator[HostileOrg]:
     with serve(UnquotingOrg()) as served:
         yield served
-
-
-def sync(org: HostileOrg, directory: Directory, integration: str) -> SyncReport:
-    request = SyncRequest(integration=integration, spec=SPEC, token="t", okta_url=org.url)
-    return asyncio.run(run_sync(request, directory, Settings()))
 
 
 def stored(directory: Directory, integration: str) -> dict[str, set[tuple[object, ...]]]:

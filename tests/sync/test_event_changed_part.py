@@ -10,7 +10,6 @@ whole state, as Event syncs did before. Reports and directories must be the same
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import random
 import re
@@ -20,48 +19,25 @@ import pytest
 
 from okta_hris.directory.store import Directory
 from okta_hris.domain.events import EventBatch
-from okta_hris.resource.spec import OktaIntegrationSpec
 from okta_hris.sandbox import Sandbox
-from okta_hris.settings import Settings
-from okta_hris.sync.engine import SyncReport, SyncRequest, run_sync
-from tests.sync.test_engine import quick_client
 from tests.sync.test_event_sync import Org
 from tests.sync.test_incremental_changed_part import (
     PART,
     SPECS,
-    TABLES,
     WHOLE,
+    assert_alike,
     change_org,
-    report_of,
-    rows,
     stale_tallies,
+    sync,
 )
 
 READ = re.compile(r"^Event sync of .*, (\d+) users read from the directory$")
-WHOLE_READ = re.compile(r"^Event sync of .* reads the whole directory")
 
 
 @pytest.fixture
 def directory(database_url: str) -> Iterator[Directory]:
     with Directory.open(database_url) as opened:
         yield opened
-
-
-def sync(
-    sandbox: Sandbox,
-    directory: Directory,
-    integration: str,
-    spec_: OktaIntegrationSpec,
-    events: EventBatch | None = None,
-) -> SyncReport:
-    request = SyncRequest(
-        integration=integration,
-        spec=spec_,
-        token=sandbox.token,
-        okta_url=sandbox.url,
-        events=events,
-    )
-    return asyncio.run(run_sync(request, directory, Settings(), client_factory=quick_client))
 
 
 def reads(caplog: pytest.LogCaptureFixture) -> list[int]:
@@ -95,10 +71,8 @@ def test_an_event_syncs_part_plans_what_the_whole_state_plans(
             assert part.mode == whole.mode == "Event"
             # The users the events named and the holders of a team going unused, of 300.
             assert len(read) == 1 and 0 < read[0] < 150, read
-            assert report_of(part) == report_of(whole)
             assert part.stats.api_requests == whole.stats.api_requests  # the same reads of Okta
-            for table in TABLES:
-                assert rows(directory, table, PART) == rows(directory, table, WHOLE), table.name
+            assert_alike(directory, part, whole)
     finally:
         org.http.close()
 
@@ -136,9 +110,7 @@ def test_members_a_moved_group_gained_without_an_event_are_read_too(
     stale_tallies(directory, WHOLE)
     whole = sync(sandbox, directory, WHOLE, spec_, batch)
     assert part.mode == whole.mode == "Event"
-    assert report_of(part) == report_of(whole)
-    for table in TABLES:
-        assert rows(directory, table, PART) == rows(directory, table, WHOLE), table.name
+    assert_alike(directory, part, whole)
     name = {r.okta_id: r for r in directory.list_employees(integration=PART)}
     quiet_name = next(t.name for t in directory.teams(PART) if t.okta_group_id == quiet)
     assert quiet_name in name[outsiders[0]].teams

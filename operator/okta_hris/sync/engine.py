@@ -477,19 +477,10 @@ class _Fetcher:
         sizes = await asyncio.to_thread(directory.mirror_group_sizes, integration)
         settled = settle_members(groups, head.okta_groups, mirror_logged, log, sizes)
         relisted = await self.relisted(settled.relist)
-        mirrored = await asyncio.to_thread(
-            directory.mirror_members, integration, groups=filter(storable_id, settled.relist)
-        )
-        moved: set[str] = set()
-        for group_id, now_members in relisted.items():
-            moved.update(now_members ^ mirrored.get(group_id, frozenset()))
+        moved = await _moved_members(directory, integration, relisted)
         touched = set(changed) | logged | moved
-        part = await asyncio.to_thread(read_changed_part, directory, integration, head, touched)
+        part = await _read_part(directory, integration, head, touched, "Incremental")
         if part is None:
-            logger.warning(
-                "Incremental sync of %s: the directory's tallies do not add up; reading it whole",
-                integration,
-            )
             return None
         state, rest, active_rows = part
         read = set(state.employees) | set(state.okta_users) | touched
@@ -591,19 +582,10 @@ class _Fetcher:
         groups = dict(head.okta_groups) if reads.groups is None else reads.groups
         if group_names(head.okta_groups) != group_names(groups):
             return None
-        mirrored = await asyncio.to_thread(
-            directory.mirror_members, integration, groups=filter(storable_id, reads.relisted)
-        )
-        moved: set[str] = set()
-        for group_id, now_members in reads.relisted.items():
-            moved.update(now_members ^ mirrored.get(group_id, frozenset()))
+        moved = await _moved_members(directory, integration, reads.relisted)
         touched = set(reads.users) | moved
-        part = await asyncio.to_thread(read_changed_part, directory, integration, head, touched)
+        part = await _read_part(directory, integration, head, touched, "Event")
         if part is None:
-            logger.warning(
-                "Event sync of %s: the directory's tallies do not add up; reading it whole",
-                integration,
-            )
             return None
         state, rest, active_rows = part
         read = set(state.employees) | set(state.okta_users) | touched
@@ -625,6 +607,32 @@ class _Fetcher:
         )
         snapshot = OktaSnapshot(users=users, groups=groups, members=members)
         return _ChangedOnly(state, snapshot, rest, active_rows)
+
+
+async def _moved_members(directory: Directory, integration: str, relisted: _Members) -> set[str]:
+    """The users the ``relisted`` groups gained or lost against the mirror's members."""
+    mirrored = await asyncio.to_thread(
+        directory.mirror_members, integration, groups=filter(storable_id, relisted)
+    )
+    moved: set[str] = set()
+    for group_id, now_members in relisted.items():
+        moved.update(now_members ^ mirrored.get(group_id, frozenset()))
+    return moved
+
+
+async def _read_part(
+    directory: Directory, integration: str, head: DirectoryState, touched: set[str], mode: SyncMode
+) -> tuple[DirectoryState, RestOfOrg, int] | None:
+    """``read_changed_part`` in a worker thread; None, said in a warning, when the tallies
+    do not add up."""
+    part = await asyncio.to_thread(read_changed_part, directory, integration, head, touched)
+    if part is None:
+        logger.warning(
+            "%s sync of %s: the directory's tallies do not add up; reading it whole",
+            mode,
+            integration,
+        )
+    return part
 
 
 def read_changed_part(
