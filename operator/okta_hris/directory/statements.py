@@ -144,8 +144,9 @@ def upsert_distinct(
     sync), they go straight in, as ``insert_pairs``'s do: by COPY on PostgreSQL, with no
     staging table and no conflict check (1.5 of the 15 s of a first apply at 100,000 users);
     a key given twice then fails the transaction."""
-    first = _holds_rows(connection, table, integration) is False
-    _insert(connection, table, rows, "fail" if first else "update")
+    _insert(
+        connection, table, rows, "update" if _holds_rows(connection, table, integration) else "fail"
+    )
 
 
 def _holds_rows(connection: Connection, table: Table, integration: str) -> bool:

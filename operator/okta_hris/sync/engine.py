@@ -915,8 +915,9 @@ async def _plan(
                 assert state.sync_state.watermark is not None
                 reads = await fetcher.incremental_reads(state.sync_state.watermark)
                 if changed_only:
-                    plan, active_before, state = await _plan_changed_only(
-                        request, directory, fetcher, state, reads, clock
+                    part = await fetcher.changed_only(directory, request.integration, state, reads)
+                    plan, active_before, state = await _plan_part(
+                        request, fetcher, state, part, clock, mode
                     )
                 if plan is None:
                     if changed_only:
@@ -1014,21 +1015,6 @@ async def _plan(
     )
 
 
-async def _plan_changed_only(
-    request: SyncRequest,
-    directory: Directory,
-    fetcher: _Fetcher,
-    head: DirectoryState,
-    reads: _IncrementalReads,
-    clock: _PhaseClock,
-) -> tuple[SyncPlan | None, int | None, DirectoryState]:
-    """The plan of an incremental sync from the changed users' part of the directory
-    (``_Fetcher.changed_only``), with the active employees before it; (None, None, head)
-    when only the whole state can plan it."""
-    part = await fetcher.changed_only(directory, request.integration, head, reads)
-    return await _plan_part(request, fetcher, head, part, clock, "Incremental")
-
-
 async def _plan_part(
     request: SyncRequest,
     fetcher: _Fetcher,
@@ -1037,8 +1023,9 @@ async def _plan_part(
     clock: _PhaseClock,
     mode: SyncMode,
 ) -> tuple[SyncPlan | None, int | None, DirectoryState]:
-    """The plan of a sync from its ``part`` of the directory, with the active employees
-    before it; (None, None, head) when only the whole state can plan it."""
+    """The plan of an incremental or Event sync from its ``part`` of the directory
+    (``_Fetcher.changed_only``, ``targeted_part``), with the active employees before it;
+    (None, None, head) when only the whole state can plan it."""
     if part is None:
         return None, None, head
     snapshot = part.snapshot

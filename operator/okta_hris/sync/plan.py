@@ -223,12 +223,20 @@ class OktaSnapshot:
         are fixed once fetched; only users may still be completed). Tuples, which the plan
         keeps as each user's memberships as they are: a tenth of a frozen set's size for the
         handful of groups most users are in (a set of five or more has 32 slots)."""
-        index: dict[str, list[str]] = defaultdict(list)  # a group lists each member once
-        for group_id in sorted(self.members):
-            if group_id in self.groups:
-                for user_id in self.members[group_id]:
-                    index[user_id].append(group_id)
-        return {user_id: tuple(group_ids) for user_id, group_ids in index.items()}
+        return groups_by_user(self.members, self.groups)
+
+
+def groups_by_user(
+    members: Mapping[str, Iterable[str]], groups: Collection[str]
+) -> dict[str, tuple[str, ...]]:
+    """user id -> the sorted ids of the ``groups`` that ``members`` (group id -> user ids, each
+    once) lists them in."""
+    index: dict[str, list[str]] = defaultdict(list)
+    for group_id in sorted(members):
+        if group_id in groups:
+            for user_id in members[group_id]:
+                index[user_id].append(group_id)
+    return {user_id: tuple(group_ids) for user_id, group_ids in index.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -601,12 +609,8 @@ class _RowsOfLastSync:
         user."""
         if group_names(state.okta_groups) != group_names(snapshot.groups):
             return None
-        index: dict[str, list[str]] = defaultdict(list)  # as ``user_groups``: sorted tuples
-        for group_id in sorted(state.okta_members):
-            if group_id in state.okta_groups:
-                for user_id in state.okta_members[group_id]:
-                    index[user_id].append(group_id)
-        return cls(state, {user_id: tuple(group_ids) for user_id, group_ids in index.items()})
+        # Sorted tuples, as ``OktaSnapshot.user_groups`` holds the groups of each user now.
+        return cls(state, groups_by_user(state.okta_members, state.okta_groups))
 
     def mapped(
         self,
