@@ -61,6 +61,7 @@ from typing import Any
 
 from counted_sandbox import CountedSandbox
 from okta_hris.directory.store import Directory
+from okta_hris.memory import tune_allocator
 from okta_hris.sandbox import RateLimitConfig
 from operator_memory import fresh_directory
 from sandbox_process import TOKEN
@@ -378,6 +379,7 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     if sys.argv[1:2] == ["--child-sync"]:
+        tune_allocator()  # as the okta-hris command does before any of its commands
         database, okta_url, *flags = sys.argv[2:]
         print(json.dumps(child_sync(database, okta_url, profile="--profile" in flags)))
         return

@@ -74,6 +74,7 @@ from okta_hris.controller.runtime import OperatorRuntime
 from okta_hris.directory.database import describe_url, parse_url
 from okta_hris.errors import SecretNotFound
 from okta_hris.invitations import SmtpSettings
+from okta_hris.memory import tune_allocator
 from okta_hris.okta import ApiToken
 from okta_hris.resource.spec import OktaIntegrationSpec
 from okta_hris.services import Failed, Held, Outcome
@@ -553,6 +554,7 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     if args.run_syncs:
+        tune_allocator()  # as `okta-hris run` does before it starts
         print(json.dumps(asyncio.run(run_syncs(args.changes, args.cycles))))
         return
     rows = [measure(users, n, args) for users in args.users for n in args.concurrency]

@@ -44,3 +44,17 @@ def test_a_large_plans_pairs_show_their_count_not_every_pair() -> None:
     assert repr(small) == "Pairs([('00g1', '00u1')])"
     large = Pairs({"00g1": [f"00u{n}" for n in range(REPR_PAIRS + 1)]})
     assert repr(large) == f"Pairs(<{REPR_PAIRS + 1} pairs>)"
+
+
+@given(st.dictionaries(ids, st.lists(ids, max_size=5), max_size=8))
+def test_tuples_in_any_order_make_the_same_pairs_and_sorted_ones_are_kept(
+    grouped: dict[str, list[str]],
+) -> None:
+    expected = Pairs(grouped)
+    assert Pairs({first: tuple(them) for first, them in grouped.items()}) == expected
+    ordered = {first: tuple(sorted(set(them))) for first, them in grouped.items()}
+    pairs = Pairs(ordered)
+    assert pairs == expected
+    # Held as given, not copied (a plan's memberships: one tuple per user, made sorted).
+    held = zip(pairs._firsts, pairs._seconds, strict=True)
+    assert all(them is ordered[first] for first, them in held)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from okta_hris.sync.mapping import map_user, normalise_country, normalise_phone
+from okta_hris.sync.mapping import SHARED_MAX, map_user, normalise_country, normalise_phone
 
 from .helpers import make_spec, user
 
@@ -127,3 +127,22 @@ def test_missing_optional_fields_are_none() -> None:
     assert (employee.title, employee.department, employee.employee_number) == (None, None, None)
     assert employee.manager is None and employee.personal_email is None
     assert employee.teams == ()
+
+
+def test_values_many_people_share_are_one_string_and_unique_ones_stay_their_own() -> None:
+    # Each record decodes its profile anew, so equal values start as strings of their own.
+    spec = make_spec()
+    long_title = "Principal " * (SHARED_MAX // 10 + 1)
+    shared_values = {"title": "Engineer", "department": "R&D", "city": "Oslo", "state": "Oslo"}
+    profiles = [{**shared_values, "manager": "Grace Hopper", "employeeType": "x"}] * 2
+    first, second = (
+        map_user(user(f"00u{n}", userType="Full-time", **p), [], spec)
+        for n, p in enumerate(profiles)
+    )
+    for name in ("title", "department", "city", "state", "manager", "first_name", "last_name",
+                 "employment_status", "okta_status"):  # fmt: skip
+        assert getattr(first, name) is getattr(second, name), name
+    assert first.work_email != second.work_email
+    longer = [map_user(user(f"00u{n}", title=long_title), [], spec) for n in range(2)]
+    assert longer[0].title == longer[1].title == long_title.strip()
+    assert longer[0].title is not longer[1].title

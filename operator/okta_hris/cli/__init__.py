@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from okta_hris import __version__
+from okta_hris.memory import tune_allocator
 
 # command name -> "module:attribute" of a click.Command
 COMMANDS: dict[str, str] = {
@@ -87,3 +88,4 @@ class LazyGroup(click.Group):
 @click.version_option(__version__, prog_name="okta-hris")
 def main() -> None:
     """Keep an employee directory in sync with an Okta org."""
+    tune_allocator()  # before any command reads Okta (okta_hris.memory)

@@ -490,7 +490,7 @@ def _load_state(connection: Connection, integration: str) -> DirectoryState:
         )
     )
     state.okta_users = {
-        user.id: user for user in (_okta_user_from_row(row) for row in rows(okta_users))
+        user.id: user for user in (_okta_user_from_row(row, shared) for row in rows(okta_users))
     }
     state.okta_members = _grouped(
         connection.execute(
@@ -576,7 +576,7 @@ def _load_users(
             employee = _employee_from_row(row, shared)
             state.employees[employee.okta_id] = employee
         for row in _rows_of(connection, of_chunk(okta_users, chunk)):
-            user = _okta_user_from_row(row)
+            user = _okta_user_from_row(row, shared)
             state.okta_users[user.id] = user
         memberships.extend(
             connection.execute(
@@ -675,6 +675,8 @@ def _chunks(keys: Sequence[str]) -> Iterator[Sequence[str]]:
 _SHARED_COLUMNS = (
     "integration",
     "okta_status",
+    "first_name",
+    "last_name",
     "employment_status",
     "title",
     "department",
@@ -699,10 +701,10 @@ class _Shared:
         return value if value is None else self._seen.setdefault(value, value)
 
 
-def _okta_user_from_row(row: Mapping[str, Any]) -> OktaUserRecord:
+def _okta_user_from_row(row: Mapping[str, Any], shared: _Shared) -> OktaUserRecord:
     return OktaUserRecord(
         id=sys.intern(row["okta_id"]),
-        status=row["status"],
+        status=shared(row["status"]),
         last_updated=row["last_updated"],
         profile=row["profile"],
     )

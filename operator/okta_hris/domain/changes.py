@@ -10,7 +10,7 @@ import itertools
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, overload
+from typing import Any, Literal, TypeGuard, overload
 
 from okta_hris.domain.employees import EmployeeRow, Team
 from okta_hris.domain.invitations import InvitationCounts, InvitationRequest
@@ -19,6 +19,11 @@ from okta_hris.domain.profiles import decode_profile, encode_profile
 # Event: a targeted sync of the users and groups some Okta Event Hook events named (SPEC §11).
 SyncMode = Literal["Full", "Incremental", "Event"]
 SyncOutcome = Literal["succeeded", "failed", "held", "planned"]
+
+
+def _increasing(values: Iterable[str]) -> TypeGuard[tuple[str, ...]]:
+    """A tuple whose values are distinct and sorted."""
+    return isinstance(values, tuple) and all(a < b for a, b in itertools.pairwise(values))
 
 
 class Pairs(Sequence[tuple[str, str]]):
@@ -34,7 +39,10 @@ class Pairs(Sequence[tuple[str, str]]):
         firsts: list[str] = []
         seconds: list[tuple[str, ...]] = []
         for first in sorted(grouped):
-            if them := tuple(sorted(set(grouped[first]))):
+            given = grouped[first]
+            # A tuple in order already is kept as given: a plan's are made so (one per user).
+            them = given if _increasing(given) else tuple(sorted(set(given)))
+            if them:
                 firsts.append(first)
                 seconds.append(them)
         self._firsts = tuple(firsts)

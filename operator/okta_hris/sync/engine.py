@@ -54,7 +54,7 @@ from okta_hris.okta import (
 from okta_hris.resource.spec import OktaIntegrationSpec
 from okta_hris.settings import Settings, check_okta_url_override
 from okta_hris.sync.filters import ResolvedFilters, resolve_filters
-from okta_hris.sync.mapping import clean_text, storable_id
+from okta_hris.sync.mapping import clean_text, shared, storable_id
 from okta_hris.sync.membership_log import LOG_FILTER, MembershipLog, settle_members
 from okta_hris.sync.plan import (
     OktaSnapshot,
@@ -197,7 +197,7 @@ def _user_record(user: OktaUser | OktaUserFields) -> OktaUserRecord:
     # groups list them (400,000 memberships at 100,000 users).
     return OktaUserRecord(
         id=sys.intern(user.id),
-        status=user.status,
+        status=shared(user.status),
         last_updated=user.last_updated,
         profile=user.profile,
     )

@@ -860,14 +860,23 @@ def _plan_memberships(
     that the directory still holds."""
     for okta_id in set(state.memberships) | set(target):
         old = state.memberships.get(okta_id, frozenset())
-        new = target.get(okta_id)
-        if new is None:  # out of scope or gone: frozen
-            new = old
-        new = frozenset(g for g in new if g in used)
+        given = target.get(okta_id)
+        if given is None:  # out of scope or gone: frozen
+            given = old
+        new = frozenset(g for g in given if g in used)
         if added := new - old:
-            changes.memberships_add[okta_id] = tuple(added)
+            changes.memberships_add[okta_id] = _sorted_as(added, given)
         if removed := old - new:
-            changes.memberships_remove[okta_id] = tuple(removed)
+            changes.memberships_remove[okta_id] = tuple(sorted(removed))
+
+
+def _sorted_as(groups: frozenset[str], given: Collection[str]) -> tuple[str, ...]:
+    """``groups`` sorted, as the very tuple ``given`` (a user's sorted groups, of
+    ``groups_by_user``) when they are all of it: a first sync adds every user's groups,
+    and ``Pairs`` keeps that tuple rather than a copy of it (10 MB at 100,000 users)."""
+    if isinstance(given, tuple) and len(given) == len(groups):
+        return given
+    return tuple(sorted(groups))
 
 
 def minimal_profile(profile: dict[str, Any], employment_attribute: str | None) -> dict[str, Any]:
@@ -917,6 +926,6 @@ def _plan_mirror(
         # Okta says its membership moved, so a membership kept here would never be corrected.
         new = snapshot.members.get(group_id, frozenset())
         if added := new - old:
-            changes.okta_members_add[group_id] = tuple(added)
+            changes.okta_members_add[group_id] = tuple(sorted(added))
         if removed := old - new:
             changes.okta_members_remove[group_id] = tuple(removed)
