@@ -43,7 +43,7 @@ def tune_allocator() -> bool:
         return False
     mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
     mallopt.restype = ctypes.c_int
-    done = mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD) == 1
+    done = int(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)) == 1
     if not done:
         logger.debug("the C library refused mallopt(M_MMAP_THRESHOLD); its default stays")
     return done

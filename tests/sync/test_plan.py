@@ -190,7 +190,7 @@ def test_rows_out_of_scope_keep_teams_in_step_with_the_teams_table(applied: Appl
     left = snapshot([user("00u1"), user("00u2")], groups, still)
     state = applied(state, compute_plan(spec, KEY, state, left, LATER).changes)
     assert state.employees["00u1"].teams == ("Engineering", "Guild")  # frozen when it left
-    assert state.memberships["00u1"] == {"00g1", "00g2"}
+    assert state.memberships["00u1"] == ("00g1", "00g2")
     renamed = snapshot(
         [user("00u1"), user("00u2")], [groups[0], group("00g2", "Craft Guild")], still
     )

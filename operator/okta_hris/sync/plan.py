@@ -11,6 +11,7 @@ import dataclasses
 import difflib
 import functools
 import json
+import operator
 import threading
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping
@@ -340,7 +341,7 @@ class _PlanBuilder:
     tallies_whole: bool = False
     # Rows leaving scope, settled once the used teams are known: (row, memberships, status,
     # lastUpdated).
-    leaving: list[tuple[EmployeeRow, frozenset[str], str, datetime]] = field(default_factory=list)
+    leaving: list[tuple[EmployeeRow, tuple[str, ...], str, datetime]] = field(default_factory=list)
 
     def build(self) -> SyncPlan:
         changes = DirectoryChanges(
@@ -379,7 +380,14 @@ class _PlanBuilder:
 
 
 def _by_name(changes: list[EmployeeChange]) -> tuple[EmployeeChange, ...]:
-    return tuple(sorted(changes, key=lambda c: (c.display_name.casefold(), c.okta_id)))
+    """By name, then id: two stable sorts in place, keyed by one string each, rather than a
+    tuple of two per change (a first sync creates 100,000: 6 MB at the plan's peak)."""
+    changes.sort(key=_ID)
+    changes.sort(key=lambda change: change.display_name.casefold())
+    return tuple(changes)
+
+
+_ID = operator.attrgetter("okta_id")
 
 
 def _differing(old: Employee, new: Employee) -> tuple[FieldChange, ...]:
@@ -500,7 +508,7 @@ def compute_plan(
             tallies.add(user.id, UserTally(False, mask, DataQuality(), has_employment, employment))
             if existing is not None:
                 # Out of scope: the row stays, inactive, and we stop syncing the person's details.
-                memberships = state.memberships.get(user.id, frozenset())
+                memberships = state.memberships.get(user.id, ())
                 plan.leaving.append((existing, memberships, user.status, user.last_updated))
             continue
         plan.matched += 1
@@ -547,7 +555,7 @@ def compute_plan(
 
     for okta_id, existing in state.employees.items():
         if okta_id not in snapshot.users and okta_id not in skipped:
-            memberships = state.memberships.get(okta_id, frozenset())
+            memberships = state.memberships.get(okta_id, ())
             plan.leaving.append((existing, memberships, DELETED_STATUS, existing.okta_last_updated))
 
     used = _used_teams(snapshot, membership_target, filters, rest)
@@ -859,7 +867,7 @@ def _plan_memberships(
     """employee_teams follows Okta for users in scope; rows out of scope keep their last teams
     that the directory still holds."""
     for okta_id in set(state.memberships) | set(target):
-        old = state.memberships.get(okta_id, frozenset())
+        old = frozenset(state.memberships.get(okta_id, ()))
         given = target.get(okta_id)
         if given is None:  # out of scope or gone: frozen
             given = old
