@@ -441,3 +441,36 @@ def test_plans_are_computed_off_the_event_loop(
     assert sync(sandbox, directory).mode == "Full"
     assert sync(sandbox, directory).mode == "Incremental"  # planned from the changed part
     assert on_loop == [False, False]
+
+
+def test_a_full_sync_of_a_filled_directory_holds_what_okta_left_alone_once(
+    sandbox: Sandbox, directory: Directory, okta: httpx.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A daily full sync of 100,000 users holds the loaded mirror and the fetched org: what did
+    # not change must be the mirror's very objects, not a second copy of each.
+    from okta_hris.sync import engine
+
+    sync(sandbox, directory)
+    seen: list[tuple[Any, Any]] = []
+
+    def recording(*args: Any, **kwargs: Any) -> Any:
+        seen.append((args[2], args[3]))  # the loaded state, the fetched snapshot
+        return compute_plan(*args, **kwargs)
+
+    moved_user, moved_group = "", ""
+    for group in okta.get("/api/v1/groups", params={"filter": 'type eq "OKTA_GROUP"'}).json():
+        members = okta.get(f"/api/v1/groups/{group['id']}/users").json()
+        if members:
+            moved_user, moved_group = members[0]["id"], group["id"]
+            break
+    assert okta.delete(f"/api/v1/groups/{moved_group}/users/{moved_user}").status_code == 204
+    monkeypatch.setattr(engine, "compute_plan", recording)
+    assert sync(sandbox, directory, force_full=True).mode == "Full"
+    [(state, fetched)] = seen
+    assert fetched.members.keys() == state.okta_members.keys()
+    for group_id, members in fetched.members.items():
+        if group_id == moved_group:
+            assert moved_user not in members and moved_user in state.okta_members[group_id]
+        else:
+            assert members is state.okta_members[group_id], group_id
+    assert all(fetched.users[u] is record for u, record in state.okta_users.items())

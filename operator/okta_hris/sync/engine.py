@@ -234,6 +234,9 @@ class _Fetcher:
         # The mirror's records, when loaded: a listed user equal to theirs is kept as that
         # one object, so a full sync of a populated directory holds most profiles once.
         self.known: Mapping[str, OktaUserRecord] = {}
+        # And the mirror's members of each group, when loaded: a listing equal to theirs is
+        # kept as that one set (the org's memberships, held once in a daily full sync).
+        self.known_members: Mapping[str, frozenset[str]] = {}
         self._relisted: _Members = {}  # groups whose members this sync listed
 
     def _advance(self, listing: str, count: int) -> None:
@@ -269,7 +272,9 @@ class _Fetcher:
             async for page in self.client.list_group_member_ids(group_id):
                 ids.update(map(sys.intern, page))
             self._advance("memberships", 1)
-            return group_id, frozenset(ids)
+            members = frozenset(ids)
+            known = self.known_members.get(group_id)
+            return group_id, known if known == members else members
 
         group_ids = list(group_ids)
         if self.progress is not None:
@@ -891,7 +896,7 @@ async def _plan(
     active_before: int | None = None
     async with factory(base_url, request.token) as client:
         fetcher = _Fetcher(client, request.spec, progress)
-        fetcher.known = state.okta_users
+        fetcher.known, fetcher.known_members = state.okta_users, state.okta_members
         if progress is not None:
             client.on_wait = progress.waiting
         try:
