@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from okta_hris.directory import schema
 from okta_hris.directory.store import Directory
 from okta_hris.domain.changes import OktaUserRecord
+from okta_hris.domain.employees import field_values
 from okta_hris.errors import (
     DeactivationThresholdExceeded,
     OktaUnauthorized,
@@ -454,7 +455,13 @@ def test_a_full_sync_of_a_filled_directory_holds_what_okta_left_alone_once(
     seen: list[tuple[Any, Any]] = []
 
     def recording(*args: Any, **kwargs: Any) -> Any:
-        seen.append((args[2], args[3]))  # the loaded state, the fetched snapshot
+        state, premapped = args[2], kwargs["premapped"]
+        seen.append((state, args[3]))  # the loaded state, the fetched snapshot
+        for user_id, (_, employee) in premapped.items():  # as mapped while members were listed
+            row = state.employees[user_id]
+            for name, value in field_values(employee).items():
+                if isinstance(value, str) and value == getattr(row, name):
+                    assert value is getattr(row, name), (user_id, name)
         return compute_plan(*args, **kwargs)
 
     moved_user, moved_group = "", ""

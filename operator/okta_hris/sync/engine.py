@@ -32,6 +32,7 @@ from okta_hris.domain.changes import (
     SyncState,
     SyncStats,
 )
+from okta_hris.domain.employees import Employee
 from okta_hris.domain.events import EventBatch
 from okta_hris.domain.okta import ALL_OKTA_STATUSES
 from okta_hris.errors import (
@@ -235,9 +236,19 @@ class _Fetcher:
         # one object, so a full sync of a populated directory holds most profiles once.
         self.known: Mapping[str, OktaUserRecord] = {}
         # And the mirror's members of each group, when loaded: a listing equal to theirs is
-        # kept as that one set (the org's memberships, held once in a daily full sync).
+        # kept as that one set (the org's memberships, held once in a daily full sync); and
+        # the rows, whose values a user maps to again are kept as the rows' own strings.
         self.known_members: Mapping[str, frozenset[str]] = {}
+        self.rows: Mapping[str, Employee] = {}
         self._relisted: _Members = {}  # groups whose members this sync listed
+
+    def knowing(self, state: DirectoryState) -> None:
+        """Keep what Okta answers as ``state``'s objects where it is the same (above)."""
+        self.known, self.known_members, self.rows = (
+            state.okta_users,
+            state.okta_members,
+            state.employees,
+        )
 
     def _advance(self, listing: str, count: int) -> None:
         if self.progress is not None:
@@ -401,7 +412,7 @@ class _Fetcher:
             return users
         stop = threading.Event()
         try:
-            self.premapped = await asyncio.to_thread(premap, users, self.spec, stop)
+            self.premapped = await asyncio.to_thread(premap, users, self.spec, stop, self.rows)
         finally:
             stop.set()  # a listing failed: the thread stops within a batch
         return users
@@ -896,7 +907,7 @@ async def _plan(
     active_before: int | None = None
     async with factory(base_url, request.token) as client:
         fetcher = _Fetcher(client, request.spec, progress)
-        fetcher.known, fetcher.known_members = state.okta_users, state.okta_members
+        fetcher.knowing(state)
         if progress is not None:
             client.on_wait = progress.waiting
         try:

@@ -78,17 +78,38 @@ PREMAP_BATCH = 500
 
 
 def premap(
-    users: Iterable[OktaUserRecord], spec: OktaIntegrationSpec, stop: threading.Event
+    users: Iterable[OktaUserRecord],
+    spec: OktaIntegrationSpec,
+    stop: threading.Event,
+    rows: Mapping[str, Employee] | None = None,
 ) -> Premapped:
     """``map_profile`` of each user, for ``compute_plan(premapped=...)``: run in a worker
     thread while the sync lists group members. Stops early (with what it mapped) once ``stop``
-    is set: the sync failed and nobody will use the rest."""
+    is set: the sync failed and nobody will use the rest.
+
+    ``rows``: the directory's, loaded for the sync. A value equal to the user's row's is
+    kept as the row's own object: a daily full sync maps 100,000 users to what their rows
+    hold already, and would otherwise hold each of their names, e-mails and addresses
+    twice until the plan compares them (35 MB at 100k)."""
+    rows = rows or {}
     mapped: Premapped = {}
     for index, user in enumerate(users):
         if index % PREMAP_BATCH == 0 and stop.is_set():
             break
-        mapped[user.id] = (user, map_profile(user, spec))
+        employee = map_profile(user, spec)
+        row = rows.get(user.id)
+        mapped[user.id] = (user, employee if row is None else _sharing(employee, row))
     return mapped
+
+
+def _sharing(employee: Employee, row: Employee) -> Employee:
+    """``employee``, its values equal to ``row``'s as ``row``'s objects."""
+    values = field_values(employee)
+    for name, value in values.items():
+        held = getattr(row, name)
+        if value is not None and type(held) is type(value) and held == value:
+            values[name] = held
+    return Employee(**values)
 
 
 # The set filters in the order a tally's mask lists them.
@@ -237,7 +258,9 @@ def groups_by_user(
         if group_id in groups:
             for user_id in members[group_id]:
                 index[user_id].append(group_id)
-    return {user_id: tuple(group_ids) for user_id, group_ids in index.items()}
+    # Each list freed as its tuple is made: every user's list and tuple side by side were the
+    # peak of a daily full sync's plan (24 MB at 100,000 users).
+    return {user_id: tuple(index.pop(user_id)) for user_id in list(index)}
 
 
 @dataclass(frozen=True, slots=True)
