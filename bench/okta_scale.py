@@ -26,12 +26,15 @@ One run prints one table, a row per run, all against the same org:
   windows, so it goes at the pace the limit allows, as the whole would). The SDK lists users
   as Okta's default listing does, without the deprovisioned ones.
 
-Each run is a child process of its own, so its peak RSS is its own (``VmHWM`` of the child's
-process image, read by the child as it ends: ``ru_maxrss`` would count the parent's RSS at
-the fork, which after the changes are written holds every employee); its wall is the sync's, from the call to the report (the child's start-up and
-imports are not in it). The rate-limit bound is the least time Okta's limits allow for the requests the
-sandbox counted: a bucket's window opens with its first request, so n requests to a bucket of
-L per window need at least ⌊(n - 1) / L⌋ windows after the first; the bound is the largest over
+Each run is a child process of its own (``scale_children.py``, which imports what the sync
+needs and not this script's sandbox, Kubernetes and kopf), so its peak RSS is its own (``VmHWM``
+of the child's process image, read by the child as it ends: ``ru_maxrss`` would count the
+parent's RSS at the fork, which after the changes are written holds every employee); its wall
+is the sync's, from the call to the report (the child's start-up and imports are not in it).
+
+The rate-limit bound is the least time Okta's limits allow for the requests the sandbox
+counted: a bucket's window opens with its first request, so n requests to a bucket of L per
+window need at least ⌊(n - 1) / L⌋ windows after the first; the bound is the largest over
 the buckets (0 when every bucket fits one window: then the ratio is not shown). Under the table,
 where the time went: the engine's phases (load, fetch, plan, apply), the CPU seconds of the
 child and its rate-limit waits; with ``--profile`` each sync runs under cProfile and its 15
@@ -41,15 +44,9 @@ most expensive functions (cumulative) are printed.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import cProfile
-import gc
-import io
 import json
 import math
 import os
-import pstats
-import resource
 import subprocess
 import sys
 import tempfile
@@ -61,112 +58,15 @@ from typing import Any
 
 from counted_sandbox import CountedSandbox
 from okta_hris.directory.store import Directory
-from okta_hris.memory import tune_allocator
 from okta_hris.sandbox import RateLimitConfig
 from operator_memory import fresh_directory
-from sandbox_process import TOKEN
-from sync_10k import change_memberships, change_users, timed_sync
+from scale_children import PROFILE_TOP, USERS_PER_PAGE
+from sync_10k import change_memberships, change_users
 
 POSTGRESQL = "postgresql://postgres@127.0.0.1:5432/postgres"
-PROFILE_TOP = 15
-USERS_PER_PAGE = 200  # what the SDK's listing asks for, as our client does
+CHILDREN = str(Path(__file__).with_name("scale_children.py"))
 FULL_SQLITE, FULL_POSTGRESQL = "full, SQLite", "full, PostgreSQL"
 INCREMENTAL, NAIVE = "incremental, SQLite", "naive official SDK (extrapolated)"
-
-
-# -- the children: one sync, or the naive SDK way ------------------------------------------------
-
-
-class CollectionTimer:
-    """Seconds the cyclic garbage collector ran, and how many full collections it made."""
-
-    def __init__(self) -> None:
-        self.seconds = 0.0
-        self.full = 0
-        self._start = 0.0
-
-    def __call__(self, phase: str, info: dict[str, int]) -> None:
-        if phase == "start":
-            self._start = time.perf_counter()
-            return
-        self.seconds += time.perf_counter() - self._start
-        self.full += info["generation"] == 2
-
-
-def child_sync(database: str, okta_url: str, profile: bool) -> dict[str, Any]:
-    """One sync as ``sync_10k.py`` runs it; its figures as JSON for the parent."""
-    profiler = cProfile.Profile() if profile else None
-    collections = CollectionTimer()
-    gc.callbacks.append(collections)
-    with Directory.open(database) as directory:
-        cpu = time.process_time()  # every thread's: the apply runs in one of its own
-        if profiler is not None:
-            profiler.enable()
-        report, seconds = timed_sync(okta_url, directory)
-        if profiler is not None:
-            profiler.disable()
-    stats = report.stats
-    return {
-        "mode": report.mode,
-        "wall_s": seconds,
-        "cpu_s": time.process_time() - cpu,
-        "timings": dict(report.timings),
-        "gc_s": collections.seconds,
-        "gc_full": collections.full,
-        "client_requests": stats.api_requests,
-        "rate_limit_waits": stats.rate_limit_waits,
-        "rate_limit_wait_s": stats.rate_limit_wait_seconds,
-        "fetched": stats.fetched,
-        "created": stats.created,
-        "updated": stats.updated,
-        "profile": profile_text(profiler) if profiler is not None else None,
-        "peak_rss_mib": peak_rss_mib(),
-    }
-
-
-def profile_text(profiler: cProfile.Profile) -> str:
-    out = io.StringIO()
-    pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(PROFILE_TOP)
-    lines = out.getvalue().splitlines()
-    start = next((n for n, line in enumerate(lines) if line.lstrip().startswith("ncalls")), 0)
-    return "\n".join(line for line in lines[start:] if line.strip())
-
-
-def child_naive(okta_url: str, sample: int) -> dict[str, Any]:
-    """The official SDK's way, timed: list every user, then ask ``sample`` of them their groups."""
-    # The SDK accepts plain http (the sandbox on loopback) only with its testing switch on.
-    os.environ["OKTA_TESTING_TESTINGDISABLEHTTPSCHECK"] = "true"
-    from okta.client import Client
-    from okta.pagination import PaginationHelper
-
-    async def run() -> dict[str, Any]:
-        # Retries: the SDK waits for X-Rate-Limit-Reset after a 429, up to this many times.
-        config = {"orgUrl": okta_url, "token": TOKEN, "rateLimit": {"maxRetries": 100},
-                  "cache": {"enabled": False}}  # fmt: skip
-        async with Client(config) as client:
-            started = time.perf_counter()
-            users, response, error = await client.list_users(limit=USERS_PER_PAGE)
-            while error is None and (
-                after := PaginationHelper.extract_next_cursor(response.headers)
-            ):
-                page, response, error = await client.list_users(limit=USERS_PER_PAGE, after=after)
-                users += page
-            if error is not None:
-                raise SystemExit(f"the SDK's user listing failed: {error}")
-            listed = time.perf_counter()
-            memberships = 0
-            for user in users[:sample]:
-                groups, _, error = await client.list_user_groups(user.id)
-                if error is not None:
-                    raise SystemExit(f"the SDK's /users/{{id}}/groups failed: {error}")
-                memberships += len(groups)
-            finished = time.perf_counter()
-        asked = min(sample, len(users))
-        return {"users": len(users), "asked": asked, "memberships": memberships,
-                "list_s": listed - started, "groups_s": finished - listed,
-                "cpu_s": time.process_time(), "peak_rss_mib": peak_rss_mib()}  # fmt: skip
-
-    return asyncio.run(run())
 
 
 # -- the parent ------------------------------------------------------------------------------------
@@ -197,19 +97,10 @@ def rate_limit_bound(requests: dict[str, tuple[int, int]], limits: RateLimitConf
     return max(windows, default=0) * limits.window
 
 
-def peak_rss_mib() -> float:
-    """This process image's peak RSS (``VmHWM``: since its exec, unlike ``ru_maxrss``)."""
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def run_child(*arguments: str) -> tuple[dict[str, Any], float]:
-    """This script as a child with ``arguments``: its JSON and its peak RSS in MiB."""
+    """``scale_children.py`` with ``arguments``: its JSON and its peak RSS in MiB."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        child = subprocess.Popen([sys.executable, __file__, *arguments], stdout=out, stderr=err)
+        child = subprocess.Popen([sys.executable, CHILDREN, *arguments], stdout=out, stderr=err)
         _, status, usage = os.wait4(child.pid, 0)  # this child's rusage, not every child's
         if os.waitstatus_to_exitcode(status) != 0:
             err.seek(0)
@@ -378,14 +269,6 @@ def parse_args() -> argparse.Namespace:
 
 
 def main() -> None:
-    if sys.argv[1:2] == ["--child-sync"]:
-        tune_allocator()  # as the okta-hris command does before any of its commands
-        database, okta_url, *flags = sys.argv[2:]
-        print(json.dumps(child_sync(database, okta_url, profile="--profile" in flags)))
-        return
-    if sys.argv[1:2] == ["--child-naive"]:
-        print(json.dumps(child_naive(sys.argv[2], int(sys.argv[3]))))
-        return
     args = parse_args()
     runs, context = measure(args)
     if args.json:

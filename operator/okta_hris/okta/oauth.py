@@ -28,13 +28,9 @@ import threading
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import httpx
-import jwt
-from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from okta_hris import __version__
 from okta_hris.domain.text import one_line
@@ -73,7 +69,13 @@ _ACCESS_TOKEN_SHAPE = re.compile(r"[\x21-\x7e]+")
 _WWW_AUTHENTICATE_PARAMETER = re.compile(r'([A-Za-z_]+)="([^"]*)"')
 _SCOPE_NAME = re.compile(r"okta\.[A-Za-z.]{1,100}")
 
-PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+    PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+
+# PyJWT and cryptography are imported where a key is read or signed with: a sync with an API
+# token never needs them, and they are 9 MB of a CLI sync's resident memory.
 Algorithm = Literal["RS256", "ES256"]
 
 
@@ -105,6 +107,9 @@ class OAuthServiceApp:
         """The app of ``spec.okta.oauth`` with the PEM text found at ``key_source`` (e.g.
         'key "private.pem" of Secret "okta-oauth-key"'). Raises ``InvalidSecret`` naming
         ``key_source`` when the text is no usable key (never quoting it)."""
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
         key = load_private_key(pem, key_source)
         public = key.public_key().public_bytes(
             serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
@@ -131,6 +136,8 @@ class OAuthServiceApp:
             "exp": issued + ASSERTION_LIFETIME,
             "jti": secrets.token_urlsafe(24),
         }
+        import jwt
+
         headers = {"kid": self.key_id} if self.key_id else None
         return jwt.encode(claims, self.private_key, algorithm=self.algorithm, headers=headers)
 
@@ -144,6 +151,9 @@ def load_private_key(pem: str, key_source: str) -> PrivateKey:
 
     Each refusal is one line naming ``key_source`` and what is wrong, never the text itself.
     """
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
     def refuse(problem: str) -> InvalidSecret:
         return InvalidSecret(f"{key_source} {problem}")
