@@ -1,15 +1,19 @@
-"""``collection_paused``: no cyclic collection inside, the collector as it was after."""
+"""``collection_paused``: no cyclic collection inside, the collector as it was after;
+``tune_allocator``; ``Spill``: byte strings given back as they were put."""
 
 from __future__ import annotations
 
 import ctypes
 import gc
+import os
+import tempfile
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from okta_hris.memory import collection_paused, tune_allocator
+from okta_hris.memory import Spill, collection_paused, tune_allocator
 
 
 @pytest.fixture(autouse=True)
@@ -91,3 +95,42 @@ def test_tune_allocator_is_taken_by_glibc() -> None:
     # Whether a given block is then mapped depends on what the heap holds free at its top
     # (other tests' frees): the figures are bench/okta_scale.py's.
     assert tune_allocator()
+
+
+def test_a_spill_gives_back_each_string_as_it_was_put() -> None:
+    first = [b"", b"{}", b"\x00\xff" * 3, "Zürich".encode()]
+    second = [os.urandom(300_000), b"x"]
+    spill = Spill()
+    try:
+        handles = spill.put(first) + spill.put(second)
+        assert [spill.get(handle) for handle in handles] == first + second
+        assert spill.size == sum(map(len, first + second))
+        assert spill.put([]) == [] and spill.size == sum(map(len, first + second))
+    finally:
+        spill.close()
+    with pytest.raises(OSError):
+        spill.get(handles[1])
+
+
+def test_a_spill_has_no_name_and_leaves_nothing_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    spill = Spill()
+    spill.put([b"a profile"])
+    assert list(tmp_path.iterdir()) == []  # unlinked at once: no file for anyone to read
+    spill.close()
+    with pytest.raises(FileNotFoundError):
+        monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "gone"))
+        Spill()
+
+
+def test_a_spill_cut_short_is_an_error_not_a_short_string() -> None:
+    spill = Spill()
+    try:
+        (handle,) = spill.put([b"0123456789"])
+        os.ftruncate(spill._fd, 4)  # what a disk error or another process could leave
+        with pytest.raises(OSError, match="shorter"):
+            spill.get(handle)
+    finally:
+        spill.close()

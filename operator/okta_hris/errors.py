@@ -107,6 +107,13 @@ class DirectoryError(HrisError):
     reason = "DirectoryError"
 
 
+class SpillLost(HrisError):
+    """A sync's temporary file (``memory.Spill``) could not be read back: a disk error, or the
+    file was cut short under it. The sync fails before or inside its transaction."""
+
+    reason = "TemporaryFileLost"
+
+
 class DeactivationThresholdExceeded(HrisError):
     """The safety hold: a sync would deactivate more employees than allowed.
 

@@ -10,11 +10,13 @@ import itertools
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, TypeGuard, overload
+from typing import Any, Literal, TypeGuard, cast, overload
 
 from okta_hris.domain.employees import EmployeeRow, Team
 from okta_hris.domain.invitations import InvitationCounts, InvitationRequest
 from okta_hris.domain.profiles import decode_profile, encode_profile
+from okta_hris.errors import SpillLost
+from okta_hris.memory import Spill
 
 # Event: a targeted sync of the users and groups some Okta Event Hook events named (SPEC §11).
 SyncMode = Literal["Full", "Incremental", "Event"]
@@ -99,12 +101,13 @@ class OktaUserRecord:
     made from a profile that is cleaned to what the mirror stores, so every record is
     storable as it is."""
 
-    __slots__ = ("id", "last_updated", "profile_json", "status")
+    __slots__ = ("_profile", "_spill", "id", "last_updated", "status")
 
     id: str
     status: str
     last_updated: datetime
-    profile_json: bytes
+    _profile: bytes | int  # the bytes, or their handle in _spill
+    _spill: Spill | None
 
     def __init__(
         self, *, id: str, status: str, last_updated: datetime, profile: Mapping[str, Any]
@@ -122,7 +125,36 @@ class OktaUserRecord:
         setter(self, "id", id)
         setter(self, "status", status)
         setter(self, "last_updated", last_updated)
-        setter(self, "profile_json", data)
+        setter(self, "_profile", data)
+        setter(self, "_spill", None)
+
+    @staticmethod
+    def spilled(records: Sequence[OktaUserRecord], spill: Spill) -> list[OktaUserRecord]:
+        """``records`` (equal to them) with their profiles kept in ``spill``, not in memory;
+        raises ``OSError`` when it cannot write them."""
+        handles = spill.put([record.profile_json for record in records])
+        moved: list[OktaUserRecord] = []
+        for record, handle in zip(records, handles, strict=True):
+            copy = OktaUserRecord.__new__(OktaUserRecord)
+            copy._set(record.id, record.status, record.last_updated, b"")
+            object.__setattr__(copy, "_profile", handle)
+            object.__setattr__(copy, "_spill", spill)
+            moved.append(copy)
+        return moved
+
+    @property
+    def profile_json(self) -> bytes:
+        """The profile as canonical JSON (domain/profiles.py)."""
+        spill = self._spill
+        if spill is None:
+            return cast(bytes, self._profile)
+        try:
+            return spill.get(cast(int, self._profile))
+        except OSError as exc:
+            raise SpillLost(
+                "this sync could not read back its temporary file of Okta profiles "
+                f"({exc.strerror or exc}); nothing was written"
+            ) from None
 
     @property
     def profile(self) -> dict[str, Any]:

@@ -43,6 +43,7 @@ from okta_hris.errors import (
     OktaUnavailable,
 )
 from okta_hris.invitations import plan_invitations
+from okta_hris.memory import Spill
 from okta_hris.okta import (
     MAX_CLOCK_SKEW,
     OktaClient,
@@ -88,6 +89,9 @@ _OKTA_ID = re.compile(r"[A-Za-z0-9]{1,64}")
 MAX_RUN_ERROR = 1000
 # A targeted sync reads each user by id; past this many the incremental listing is cheaper.
 MAX_TARGETED_USERS = 100
+# Users listed in one sync before their profiles go to a temporary file (okta_hris.memory
+# ``Spill``): a small org, or an incremental sync's few changed users, never touches the disk.
+SPILL_AFTER = 2_000
 
 
 class SyncProgress(Protocol):
@@ -241,6 +245,9 @@ class _Fetcher:
         self.known_members: Mapping[str, frozenset[str]] = {}
         self.rows: Mapping[str, Employee] = {}
         self._relisted: _Members = {}  # groups whose members this sync listed
+        # Where the profiles of a long user listing wait for the apply (okta_hris.memory).
+        self._spill: Spill | None = None
+        self._spill_refused = False
 
     def knowing(self, state: DirectoryState) -> None:
         """Keep what Okta answers as ``state``'s objects where it is the same (above)."""
@@ -258,13 +265,37 @@ class _Fetcher:
         records: list[OktaUserRecord] = []
         known = self.known
         async for page in self.client.list_user_fields(search=search):
+            new: list[OktaUserRecord] = []
             for user in page:
                 record = _user_record(user)
                 kept = known.get(record.id)
-                records.append(kept if kept is not None and kept == record else record)
+                if kept is not None and kept == record:
+                    records.append(kept)
+                else:
+                    new.append(record)
+            records.extend(self._spilled(new, len(records)))
             self._advance("users", len(page))
         self.users_fetched += len(records)
         return records
+
+    def _spilled(self, records: list[OktaUserRecord], listed: int) -> list[OktaUserRecord]:
+        """``records``, their profiles in this sync's ``Spill`` once a listing is long enough
+        for them to matter (``SPILL_AFTER``); in memory when no temporary file can be
+        written (then for the rest of the sync too)."""
+        if self._spill_refused or not records or listed + len(records) < SPILL_AFTER:
+            return records
+        try:
+            if self._spill is None:
+                self._spill = Spill()
+                logger.debug("the profiles of a long user listing wait in a temporary file")
+            return OktaUserRecord.spilled(records, self._spill)
+        except OSError as exc:
+            self._spill_refused = True
+            logger.info(
+                "Okta profiles stay in memory: no temporary file can hold them (%s)",
+                clean_text(exc.strerror or str(exc), 200),
+            )
+            return records
 
     async def team_groups(self) -> dict[str, OktaGroupRecord]:
         # BUILT_IN (Everyone) is never a team: teamGroupTypes only admits OKTA_GROUP / APP_GROUP.
