@@ -457,7 +457,7 @@ def compute_plan(
     a row stand for the employee a user maps to when nothing it was mapped from moved (see
     ``_RowsOfLastSync``), instead of mapping every user again; a full sync maps everyone.
     ``premapped``: users mapped already (``premap``), while the sync was still listing; the
-    entries the plan uses are removed from it.
+    plan takes each entry out as it uses it, and empties it once past the users.
 
     ``rest``: ``state`` and ``snapshot`` hold only some users (those an incremental sync
     found changed, and rows that may lose a team); ``rest`` counts everyone else, whose rows
@@ -575,6 +575,12 @@ def compute_plan(
             _row(desired, integration, existing.first_synced_at, now, deactivated_at)
         )
         _classify(plan, existing, desired, changed)
+    # What only the users' loop needed, freed before the rest of the plan adds its part: a
+    # dict emptied by pops keeps its table, and each user's employment values their tuple
+    # (at 100,000 users 12 MB of a full sync's peak, the end of the plan).
+    del employment_of, with_employment
+    if premapped is not None:
+        premapped.clear()
 
     for okta_id, existing in state.employees.items():
         if okta_id not in snapshot.users and okta_id not in skipped:
