@@ -79,6 +79,10 @@ def collection_paused() -> Iterator[None]:
                 gc.enable()
 
 
+# Records a listing or load holds before their byte strings go to a ``Spill``: a small org, or
+# an incremental sync's few changed users, never touches the disk.
+SPILL_AFTER = 2_000
+
 # A handle packs where a spilled byte string starts and how long it is into one int: one small
 # object per string, rather than a tuple of two.
 _LENGTH_BITS = 32

@@ -23,11 +23,11 @@ from okta_hris.directory import schema
 from okta_hris.directory.store import Directory
 from okta_hris.domain.changes import OktaUserRecord
 from okta_hris.errors import SpillLost
+from okta_hris import memory
 from okta_hris.memory import Spill
 from okta_hris.resource.spec import OktaIntegrationSpec
 from okta_hris.sandbox import Sandbox
 from okta_hris.settings import Settings
-from okta_hris.sync import engine
 from okta_hris.sync.engine import SyncReport, SyncRequest, run_sync
 from tests.support.directory import recent_runs
 
@@ -44,9 +44,15 @@ def directory(database_url: str) -> Iterator[Directory]:
         yield opened
 
 
-def sync(sandbox: Sandbox, directory: Directory, integration: str) -> SyncReport:
+def sync(
+    sandbox: Sandbox, directory: Directory, integration: str, *, force_full: bool = False
+) -> SyncReport:
     request = SyncRequest(
-        integration=integration, spec=SPEC, token=sandbox.token, okta_url=sandbox.url
+        integration=integration,
+        spec=SPEC,
+        token=sandbox.token,
+        okta_url=sandbox.url,
+        force_full=force_full,
     )
     return asyncio.run(run_sync(request, directory, Settings()))
 
@@ -80,7 +86,7 @@ def test_a_sync_that_spills_writes_what_one_in_memory_writes(
     assert sync(sandbox, directory, "ops/in-memory").mode == "Full"
     assert SPILLED not in messages(caplog)  # 200 users: fewer than SPILL_AFTER
 
-    monkeypatch.setattr(engine, "SPILL_AFTER", 1)
+    monkeypatch.setattr(memory, "SPILL_AFTER", 1)
     caplog.clear()
     assert sync(sandbox, directory, "ops/spilled").mode == "Full"
     assert messages(caplog).count(SPILLED) == 1  # one file for the whole listing
@@ -93,10 +99,20 @@ def test_a_sync_that_spills_writes_what_one_in_memory_writes(
         users = okta.get("/api/v1/users", params={"limit": 3}).json()
         for n, user in enumerate(users):
             okta.post(f"/api/v1/users/{user['id']}", json={"profile": {"city": f"Spilltown {n}"}})
-    monkeypatch.setattr(engine, "SPILL_AFTER", 2)
+    monkeypatch.setattr(memory, "SPILL_AFTER", 2)
     for integration in ("ops/spilled", "ops/in-memory"):
         report = sync(sandbox, directory, integration)
         assert (report.mode, report.stats.updated) == ("Incremental", 3)
+    assert written(directory, "ops/spilled") == written(directory, "ops/in-memory")
+
+    # A full sync of the filled directory: the mirror it loads goes to a spill too.
+    monkeypatch.setattr(memory, "SPILL_AFTER", 1)
+    loaded = directory.load_state("ops/in-memory").okta_users
+    assert loaded and all(record._spill is not None for record in loaded.values())
+    caplog.clear()
+    for integration in ("ops/spilled", "ops/in-memory"):
+        report = sync(sandbox, directory, integration, force_full=True)
+        assert (report.mode, report.stats.created, report.stats.updated) == ("Full", 0, 0)
     assert written(directory, "ops/spilled") == written(directory, "ops/in-memory")
 
 
@@ -109,7 +125,7 @@ def test_profiles_stay_in_memory_when_no_temporary_file_can_be_made(
 ) -> None:
     caplog.set_level(logging.INFO, logger="okta_hris.sync.engine")
     sync(sandbox, directory, "ops/in-memory")
-    monkeypatch.setattr(engine, "SPILL_AFTER", 1)
+    monkeypatch.setattr(memory, "SPILL_AFTER", 1)
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "no-such-folder"))
     assert sync(sandbox, directory, "ops/no-disk").mode == "Full"
     told = [m for m in messages(caplog) if m.startswith(IN_MEMORY)]
@@ -120,7 +136,7 @@ def test_profiles_stay_in_memory_when_no_temporary_file_can_be_made(
 def test_a_spill_that_cannot_be_read_back_fails_the_sync_and_writes_nothing(
     sandbox: Sandbox, directory: Directory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(engine, "SPILL_AFTER", 1)
+    monkeypatch.setattr(memory, "SPILL_AFTER", 1)
 
     def lost(self: Spill, handle: int) -> bytes:
         raise OSError(errno.EIO, "Input/output error")

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
+from okta_hris import memory
 from okta_hris.directory.store import Directory
 from okta_hris.domain.changes import (
     DirectoryState,
@@ -89,9 +90,6 @@ _OKTA_ID = re.compile(r"[A-Za-z0-9]{1,64}")
 MAX_RUN_ERROR = 1000
 # A targeted sync reads each user by id; past this many the incremental listing is cheaper.
 MAX_TARGETED_USERS = 100
-# Users listed in one sync before their profiles go to a temporary file (okta_hris.memory
-# ``Spill``): a small org, or an incremental sync's few changed users, never touches the disk.
-SPILL_AFTER = 2_000
 
 
 class SyncProgress(Protocol):
@@ -280,9 +278,9 @@ class _Fetcher:
 
     def _spilled(self, records: list[OktaUserRecord], listed: int) -> list[OktaUserRecord]:
         """``records``, their profiles in this sync's ``Spill`` once a listing is long enough
-        for them to matter (``SPILL_AFTER``); in memory when no temporary file can be
+        for them to matter (``memory.SPILL_AFTER``); in memory when no temporary file can be
         written (then for the rest of the sync too)."""
-        if self._spill_refused or not records or listed + len(records) < SPILL_AFTER:
+        if self._spill_refused or not records or listed + len(records) < memory.SPILL_AFTER:
             return records
         try:
             if self._spill is None:
