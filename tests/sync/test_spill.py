@@ -19,23 +19,21 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
+from okta_hris import memory
 from okta_hris.directory import schema
 from okta_hris.directory.store import Directory
 from okta_hris.domain.changes import OktaUserRecord
 from okta_hris.errors import SpillLost
-from okta_hris import memory
 from okta_hris.memory import Spill
-from okta_hris.resource.spec import OktaIntegrationSpec
 from okta_hris.sandbox import Sandbox
 from okta_hris.settings import Settings
 from okta_hris.sync.engine import SyncReport, SyncRequest, run_sync
 from tests.support.directory import recent_runs
+from tests.sync.test_engine import spec
 
 SPILLED = "the profiles of a long user listing wait in a temporary file"
 IN_MEMORY = "Okta profiles stay in memory"
-SPEC = OktaIntegrationSpec.model_validate(
-    {"okta": {"subdomain": "acme", "tokenSecretRef": {"name": "okta"}}}
-)
+SPEC = spec()
 
 
 @pytest.fixture
