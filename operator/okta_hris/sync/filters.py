@@ -21,6 +21,7 @@ import difflib
 import unicodedata
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
+from types import EllipsisType
 
 from okta_hris.domain.changes import OktaGroupRecord, OktaUserRecord
 from okta_hris.domain.okta import ACTIVE_OKTA_STATUSES
@@ -82,14 +83,18 @@ class ResolvedFilters:
         user: OktaUserRecord,
         group_ids: Iterable[str],
         employment: tuple[str, ...] | None = None,
+        country: str | EllipsisType | None = ...,
     ) -> ScopeFacts:
-        """``employment``: ``employment_values`` of the user's ``employment_attribute``, when
-        the caller has read them already."""
+        """``employment``: ``employment_values`` of the user's ``employment_attribute``, and
+        ``country``: ``normalise_country`` of their ``countryCode`` (what ``map_profile``
+        made of it), when the caller has read them already; else read from the profile."""
         if employment is None:
             employment = employment_values(user.profile, self.employment_attribute)
+        if country is ...:
+            country = normalise_country(user.profile.get("countryCode"))  # as map_user reads it
         return ScopeFacts(
             status=status_class(user.status),
-            country=normalise_country(user.profile.get("countryCode")),  # as map_user reads it
+            country=country,
             employment=frozenset(loose_key(v) for v in employment),
             group_ids=frozenset(group_ids),
         )

@@ -502,7 +502,8 @@ def quality_of(user: OktaUserRecord, employee: Employee) -> DataQuality:
             employee.mobile_phone is not None and employee.mobile_phone_e164 is None
         ),
         unknown_countries=int(
-            _given(user.profile.get("countryCode")) and employee.country_code is None
+            # The profile read only when the country did not resolve: it is on disk at scale.
+            employee.country_code is None and _given(user.profile.get("countryCode"))
         ),
         incomplete_addresses=int(
             employee.street_address is None

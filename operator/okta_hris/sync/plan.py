@@ -45,12 +45,10 @@ from okta_hris.sync.mapping import (
     employment_values,
     loose_key,
     map_profile,
-    map_user,
     quality_of,
     shown_id,
     storable_id,
     unstorable,
-    with_teams,
 )
 
 # What the mirror keeps of a user who has never been in scope (SPEC §9 privacy): what the
@@ -427,9 +425,11 @@ def _row(
     first: datetime,
     now: datetime,
     deactivated: datetime | None,
+    **decided: Any,
 ) -> EmployeeRow:
+    """``employee``'s row, with the fields in ``decided`` as given there instead."""
     return EmployeeRow(
-        **field_values(employee),
+        **(field_values(employee) | decided),
         integration=integration,
         first_synced_at=first,
         last_synced_at=now,
@@ -518,10 +518,13 @@ def compute_plan(
 
     for user in snapshot.users.values():
         group_ids = user_groups.get(user.id, ())
+        # The country as the premapped employee has it, rather than the profile decoded again.
+        ready = premapped.get(user.id) if premapped is not None else None
         facts = filters.facts(
             user,
             group_ids,
             employment_of.get(user.id, ()) if filters.employment_attribute == attribute else None,
+            ready[1].country_code if ready is not None and ready[0] is user else ...,
         )
         mask = kept.count(facts)
         has_employment = user.id in with_employment
@@ -551,21 +554,25 @@ def compute_plan(
         # Taken out as used: each premapped employee is freed once its row is built, rather
         # than both living until the plan ends (250 MB at 100,000 users).
         mapped = premapped.pop(user.id, None) if premapped is not None else None
-        if mapped is not None and mapped[0] is user:
-            desired = with_teams(mapped[1], team_names)
-        else:
-            desired = map_user(user, team_names, spec)
+        profiled = mapped[1] if mapped is not None and mapped[0] is user else None
+        if profiled is None:
+            profiled = map_profile(user, spec)
+        # What the user's record alone does not decide: teams, and a kept employment value. A
+        # new employee's row is made with them at once, not through an employee first.
+        decided: dict[str, Any] = {"teams": team_names}
         if keep_employment:
             kept_value = existing.employment_status if existing is not None else None
-            desired = dataclasses.replace(desired, employment_status=kept_value)
-        quality = quality_of(user, desired) if desired.active else DataQuality()
+            decided["employment_status"] = kept_value
+        # The quality of an employee reads neither teams nor employment.
+        quality = quality_of(user, profiled) if profiled.active else DataQuality()
         plan.data_quality += quality
         tallies.add(user.id, UserTally(True, mask, quality, has_employment, employment))
         if existing is None:
-            row = _row(desired, integration, now, now, now)
+            row = _row(profiled, integration, now, now, now, **decided)
             changes.employees_create.append(row)
-            plan.created.append(EmployeeChange(user.id, desired.display_name))
+            plan.created.append(EmployeeChange(user.id, profiled.display_name))
             continue
+        desired = dataclasses.replace(profiled, **decided)
         changed = _differing(existing, desired)
         if not changed:
             plan.unchanged += 1
