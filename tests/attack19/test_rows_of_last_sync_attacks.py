@@ -46,13 +46,13 @@ def snapshot(members: dict[str, set[str]], reverse: bool = False) -> OktaSnapsho
 @pytest.fixture
 def mapped_users(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     calls: list[str] = []
-    real = plan_module.map_user
+    real = plan_module.map_profile  # what the plan maps a user with, when not premapped
 
     def counting(okta_user, *args, **kwargs):  # type: ignore[no-untyped-def]
         calls.append(okta_user.id)
         return real(okta_user, *args, **kwargs)
 
-    monkeypatch.setattr(plan_module, "map_user", counting)
+    monkeypatch.setattr(plan_module, "map_profile", counting)
     return calls
 
 
