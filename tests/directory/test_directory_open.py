@@ -33,13 +33,6 @@ def test_sqlite_file_folder_is_created_with_the_connection_settings(tmp_path: Pa
             assert pragma("PRAGMA busy_timeout").scalar() == 30_000
 
 
-def test_sqlite_enforces_foreign_keys(sqlite_url: str) -> None:
-    with Directory.open(sqlite_url) as directory:
-        with pytest.raises(DirectoryError, match="FOREIGN KEY"):
-            directory.apply(changes(memberships_add=[("00u-nobody", "00g-none")]))
-        assert directory.integrations() == []
-
-
 def test_in_memory_sqlite_keeps_its_data_between_calls() -> None:
     with Directory.open("sqlite://") as directory:
         directory.apply(changes(employees_create=[employee("00u-ann")]))
