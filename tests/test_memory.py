@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ctypes
 import gc
+import logging
 import os
 import tempfile
 import threading
@@ -13,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from okta_hris.memory import Spill, collection_paused, tune_allocator
+from okta_hris import memory
+from okta_hris.memory import Spill, Spilling, collection_paused, tune_allocator
 
 
 @pytest.fixture(autouse=True)
@@ -134,3 +136,41 @@ def test_a_spill_cut_short_is_an_error_not_a_short_string() -> None:
             spill.get(handle)
     finally:
         spill.close()
+
+
+def as_handles(batch: list[bytes], spill: Spill) -> list[bytes]:
+    """A ``spilled`` for ``Spilling``: each string by its handle, written as a decimal."""
+    return [str(handle).encode() for handle in spill.put(batch)]
+
+
+def test_spilling_begins_when_the_records_held_reach_spill_after(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(memory, "SPILL_AFTER", 3)
+    spilling = Spilling("test strings", logging.getLogger("test"))
+    assert spilling.held([b"a", b"b"], as_handles) == [b"a", b"b"]
+    assert spilling.spill is None  # two held: no file
+    assert spilling.held([], as_handles) == []
+    moved = spilling.held([b"c", b"dd"], as_handles)
+    assert spilling.spill is not None
+    assert [spilling.spill.get(int(handle)) for handle in moved] == [b"c", b"dd"]
+    later = spilling.held([b"e"], as_handles)
+    assert [spilling.spill.get(int(handle)) for handle in later] == [b"e"]  # one file for all
+
+
+def test_spilling_without_a_file_keeps_the_records_and_says_so_once(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(memory, "SPILL_AFTER", 1)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "no-such-folder"))
+    spilling = Spilling("test strings", logging.getLogger("test.spilling"))
+    with caplog.at_level(logging.INFO, logger="test.spilling"):
+        assert spilling.held([b"a"], as_handles) == [b"a"]
+        monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # the disk is back: too late
+        assert spilling.held([b"b"], as_handles) == [b"b"]
+    assert spilling.spill is None
+    told = [r for r in caplog.records if r.name == "test.spilling"]
+    assert [r.levelno for r in told] == [logging.INFO]
+    assert told[0].getMessage() == (
+        "test strings stay in memory: no temporary file can hold them (No such file or directory)"
+    )

@@ -29,8 +29,9 @@ import logging
 import os
 import tempfile
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from typing import TypeVar
 
 logger = logging.getLogger(__name__)
 
@@ -145,3 +146,39 @@ class Spill:
         the system gives the same descriptor next)."""
         self._fd = -1
         self._file.close()
+
+
+T = TypeVar("T")
+
+
+class Spilling:
+    """The ``Spill`` of one listing or load: made when the records it holds first reach
+    ``SPILL_AFTER``, and given up for good, said once at INFO, when no temporary file can be
+    made or written. ``held`` takes each batch of records and gives back the ones to keep:
+    the batch itself, or (``spilled``) equal records whose byte strings are in the file.
+    ``what`` names those byte strings in the caller's ``log`` ("Okta profiles").
+    """
+
+    def __init__(self, what: str, log: logging.Logger) -> None:
+        self.spill: Spill | None = None
+        self._what = what
+        self._log = log
+        self._refused = False
+        self._count = 0
+
+    def held(self, batch: list[T], spilled: Callable[[list[T], Spill], list[T]]) -> list[T]:
+        self._count += len(batch)
+        if self._refused or not batch or self._count < SPILL_AFTER:
+            return batch
+        try:
+            if self.spill is None:
+                self.spill = Spill()
+                self._log.debug("%s wait in a temporary file", self._what)
+            return spilled(batch, self.spill)
+        except OSError as exc:
+            self._refused = True
+            reason = " ".join((exc.strerror or str(exc)).split())[:200]  # the OS's, on one line
+            self._log.info(
+                "%s stay in memory: no temporary file can hold them (%s)", self._what, reason
+            )
+            return batch

@@ -31,7 +31,7 @@ from okta_hris.sync.engine import SyncReport, SyncRequest, run_sync
 from tests.support.directory import recent_runs
 from tests.sync.test_engine import spec
 
-SPILLED = "the profiles of a long user listing wait in a temporary file"
+SPILLED = "Okta profiles wait in a temporary file"
 IN_MEMORY = "Okta profiles stay in memory"
 SPEC = spec()
 

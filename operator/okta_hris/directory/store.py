@@ -87,7 +87,7 @@ from okta_hris.domain.changes import (
 from okta_hris.domain.employees import EmployeeRow, Team, field_values
 from okta_hris.domain.invitations import InvitationCounts
 from okta_hris.errors import DirectoryError, SyncInProgress
-from okta_hris.memory import Spill, collection_paused
+from okta_hris.memory import collection_paused
 
 logger = logging.getLogger(__name__)
 
@@ -716,31 +716,14 @@ def _by_id_spilled(records: Iterator[OktaUserRecord]) -> dict[str, OktaUserRecor
     sync's listing keeps them, okta_hris.memory): a daily full sync of 100,000 users loads
     70 MB of them. In memory when no temporary file can be written."""
     loaded: dict[str, OktaUserRecord] = {}
+    spilling = memory.Spilling("the mirror's profiles", logger)
     batch: list[OktaUserRecord] = []
-    spill: Spill | None = None
-    refused = False
-
-    def flush() -> None:
-        nonlocal spill, refused
-        kept = batch
-        if not refused and len(loaded) + len(batch) > memory.SPILL_AFTER:
-            try:
-                spill = spill or Spill()
-                kept = OktaUserRecord.spilled(batch, spill)
-            except OSError as exc:
-                refused = True
-                logger.info(
-                    "the mirror's profiles stay in memory: no temporary file (%s)",
-                    exc.strerror or exc,
-                )
-        loaded.update((record.id, record) for record in kept)
-        batch.clear()
-
     for record in records:
         batch.append(record)
         if len(batch) >= _SPILL_BATCH:
-            flush()
-    flush()
+            loaded.update((kept.id, kept) for kept in spilling.held(batch, OktaUserRecord.spilled))
+            batch = []
+    loaded.update((kept.id, kept) for kept in spilling.held(batch, OktaUserRecord.spilled))
     return loaded
 
 

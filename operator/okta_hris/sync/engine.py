@@ -44,7 +44,6 @@ from okta_hris.errors import (
     OktaUnavailable,
 )
 from okta_hris.invitations import plan_invitations
-from okta_hris.memory import Spill
 from okta_hris.okta import (
     MAX_CLOCK_SKEW,
     OktaClient,
@@ -244,8 +243,7 @@ class _Fetcher:
         self.rows: Mapping[str, Employee] = {}
         self._relisted: _Members = {}  # groups whose members this sync listed
         # Where the profiles of a long user listing wait for the apply (okta_hris.memory).
-        self._spill: Spill | None = None
-        self._spill_refused = False
+        self._spilling = memory.Spilling("Okta profiles", logger)
 
     def knowing(self, state: DirectoryState) -> None:
         """Keep what Okta answers as ``state``'s objects where it is the same (above)."""
@@ -271,29 +269,10 @@ class _Fetcher:
                     records.append(kept)
                 else:
                     new.append(record)
-            records.extend(self._spilled(new, len(records)))
+            records.extend(self._spilling.held(new, OktaUserRecord.spilled))
             self._advance("users", len(page))
         self.users_fetched += len(records)
         return records
-
-    def _spilled(self, records: list[OktaUserRecord], listed: int) -> list[OktaUserRecord]:
-        """``records``, their profiles in this sync's ``Spill`` once a listing is long enough
-        for them to matter (``memory.SPILL_AFTER``); in memory when no temporary file can be
-        written (then for the rest of the sync too)."""
-        if self._spill_refused or not records or listed + len(records) < memory.SPILL_AFTER:
-            return records
-        try:
-            if self._spill is None:
-                self._spill = Spill()
-                logger.debug("the profiles of a long user listing wait in a temporary file")
-            return OktaUserRecord.spilled(records, self._spill)
-        except OSError as exc:
-            self._spill_refused = True
-            logger.info(
-                "Okta profiles stay in memory: no temporary file can hold them (%s)",
-                clean_text(exc.strerror or str(exc), 200),
-            )
-            return records
 
     async def team_groups(self) -> dict[str, OktaGroupRecord]:
         # BUILT_IN (Everyone) is never a team: teamGroupTypes only admits OKTA_GROUP / APP_GROUP.
