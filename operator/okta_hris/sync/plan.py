@@ -518,13 +518,16 @@ def compute_plan(
 
     for user in snapshot.users.values():
         group_ids = user_groups.get(user.id, ())
-        # The country as the premapped employee has it, rather than the profile decoded again.
-        ready = premapped.get(user.id) if premapped is not None else None
+        # Taken out as used: each premapped employee is freed once its row is built, rather
+        # than both living until the plan ends (250 MB at 100,000 users).
+        mapped = premapped.pop(user.id, None) if premapped is not None else None
+        profiled = mapped[1] if mapped is not None and mapped[0] is user else None
         facts = filters.facts(
             user,
             group_ids,
             employment_of.get(user.id, ()) if filters.employment_attribute == attribute else None,
-            ready[1].country_code if ready is not None and ready[0] is user else ...,
+            # The country as the premapped employee has it, not the profile decoded again.
+            profiled.country_code if profiled is not None else ...,
         )
         mask = kept.count(facts)
         has_employment = user.id in with_employment
@@ -551,10 +554,6 @@ def compute_plan(
             tallies.add(user.id, UserTally(True, mask, quality, has_employment, employment))
             plan.unchanged += 1
             continue
-        # Taken out as used: each premapped employee is freed once its row is built, rather
-        # than both living until the plan ends (250 MB at 100,000 users).
-        mapped = premapped.pop(user.id, None) if premapped is not None else None
-        profiled = mapped[1] if mapped is not None and mapped[0] is user else None
         if profiled is None:
             profiled = map_profile(user, spec)
         # What the user's record alone does not decide: teams, and a kept employment value. A
