@@ -932,23 +932,36 @@ def _apply(connection: Connection, changes: DirectoryChanges) -> None:
 def _dangling_memberships(connection: Connection, changes: DirectoryChanges) -> bool:
     """Whether a membership ``changes`` added names an employee or a team the integration does
     not hold, once the apply has written them all. The foreign keys that checked it row by row
-    are gone (migration 0007); this checks the memberships of the employees given one, when
-    they fit one ``IN (...)``, or else all of the integration's. Employees are never deleted,
-    and a deleted team's memberships go with it (``_apply``).
+    are gone (migration 0007). Employees are never deleted, and a deleted team's memberships go
+    with it (``_apply``): only the memberships an apply adds can dangle.
 
-    Each check is an ``EXCEPT`` of two sets of ids, which both databases run set-based however
-    they estimate the tables: a bulk-loaded table has no statistics until the ANALYZE after the
-    commit, and PostgreSQL planned ``NOT EXISTS`` over 424,000 new memberships as a nested loop
-    over every team (minutes), where this takes a third of a second."""
+    When the employees given memberships fit one ``IN (...)`` (an incremental or event sync),
+    those employees are counted and their memberships' teams checked; otherwise every
+    membership of the integration is. Each check of a set of ids is an ``EXCEPT``, which both
+    databases run set-based however they estimate the tables: a bulk-loaded table has no
+    statistics until the ANALYZE after the commit, and PostgreSQL planned ``NOT EXISTS`` over
+    424,000 new memberships as a nested loop over every team (minutes), where this takes a
+    third of a second."""
     if not changes.memberships_add:
         return False
+    integration = changes.integration
     okta_ids = sorted({okta_id for okta_id, _ in changes.memberships_add})
     member = employee_teams.c
-    for referent, key in ((employees, "okta_id"), (teams, "okta_group_id")):
-        named = select(member[key]).where(member.integration == changes.integration)
-        held = select(referent.c[key]).where(referent.c.integration == changes.integration)
-        if len(okta_ids) <= IN_CHUNK:
+    scoped = len(okta_ids) <= IN_CHUNK
+    checks = [(teams, "okta_group_id")]
+    if scoped:
+        held = select(func.count()).where(
+            employees.c.integration == integration, employees.c.okta_id.in_(okta_ids)
+        )
+        if connection.execute(held).scalar_one() != len(okta_ids):
+            return True
+    else:
+        checks.append((employees, "okta_id"))
+    for referent, key in checks:
+        named = select(member[key]).where(member.integration == integration)
+        if scoped:
             named = named.where(member.okta_id.in_(okta_ids))
+        held = select(referent.c[key]).where(referent.c.integration == integration)
         missing = except_(named, held).subquery()
         if connection.execute(select(literal(1)).select_from(missing).limit(1)).first():
             return True
