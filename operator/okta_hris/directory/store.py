@@ -945,27 +945,27 @@ def _dangling_memberships(connection: Connection, changes: DirectoryChanges) -> 
     if not changes.memberships_add:
         return False
     integration = changes.integration
-    okta_ids = sorted({okta_id for okta_id, _ in changes.memberships_add})
+    given = {okta_id for okta_id, _ in changes.memberships_add}
+    okta_ids = sorted(given) if len(given) <= IN_CHUNK else None  # None: the whole integration
     member = employee_teams.c
-    scoped = len(okta_ids) <= IN_CHUNK
-    checks = [(teams, "okta_group_id")]
-    if scoped:
-        held = select(func.count()).where(
-            employees.c.integration == integration, employees.c.okta_id.in_(okta_ids)
-        )
-        if connection.execute(held).scalar_one() != len(okta_ids):
-            return True
-    else:
-        checks.append((employees, "okta_id"))
-    for referent, key in checks:
+
+    def unheld(referent: Table, key: str) -> bool:
         named = select(member[key]).where(member.integration == integration)
-        if scoped:
+        if okta_ids is not None:
             named = named.where(member.okta_id.in_(okta_ids))
         held = select(referent.c[key]).where(referent.c.integration == integration)
         missing = except_(named, held).subquery()
-        if connection.execute(select(literal(1)).select_from(missing).limit(1)).first():
-            return True
-    return False
+        return (
+            connection.execute(select(literal(1)).select_from(missing).limit(1)).first() is not None
+        )
+
+    if okta_ids is None:
+        return unheld(employees, "okta_id") or unheld(teams, "okta_group_id")
+    counted = select(func.count()).where(
+        employees.c.integration == integration, employees.c.okta_id.in_(okta_ids)
+    )
+    held_employees: int = connection.execute(counted).scalar_one()
+    return held_employees != len(okta_ids) or unheld(teams, "okta_group_id")
 
 
 def _apply_okta_mirror(connection: Connection, changes: DirectoryChanges) -> None:

@@ -8,9 +8,9 @@ Create Date: 2026-12-04
 inserted row then ran two lookups, each taking a row lock, at the end of its statement: 12 s of
 a 28 s apply of 100,000 new employees and their 424,000 memberships, against 3.5 s for the rows
 themselves. The sync's apply now checks, in its transaction, that every membership it added
-names an employee and a team of its integration (``Directory.apply``: one anti-join, or one
-lookup of the employees it added memberships to), and rolls everything back otherwise, as the
-foreign key did. Nothing else writes these tables (SPEC §6: downstream apps read them).
+names an employee and a team of its integration (``Directory.apply``: an ``EXCEPT`` of id sets
+per table, or a count of the few employees it gave memberships), and rolls everything back
+otherwise, as the foreign key did. Nothing else writes these tables (SPEC §6: downstream apps read them).
 
 On PostgreSQL this drops the constraints; on SQLite, which cannot drop a constraint, batch mode
 rebuilds the table without them. Downgrading adds them back, and fails, changing nothing, if a
